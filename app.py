@@ -1,0 +1,101 @@
+"""Application factory: configuration from the environment, extensions, blueprints, CLI."""
+
+import os
+import secrets
+from pathlib import Path
+
+from flask import Flask
+
+from extensions import csrf, htmx, login_manager, mail, migrate
+from models import db
+
+
+def _flag(name, default):
+    """Read a 1/0 (true/false, yes/no) environment variable."""
+    value = os.environ.get(name)
+    if value is None or value == "":
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _database_url(instance_path):
+    """DATABASE_URL, with PostgreSQL URLs pointed at the psycopg 3 driver."""
+    url = os.environ.get("DATABASE_URL") or f"sqlite:///{Path(instance_path) / 'tracker.db'}"
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
+def _secret_key(instance_path):
+    """SECRET_KEY, else one generated once and kept in the instance folder."""
+    if os.environ.get("SECRET_KEY"):
+        return os.environ["SECRET_KEY"]
+    path = Path(instance_path) / "secret_key"
+    if not path.exists():
+        path.write_text(secrets.token_hex(32))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def config_from_env(instance_path):
+    """The settings of DESIGN.md's outside contract, read from the environment."""
+    env = os.environ.get
+    mail_server = env("MAIL_SERVER") or None
+    return {
+        "SECRET_KEY": _secret_key(instance_path),
+        "SQLALCHEMY_DATABASE_URI": _database_url(instance_path),
+        "MAIL_SERVER": mail_server,
+        "MAIL_PORT": int(env("MAIL_PORT") or (25 if mail_server else 1025)),
+        "MAIL_USE_TLS": _flag("MAIL_USE_TLS", False),
+        "MAIL_USE_SSL": _flag("MAIL_USE_SSL", False),
+        "MAIL_USERNAME": env("MAIL_USERNAME") or None,
+        "MAIL_PASSWORD": env("MAIL_PASSWORD") or None,
+        "MAIL_DEFAULT_SENDER": env("MAIL_DEFAULT_SENDER") or "credentials@localhost",
+        "PUBLIC_BASE_URL": (env("PUBLIC_BASE_URL") or "http://127.0.0.1:5000").rstrip("/"),
+        "SCHEDULER_ENABLED": _flag("SCHEDULER_ENABLED", False),
+        "QUEUE_INTERVAL_SECONDS": float(env("QUEUE_INTERVAL_SECONDS") or 5),
+        "RETRY_BASE_SECONDS": float(env("RETRY_BASE_SECONDS") or 30),
+        "MAX_ATTEMPTS": int(env("MAX_ATTEMPTS") or 6),
+        "PER_PAGE": 50,
+    }
+
+
+def create_app(test_config=None):
+    """Build the app; test_config overrides the environment."""
+    app = Flask(__name__, instance_relative_config=True)
+    os.makedirs(app.instance_path, exist_ok=True)
+    app.config.from_mapping(config_from_env(app.instance_path))
+    if test_config:
+        app.config.update(test_config)
+    # Mail headers take addresses; the catcher runs on loopback when no server is set.
+    if not app.config["MAIL_SERVER"]:
+        app.config["MAIL_SERVER"] = "127.0.0.1"
+        app.config["DEV_MAIL_CATCHER"] = True
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(Path(__file__).parent / "migrations"),
+                    render_as_batch=True, compare_type=True)
+    csrf.init_app(app)
+    htmx.init_app(app)
+    mail.init_app(app)
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = "Please log in to see this page."
+
+    from models import User
+
+    @login_manager.user_loader
+    def load_user(user_id):
+        return db.session.get(User, int(user_id)) if user_id.isdigit() else None
+
+    from views import api, auth, credentials, help, issuing
+
+    for module in (auth, credentials, issuing, help, api):
+        app.register_blueprint(module.bp)
+    csrf.exempt(api.bp)  # the API authenticates with bearer keys, not cookies
+
+    import cli
+
+    cli.register(app)
+    return app

@@ -1,0 +1,85 @@
+"""Command line: users, API keys and the demo issuer (`flask --app app …`)."""
+
+import click
+import sqlalchemy as sa
+from flask.cli import AppGroup
+
+import validation
+from models import ApiKey, Organization, User, db
+
+users = AppGroup("users", help="Manage issuer accounts.")
+apikeys = AppGroup("apikeys", help="Manage API keys.")
+
+
+def _clean_email(value):
+    try:
+        address = validation.clean_email(value)
+    except validation.InvalidInput as error:
+        raise click.BadParameter(str(error)) from None
+    if not address:
+        raise click.BadParameter("An email address is required.")
+    return address.lower()
+
+
+def create_user(email, org_name, password):
+    """Create an issuer in the named organization (created if new)."""
+    org = db.session.scalar(sa.select(Organization).filter_by(name=org_name))
+    if org is None:
+        org = Organization(name=org_name)
+        db.session.add(org)
+    user = User(email=email, org=org)
+    user.set_password(password)
+    db.session.add(user)
+    db.session.commit()
+    return user
+
+
+@users.command("create")
+@click.argument("email")
+@click.option("--org", "org_name", required=True, help="Organization name (created if new).")
+@click.option("--password", required=True, help="At least 8 characters.")
+def users_create(email, org_name, password):
+    """Create an issuer account."""
+    email = _clean_email(email)
+    try:
+        org_name = validation.clean_text(org_name, what="Organization name")
+    except validation.InvalidInput as error:
+        raise click.BadParameter(str(error)) from None
+    if len(password) < 8:
+        raise click.BadParameter("The password needs at least 8 characters.")
+    if db.session.scalar(sa.select(User).filter_by(email=email)):
+        raise click.ClickException(f"A user {email} exists already.")
+    create_user(email, org_name, password)
+    click.echo(f"Created {email} in {org_name}.")
+
+
+@apikeys.command("create")
+@click.argument("email")
+def apikeys_create(email):
+    """Create an API key for a user; the key is printed once, as the last line."""
+    user = db.session.scalar(sa.select(User).filter_by(email=_clean_email(email)))
+    if user is None:
+        raise click.ClickException(f"No user {email}.")
+    _, key = ApiKey.issue(user)
+    db.session.commit()
+    click.echo(f"API key for {user.email} ({user.org.name}); it is shown only now:")
+    click.echo(key)
+
+
+@click.command("demo")
+def demo():
+    """Create the demo issuer and demo credentials, unless an issuer exists."""
+    from demo import seed
+
+    if db.session.scalar(sa.select(User).limit(1)):
+        click.echo("An issuer exists already; log in with your account.")
+        return
+    email, password = seed()
+    click.echo(f"Demo issuer created. Log in at http://127.0.0.1:5000/login as "
+               f"{email} with password {password}")
+
+
+def register(app):
+    """Attach the commands to the app's `flask` CLI."""
+    for command in (users, apikeys, demo):
+        app.cli.add_command(command)

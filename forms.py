@@ -1,0 +1,106 @@
+"""Browser forms (Flask-WTF: CSRF on each); field rules come from validation.py."""
+
+from datetime import UTC, datetime, timedelta
+
+from flask_wtf import FlaskForm
+from wtforms import (
+    BooleanField,
+    DateTimeLocalField,
+    EmailField,
+    HiddenField,
+    PasswordField,
+    RadioField,
+    SelectField,
+    StringField,
+)
+from wtforms.validators import DataRequired, Length, ValidationError
+
+import validation
+from validation import InvalidInput
+
+
+def rule(clean, **kwargs):
+    """A WTForms validator applying a validation.py rule and keeping the cleaned value."""
+
+    def check(form, field):
+        try:
+            field.data = clean(field.data, **kwargs)
+        except InvalidInput as error:
+            raise ValidationError(str(error)) from None
+
+    return check
+
+
+class LoginForm(FlaskForm):
+    email = EmailField("Email", validators=[DataRequired(), Length(max=254)])
+    password = PasswordField("Password", validators=[DataRequired(), Length(max=200)])
+
+
+class IssueForm(FlaskForm):
+    recipient_name = StringField("Recipient name", validators=[rule(validation.clean_text)])
+    recipient_email = EmailField("Recipient email (optional)",
+                                 validators=[rule(validation.clean_email)])
+    group_id = SelectField("Group", coerce=str, validate_choice=False)
+    new_group = StringField("New group name")
+    action = RadioField("Action", default="draft", choices=[
+        ("draft", "Save as draft"), ("publish", "Publish now"), ("schedule", "Schedule"),
+    ])
+    scheduled_at = DateTimeLocalField("Publish at", format="%Y-%m-%dT%H:%M",
+                                      render_kw={"step": 60})
+    # Minutes east of UTC from the browser, so a datetime-local means the issuer's time.
+    utc_offset = HiddenField(default="0")
+    send_email = BooleanField("Send email to recipient", default=True)
+
+    def __init__(self, groups, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.groups = {str(g.id): g for g in groups}
+        self.group_id.choices = [("", "— choose a group —")] + [
+            (str(g.id), g.name) for g in groups
+        ] + [("new", "New group…")]
+
+    def validate_group_id(self, field):
+        if field.data == "new" or (not field.data and not self.groups):
+            try:
+                self.new_group.data = validation.clean_text(self.new_group.data or "",
+                                                            what="Group name")
+            except InvalidInput as error:
+                self.new_group.errors.append(str(error))
+                raise ValidationError("Name the new group.") from None
+        elif field.data not in self.groups:
+            raise ValidationError("Pick a group, or create a new one.")
+
+    def validate_scheduled_at(self, field):
+        if self.action.data != "schedule":
+            return
+        field.data = scheduled_time(field.data, self.utc_offset.data)
+
+
+class ScheduleForm(FlaskForm):
+    scheduled_at = DateTimeLocalField("Publish at", format="%Y-%m-%dT%H:%M",
+                                      render_kw={"step": 60})
+    utc_offset = HiddenField(default="0")
+    send_email = BooleanField("Send email to recipient", default=True)
+
+    def validate_scheduled_at(self, field):
+        field.data = scheduled_time(field.data, self.utc_offset.data)
+
+
+class PublishForm(FlaskForm):
+    """Publish a draft now; only the CSRF token is posted."""
+
+
+def scheduled_time(local, utc_offset):
+    """The browser's local datetime as an aware UTC time in the future, or a ValidationError."""
+    if local is None:
+        raise ValidationError("Pick a date and time to publish.")
+    try:
+        minutes = int(utc_offset or 0)
+    except ValueError:
+        minutes = 0
+    if not -16 * 60 <= minutes <= 16 * 60:
+        minutes = 0
+    aware = local.replace(tzinfo=UTC) - timedelta(minutes=minutes)
+    try:
+        return validation.clean_future_time(aware, datetime.now(UTC))
+    except InvalidInput as error:
+        raise ValidationError(str(error)) from None

@@ -1,0 +1,1 @@
+"""The mail pipeline, usable without a web request."""

@@ -1,0 +1,46 @@
+"""Database models, one module each; `db` is the Flask-SQLAlchemy handle."""
+
+import sqlalchemy as sa
+from flask_sqlalchemy import SQLAlchemy
+from sqlalchemy.orm import DeclarativeBase
+
+# Stable constraint names, so Alembic can alter them on SQLite and PostgreSQL alike.
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = sa.MetaData(naming_convention=NAMING)
+
+
+db = SQLAlchemy(model_class=Base)
+
+
+@sa.event.listens_for(sa.engine.Engine, "connect")
+def _sqlite_pragmas(dbapi_connection, _record):
+    """Foreign keys on, WAL so readers never wait on the queue, and wait on locks."""
+    if type(dbapi_connection).__module__.startswith("sqlite3"):
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys = ON")
+        cursor.execute("PRAGMA journal_mode = WAL")
+        cursor.execute("PRAGMA busy_timeout = 10000")
+        cursor.close()
+
+
+from models.api_key import ApiKey  # noqa: E402
+from models.credential import Credential  # noqa: E402
+from models.email_event import EmailEvent  # noqa: E402
+from models.email_message import EmailMessage  # noqa: E402
+from models.group import CredentialGroup  # noqa: E402
+from models.organization import Organization  # noqa: E402
+from models.user import User  # noqa: E402
+
+__all__ = [
+    "ApiKey", "Credential", "CredentialGroup", "EmailEvent", "EmailMessage",
+    "Organization", "User", "db",
+]

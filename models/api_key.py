@@ -1,0 +1,48 @@
+"""API keys: shown once, stored as a SHA-256 digest, scoped to the user's organization."""
+
+import hashlib
+import secrets
+from datetime import datetime
+
+import sqlalchemy as sa
+import sqlalchemy.orm as so
+
+from models import db
+from models.types import UTCDateTime, utcnow
+
+PREFIX = "cmt_"
+
+
+def _digest(key):
+    # Keys carry 256 random bits, so a fast hash is enough: no dictionary to guess from.
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+class ApiKey(db.Model):
+    __tablename__ = "api_keys"
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    user_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("users.id"), index=True)
+    key_hash: so.Mapped[str] = so.mapped_column(sa.String(64), unique=True)
+    created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
+    last_used_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)
+
+    user: so.Mapped["User"] = so.relationship()  # noqa: F821
+
+    @classmethod
+    def issue(cls, user):
+        """Create a key for the user; return (row, plaintext key), the only time it is seen."""
+        key = PREFIX + secrets.token_urlsafe(32)
+        row = cls(user=user, key_hash=_digest(key))
+        db.session.add(row)
+        return row, key
+
+    @classmethod
+    def find(cls, key):
+        """The key row for a presented key, or None."""
+        if not key or not key.startswith(PREFIX) or len(key) > 100:
+            return None
+        return db.session.scalar(sa.select(cls).where(cls.key_hash == _digest(key)))
+
+    def __repr__(self):
+        return f"<ApiKey {self.id} user={self.user_id}>"

@@ -1,0 +1,42 @@
+"""One entry in a recipient's timeline: queued, sent, bounced, opened, resent…"""
+
+from datetime import datetime
+
+import sqlalchemy as sa
+import sqlalchemy.orm as so
+
+from models import db
+from models.types import UTCDateTime, utcnow
+
+EVENT_TYPES = (
+    "queued", "sent", "deferred", "bounced", "opened", "auto_opened", "viewed",
+    "address_changed", "resent",
+)
+
+
+class EmailEvent(db.Model):
+    __tablename__ = "email_events"
+    __table_args__ = (sa.Index("ix_email_events_timeline", "credential_id", "at"),)
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    credential_id: so.Mapped[int] = so.mapped_column(
+        sa.ForeignKey("credentials.id", ondelete="CASCADE")
+    )
+    message_id: so.Mapped[int | None] = so.mapped_column(
+        sa.ForeignKey("email_messages.id", ondelete="CASCADE"), index=True
+    )
+    user_id: so.Mapped[int | None] = so.mapped_column(sa.ForeignKey("users.id"))
+    type: so.Mapped[str] = so.mapped_column(sa.String(20))
+    at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
+    detail: so.Mapped[str | None] = so.mapped_column(sa.Text)
+
+    credential: so.Mapped["Credential"] = so.relationship()  # noqa: F821
+    message: so.Mapped["EmailMessage | None"] = so.relationship()  # noqa: F821
+    user: so.Mapped["User | None"] = so.relationship()  # noqa: F821
+
+    def as_json(self):
+        """The API's view of the event."""
+        return {"type": self.type, "at": self.at.isoformat(), "detail": self.detail}
+
+    def __repr__(self):
+        return f"<EmailEvent {self.type} credential={self.credential_id}>"

@@ -1,0 +1,56 @@
+"""One delivery email: the queue row of DESIGN.md, from queued to sent or bounced."""
+
+import secrets
+from datetime import datetime
+
+import sqlalchemy as sa
+import sqlalchemy.orm as so
+
+from models import db
+from models.types import UTCDateTime, utcnow
+
+
+def new_token():
+    """An unguessable URL token (192 random bits)."""
+    return secrets.token_urlsafe(24)
+
+
+class EmailMessage(db.Model):
+    __tablename__ = "email_messages"
+    __table_args__ = (
+        # The queue claims by state and due time.
+        sa.Index("ix_email_messages_due", "state", "next_attempt_at"),
+        sa.CheckConstraint(
+            "state IN ('queued', 'sending', 'retry', 'sent', 'bounced')", name="state"
+        ),
+    )
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    org_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("organizations.id"), index=True)
+    credential_id: so.Mapped[int] = so.mapped_column(
+        sa.ForeignKey("credentials.id", ondelete="CASCADE"), index=True
+    )
+    requested_by_id: so.Mapped[int | None] = so.mapped_column(sa.ForeignKey("users.id"))
+    to_address: so.Mapped[str] = so.mapped_column(sa.String(254))
+    state: so.Mapped[str] = so.mapped_column(sa.String(10), default="queued")
+    attempts: so.Mapped[int] = so.mapped_column(default=0)
+    lease_until: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)
+    next_attempt_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
+    message_id: so.Mapped[str] = so.mapped_column(sa.String(255), unique=True)
+    token: so.Mapped[str] = so.mapped_column(sa.String(64), unique=True, default=new_token)
+    last_reply: so.Mapped[str | None] = so.mapped_column(sa.Text)
+    bounce_kind: so.Mapped[str | None] = so.mapped_column(sa.String(10))  # hard | soft
+    bounce_reason: so.Mapped[str | None] = so.mapped_column(sa.Text)
+    created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
+    sent_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)
+    opened_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)
+    open_count: so.Mapped[int] = so.mapped_column(default=0)
+
+    credential: so.Mapped["Credential"] = so.relationship(back_populates="messages")  # noqa: F821
+
+    @property
+    def hard_bounced(self):
+        return self.state == "bounced" and self.bounce_kind == "hard"
+
+    def __repr__(self):
+        return f"<EmailMessage {self.id} {self.state} to={self.to_address}>"

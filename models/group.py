@@ -1,0 +1,38 @@
+"""A credential group: the course, event or badge a set of credentials belongs to."""
+
+from datetime import datetime
+
+import sqlalchemy as sa
+import sqlalchemy.orm as so
+
+from models import db
+from models.types import UTCDateTime, utcnow
+
+
+class CredentialGroup(db.Model):
+    __tablename__ = "credential_groups"
+    __table_args__ = (sa.UniqueConstraint("org_id", "name"),)
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    org_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("organizations.id"))
+    name: so.Mapped[str] = so.mapped_column(sa.String(200))
+    created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
+
+    @classmethod
+    def for_org(cls, org_id):
+        """The organization's groups, by name."""
+        return db.session.scalars(
+            sa.select(cls).where(cls.org_id == org_id).order_by(cls.name)
+        ).all()
+
+    @classmethod
+    def get_or_create(cls, org_id, name):
+        """The organization's group with this name, created if new."""
+        group = db.session.scalar(sa.select(cls).filter_by(org_id=org_id, name=name))
+        if group is None:
+            group = cls(org_id=org_id, name=name)
+            db.session.add(group)
+        return group
+
+    def __repr__(self):
+        return f"<CredentialGroup {self.id} {self.name!r}>"

@@ -1,0 +1,36 @@
+// Small progressive enhancements; every page works without them.
+
+// Show <time datetime> values in the reader's own time zone.
+function localizeTimes(root) {
+  root.querySelectorAll("time[datetime]").forEach((el) => {
+    const when = new Date(el.getAttribute("datetime"));
+    if (!isNaN(when)) {
+      el.textContent = when.toLocaleString(undefined, { dateStyle: "medium", timeStyle: "short" });
+      el.title = el.getAttribute("datetime");
+    }
+  });
+}
+
+// A datetime-local field means the issuer's local time: send its UTC offset with the form.
+document.addEventListener("submit", (event) => {
+  const form = event.target;
+  if (!form.matches("[data-local-time]")) return;
+  const local = form.querySelector("input[type=datetime-local]");
+  const offset = form.querySelector("input[name=utc_offset]");
+  if (local && offset) {
+    const when = local.value ? new Date(local.value) : new Date();
+    offset.value = String(-when.getTimezoneOffset());
+  }
+});
+
+// "Did you mean …?" buttons fill the field they name.
+document.addEventListener("click", (event) => {
+  const button = event.target.closest("[data-fill]");
+  if (!button) return;
+  const field = document.querySelector(button.dataset.fill);
+  field.value = button.dataset.value;
+  field.dispatchEvent(new Event("change", { bubbles: true }));
+});
+
+document.addEventListener("DOMContentLoaded", () => localizeTimes(document));
+document.addEventListener("htmx:load", (event) => localizeTimes(event.target));

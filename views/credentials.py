@@ -1,0 +1,90 @@
+"""The Credentials page: every recipient with the status of their email."""
+
+from math import ceil
+
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
+
+from extensions import htmx
+from forms import PublishForm, ScheduleForm
+from models import db
+from models.credential import StateError
+from models.status import EmailStatus
+from views.queries import credential_or_404, page_of, status_counts
+
+bp = Blueprint("credentials", __name__)
+
+
+@bp.before_request
+@login_required
+def require_login():
+    """Every page of this blueprint is for logged-in issuers."""
+
+
+def _page_number(value):
+    try:
+        return max(1, min(int(value), 10**6))
+    except (TypeError, ValueError):
+        return 1
+
+
+@bp.get("/")
+def home():
+    return redirect(url_for("credentials.index"))
+
+
+@bp.get("/credentials")
+def index():
+    """The page; an htmx request for a filter, search or page gets only the list."""
+    status = request.args.get("status", "")
+    if status not in {s.value for s in EmailStatus}:
+        status = ""
+    text = request.args.get("q", "").strip()[:200]
+    page = _page_number(request.args.get("page"))
+    per_page = current_app.config["PER_PAGE"]
+    counts = status_counts(current_user.org_id, text)
+    items, total = page_of(current_user.org_id, status, text, page, per_page, counts)
+    view = {
+        "credentials": items, "counts": counts, "total": total, "status": status, "q": text,
+        "page": page, "pages": max(1, ceil(total / per_page)), "statuses": list(EmailStatus),
+        "org_empty": not text and not any(counts.values()),
+        "publish_form": PublishForm(),
+    }
+    template = "credentials/_list.html" if htmx and not htmx.boosted else "credentials/index.html"
+    return render_template(template, **view)
+
+
+@bp.post("/credentials/<int:credential_id>/publish")
+def publish(credential_id):
+    """Publish a draft or scheduled credential now, with its email choice."""
+    credential = credential_or_404(current_user.org_id, credential_id)
+    form = PublishForm()
+    if form.validate_on_submit():
+        try:
+            credential.publish(credential.send_email, current_user)
+            db.session.commit()
+        except StateError as error:
+            db.session.rollback()
+            flash(str(error), "error")
+    if htmx:
+        return render_template("credentials/_row.html", credential=credential,
+                               publish_form=PublishForm())
+    flash(f"Published the credential of {credential.recipient_name}.")
+    return redirect(url_for("credentials.index"))
+
+
+@bp.route("/credentials/<int:credential_id>/schedule", methods=["GET", "POST"])
+def schedule(credential_id):
+    """Pick the time a draft or scheduled credential gets published."""
+    credential = credential_or_404(current_user.org_id, credential_id)
+    if credential.issue_state == "published":
+        flash("That credential is already published.", "error")
+        return redirect(url_for("credentials.index"))
+    form = ScheduleForm(send_email=credential.send_email)
+    if form.validate_on_submit():
+        credential.schedule(form.scheduled_at.data, form.send_email.data)
+        db.session.commit()
+        flash(f"Scheduled the credential of {credential.recipient_name}.")
+        return redirect(url_for("credentials.index"))
+    status = 422 if form.errors else 200
+    return render_template("credentials/schedule.html", form=form, credential=credential), status

@@ -1,0 +1,56 @@
+"""Organization-scoped reads shared by the pages and the API."""
+
+import sqlalchemy as sa
+from flask import abort
+
+from models import Credential, db
+from models.status import EmailStatus
+
+
+def scoped(org_id):
+    """Select the organization's credentials: every issuer query starts here."""
+    return sa.select(Credential).where(Credential.org_id == org_id)
+
+
+def credential_or_404(org_id, credential_id):
+    """The organization's credential, or 404 (also for another organization's id)."""
+    credential = db.session.scalar(scoped(org_id).where(Credential.id == credential_id))
+    if credential is None:
+        abort(404)
+    return credential
+
+
+def matching(query, text):
+    """Narrow a credential query to names or addresses containing the text."""
+    if not text:
+        return query
+    pattern = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    return query.where(sa.or_(
+        Credential.recipient_name.ilike(pattern, escape="\\"),
+        Credential.recipient_email.ilike(pattern, escape="\\"),
+    ))
+
+
+def status_counts(org_id, text=""):
+    """How many of the organization's credentials (matching the text) have each status."""
+    query = matching(
+        sa.select(Credential.email_status, sa.func.count()).where(Credential.org_id == org_id),
+        text,
+    ).group_by(Credential.email_status)
+    counts = dict.fromkeys((s.value for s in EmailStatus), 0)
+    counts.update(db.session.execute(query).tuples().all())
+    return counts
+
+
+def page_of(org_id, status=None, text="", page=1, per_page=50, counts=None):
+    """One page of credentials, newest first, and the total matching."""
+    query = matching(scoped(org_id), text)
+    if status:
+        query = query.where(Credential.email_status == status)
+    counts = counts if counts is not None else status_counts(org_id, text)
+    total = counts[status] if status else sum(counts.values())
+    items = db.session.scalars(
+        query.options(sa.orm.selectinload(Credential.group))
+        .order_by(Credential.id.desc()).limit(per_page).offset((page - 1) * per_page)
+    ).all()
+    return items, total
