@@ -10,6 +10,7 @@ from wtforms import (
     HiddenField,
     PasswordField,
     RadioField,
+    SelectChoice,
     SelectField,
     StringField,
 )
@@ -31,6 +32,16 @@ def rule(clean, **kwargs):
     return check
 
 
+class LocalDateTimeField(DateTimeLocalField):
+    """A datetime-local input whose empty value means "no time", not an error."""
+
+    def process_formdata(self, valuelist):
+        if valuelist and not valuelist[0].strip():
+            self.data = None
+            return
+        super().process_formdata(valuelist)
+
+
 class LoginForm(FlaskForm):
     email = EmailField("Email", validators=[DataRequired(), Length(max=254)])
     password = PasswordField("Password", validators=[DataRequired(), Length(max=200)])
@@ -43,9 +54,10 @@ class IssueForm(FlaskForm):
     group_id = SelectField("Group", coerce=str, validate_choice=False)
     new_group = StringField("New group name")
     action = RadioField("Action", default="draft", choices=[
-        ("draft", "Save as draft"), ("publish", "Publish now"), ("schedule", "Schedule"),
+        SelectChoice("draft", "Save as draft"), SelectChoice("publish", "Publish now"),
+        SelectChoice("schedule", "Schedule"),
     ])
-    scheduled_at = DateTimeLocalField("Publish at", format="%Y-%m-%dT%H:%M",
+    scheduled_at = LocalDateTimeField("Publish at", format="%Y-%m-%dT%H:%M",
                                       render_kw={"step": 60})
     # Minutes east of UTC from the browser, so a datetime-local means the issuer's time.
     utc_offset = HiddenField(default="0")
@@ -54,20 +66,21 @@ class IssueForm(FlaskForm):
     def __init__(self, groups, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.groups = {str(g.id): g for g in groups}
-        self.group_id.choices = [("", "— choose a group —")] + [
-            (str(g.id), g.name) for g in groups
-        ] + [("new", "New group…")]
+        self.group_id.choices = [SelectChoice("", "— choose a group —")] + [
+            SelectChoice(str(g.id), g.name) for g in groups
+        ] + [SelectChoice("new", "New group…")]
+
+    @property
+    def wants_new_group(self):
+        return self.group_id.data == "new" or not self.groups
 
     def validate_group_id(self, field):
-        if field.data == "new" or (not field.data and not self.groups):
-            try:
-                self.new_group.data = validation.clean_text(self.new_group.data or "",
-                                                            what="Group name")
-            except InvalidInput as error:
-                self.new_group.errors.append(str(error))
-                raise ValidationError("Name the new group.") from None
-        elif field.data not in self.groups:
+        if not self.wants_new_group and field.data not in self.groups:
             raise ValidationError("Pick a group, or create a new one.")
+
+    def validate_new_group(self, field):
+        if self.wants_new_group:
+            rule(validation.clean_text, what="Group name")(self, field)
 
     def validate_scheduled_at(self, field):
         if self.action.data != "schedule":
@@ -76,7 +89,7 @@ class IssueForm(FlaskForm):
 
 
 class ScheduleForm(FlaskForm):
-    scheduled_at = DateTimeLocalField("Publish at", format="%Y-%m-%dT%H:%M",
+    scheduled_at = LocalDateTimeField("Publish at", format="%Y-%m-%dT%H:%M",
                                       render_kw={"step": 60})
     utc_offset = HiddenField(default="0")
     send_email = BooleanField("Send email to recipient", default=True)

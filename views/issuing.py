@@ -17,7 +17,7 @@ def new():
     groups = CredentialGroup.for_org(current_user.org_id)
     form = IssueForm(groups)
     if form.validate_on_submit():
-        if form.group_id.data == "new" or not groups:
+        if form.wants_new_group:
             group = CredentialGroup.get_or_create(current_user.org_id, form.new_group.data)
         else:
             group = form.groups[form.group_id.data]

@@ -38,7 +38,7 @@ def status_counts(org_id, text=""):
         text,
     ).group_by(Credential.email_status)
     counts = dict.fromkeys((s.value for s in EmailStatus), 0)
-    counts.update(db.session.execute(query).tuples().all())
+    counts.update(db.session.execute(query).all())
     return counts
 
 

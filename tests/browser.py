@@ -1,0 +1,35 @@
+"""Helpers for the browser tests: a live server thread and Debian's Chromium."""
+
+import os
+import threading
+
+import pytest
+from werkzeug.serving import make_server
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+
+
+class LiveServer:
+    """The app served on a free loopback port from a background thread."""
+
+    def __init__(self, app):
+        self.server = make_server("127.0.0.1", 0, app, threaded=True)
+        self.url = f"http://127.0.0.1:{self.server.server_port}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.server.shutdown()
+        self.thread.join(timeout=10)
+
+
+def chromium(playwright):
+    """Launch Debian's Chromium, or skip saying how to get it."""
+    if not os.path.exists(CHROMIUM):
+        pytest.skip("Browser tests need Debian's Chromium: sudo apt-get install -y chromium")
+    return playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)

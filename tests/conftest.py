@@ -1,0 +1,150 @@
+"""Fixtures: an app per test on a fresh SQLite file (or PostgreSQL), clients and helpers."""
+
+import os
+import re
+
+import pytest
+import sqlalchemy as sa
+
+from app import create_app
+from cli import create_user
+from models import ApiKey, db
+
+PASSWORD = "correct horse battery"
+
+
+def _database_url(kind, tmp_path):
+    if kind == "postgres":
+        url = os.environ.get("TEST_DATABASE_URL")
+        if not url:
+            pytest.skip("PostgreSQL tests need TEST_DATABASE_URL (see README, Test)")
+        return url.replace("postgresql://", "postgresql+psycopg://", 1)
+    return f"sqlite:///{tmp_path / 'test.db'}"
+
+
+def make_app(tmp_path, kind="sqlite", **config):
+    """A configured app whose database has empty tables."""
+    app = create_app({
+        "TESTING": True,
+        "SECRET_KEY": "test-secret",
+        "SQLALCHEMY_DATABASE_URI": _database_url(kind, tmp_path),
+        "WTF_CSRF_ENABLED": False,
+        "SCHEDULER_ENABLED": False,
+        "MAIL_DEFAULT_SENDER": "credentials@issuer.test",
+        **config,
+    })
+    with app.app_context():
+        if kind == "postgres":
+            db.drop_all()
+            db.session.execute(sa.text("DROP TABLE IF EXISTS alembic_version"))
+            db.session.commit()
+        db.create_all()
+    return app
+
+
+@pytest.fixture(params=["sqlite"])
+def app(request, tmp_path):
+    """The app on SQLite; parametrize indirectly with "postgres" to run on PostgreSQL too."""
+    app = make_app(tmp_path, request.param)
+    with app.app_context():
+        yield app
+        db.session.remove()
+        db.engine.dispose()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+@pytest.fixture
+def issuer(app):
+    """An issuer of the organization "Acme Academy"."""
+    return create_user("issuer@acme.test", "Acme Academy", PASSWORD)
+
+
+@pytest.fixture
+def rival(app):
+    """An issuer of another organization, whose data the first must never see."""
+    return create_user("issuer@rival.test", "Rival Institute", PASSWORD)
+
+
+class Auth:
+    def __init__(self, client):
+        self.client = client
+
+    def login(self, email="issuer@acme.test", password=PASSWORD):
+        return self.client.post("/login", data={"email": email, "password": password})
+
+
+@pytest.fixture
+def auth(client, issuer):
+    """Login helper; the issuer exists already."""
+    return Auth(client)
+
+
+@pytest.fixture
+def logged_in(auth, client):
+    """A client logged in as the issuer."""
+    auth.login()
+    return client
+
+
+class Api:
+    """A JSON client with a bearer key of one user."""
+
+    def __init__(self, client, key):
+        self.client, self.headers = client, {"Authorization": f"Bearer {key}"}
+
+    def __getattr__(self, method):
+        def call(path, **kwargs):
+            return getattr(self.client, method)(path, headers=self.headers, **kwargs)
+        return call
+
+
+def api_for(client, user):
+    _, key = ApiKey.issue(user)
+    db.session.commit()
+    return Api(client, key)
+
+
+@pytest.fixture
+def api(client, issuer):
+    return api_for(client, issuer)
+
+
+def statuses_on_page(html):
+    """The data-email-status of each recipient row, top to bottom."""
+    return re.findall(r'<tr id="credential-\d+" data-email-status="(\w+)"', html)
+
+
+def issue(user, name="Jane Doe", email="jane@example.com", action="draft", group="Course A",
+          send_email=True, scheduled_at=None):
+    """Issue one credential for the user's organization, committed."""
+    from models import Credential, CredentialGroup
+
+    credential = Credential.issue(user.org_id, name, email,
+                                  CredentialGroup.get_or_create(user.org_id, group), action,
+                                  scheduled_at, send_email, user)
+    db.session.commit()
+    return credential
+
+
+def settle(credential, state, opened=False, bounce_kind="hard"):
+    """Put the latest message in a queue state, as the mail pipeline would."""
+    from models.types import utcnow
+
+    message = credential.latest_message
+    message.state = state
+    if state == "bounced":
+        message.bounce_kind, message.bounce_reason = bounce_kind, "The mailbox does not exist."
+    if opened:
+        message.opened_at = utcnow()
+    credential.refresh_email_status()
+    db.session.commit()
+    return credential
