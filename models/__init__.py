@@ -38,9 +38,10 @@ from models.email_event import EmailEvent  # noqa: E402
 from models.email_message import EmailMessage  # noqa: E402
 from models.group import CredentialGroup  # noqa: E402
 from models.organization import Organization  # noqa: E402
+from models.status_count import StatusCount  # noqa: E402
 from models.user import User  # noqa: E402
 
 __all__ = [
     "ApiKey", "Credential", "CredentialGroup", "EmailEvent", "EmailMessage",
-    "Organization", "User", "db",
+    "Organization", "StatusCount", "User", "db",
 ]

@@ -12,6 +12,7 @@ from models import db
 from models.email_event import EmailEvent
 from models.email_message import EmailMessage
 from models.status import EmailStatus, email_status
+from models.status_count import StatusCount
 from models.types import UTCDateTime, utcnow
 
 ACTIONS = ("draft", "publish", "schedule")
@@ -47,8 +48,8 @@ class Credential(db.Model):
         sa.String(64), unique=True, default=lambda: secrets.token_urlsafe(24)
     )
     created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
-    # The output of email_status(), kept so the page can filter and count by index.
-    # Only refresh_email_status() writes it, whenever an input changes.
+    # The output of email_status(), kept so the page can filter by index and count.
+    # Only refresh_email_status() writes it, at every flush that changes an input.
     email_status: so.Mapped[str] = so.mapped_column(sa.String(12))
 
     group: so.Mapped["CredentialGroup"] = so.relationship()  # noqa: F821
@@ -69,8 +70,15 @@ class Credential(db.Model):
         return self.published_at or self.scheduled_at
 
     def refresh_email_status(self):
-        """Recompute the stored status from its inputs (the one derivation rule)."""
-        self.email_status = email_status(self, self.latest_message).value
+        """Recompute the stored status from its inputs (the one derivation rule).
+
+        Every flush calls this for credentials whose inputs changed (models.status_count).
+        """
+        new = email_status(self, self.latest_message).value
+        if new != self.email_status:
+            StatusCount.shift(so.object_session(self) or db.session, self.org_id,
+                              self.email_status, new)
+            self.email_status = new
 
     @classmethod
     def issue(cls, org_id, recipient_name, recipient_email, group, action,
@@ -84,7 +92,6 @@ class Credential(db.Model):
             credential.publish(send_email, user)
         elif action == "schedule":
             credential.schedule(scheduled_at, send_email)
-        credential.refresh_email_status()
         return credential
 
     def publish(self, send_email, user=None):
@@ -97,7 +104,6 @@ class Credential(db.Model):
         self.send_email = send_email
         if send_email and self.recipient_email:
             self.queue_email(user)
-        self.refresh_email_status()
 
     def schedule(self, at, send_email):
         """Publish automatically at a future time (validated by the caller)."""
@@ -114,7 +120,6 @@ class Credential(db.Model):
         self._event("address_changed", f"{self.recipient_email or '(none)'} → "
                     f"{new_address or '(none)'}", user=user)
         self.recipient_email = new_address
-        self.refresh_email_status()
 
     def resend_refusal(self, force=False):
         """Why a resend is refused (None when allowed): not published, no address, hard bounce."""
@@ -136,7 +141,6 @@ class Credential(db.Model):
             raise StateError(refusal)
         self._event("resent", "forced" if force else None, user=user)
         self.queue_email(user)
-        self.refresh_email_status()
 
     def queue_email(self, user=None):
         """Add a queued message; its Message-ID is fixed now and kept by every retry."""

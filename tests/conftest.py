@@ -145,6 +145,5 @@ def settle(credential, state, opened=False, bounce_kind="hard"):
         message.bounce_kind, message.bounce_reason = bounce_kind, "The mailbox does not exist."
     if opened:
         message.opened_at = utcnow()
-    credential.refresh_email_status()
     db.session.commit()
     return credential

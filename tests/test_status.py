@@ -65,12 +65,53 @@ def test_issuing_gives_the_derived_status(issuer, action, send_email, email, exp
 
 
 def test_status_follows_the_newest_message(issuer):
+    from models import db
+
     credential = issue(issuer, action="publish")
     settle(credential, "bounced")
     assert credential.status is EmailStatus.BOUNCED
     credential.change_email("jane@example.org", issuer)
     credential.resend(issuer)
+    db.session.flush()  # every flush re-derives the statuses it touches
     assert credential.status is EmailStatus.SENDING
     settle(credential, "sent", opened=True)
     assert credential.status is EmailStatus.OPENED
     assert [m.state for m in credential.messages] == ["bounced", "sent"]
+
+
+def real_counts(org_id):
+    import sqlalchemy as sa
+
+    from models import Credential, db
+
+    counts = dict.fromkeys((s.value for s in EmailStatus), 0)
+    for credential in db.session.scalars(sa.select(Credential).filter_by(org_id=org_id)):
+        counts[email_status(credential, credential.latest_message).value] += 1
+    return counts
+
+
+@pytest.mark.parametrize("app", ["sqlite", "postgres"], indirect=True)
+def test_stored_statuses_and_counts_follow_every_change(issuer, rival):
+    from models import StatusCount, db
+
+    issue(issuer, name="Draft")
+    issue(issuer, name="Nobody", email=None, action="publish")
+    bounced = settle(issue(issuer, action="publish"), "bounced")
+    opened = settle(issue(issuer, action="publish"), "sent", opened=True)
+    issue(rival, action="publish")
+    bounced.change_email("fixed@example.com", issuer)
+    bounced.resend(issuer)
+    opened.change_email(None, issuer)
+    db.session.commit()
+    # A rolled-back change leaves status and counts as they were.
+    settle_later = issue(issuer, action="publish")
+    settle_later.latest_message.state = "bounced"
+    db.session.flush()
+    db.session.rollback()
+    for user in (issuer, rival):
+        assert StatusCount.for_org(user.org_id) == real_counts(user.org_id)
+    assert StatusCount.for_org(issuer.org_id) == {
+        "not_sent": 1, "not_provided": 2, "sending": 2, "not_opened": 0, "bounced": 0,
+        "opened": 0}
+    StatusCount.rebuild(issuer.org_id)
+    assert StatusCount.for_org(issuer.org_id) == real_counts(issuer.org_id)

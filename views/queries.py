@@ -3,7 +3,7 @@
 import sqlalchemy as sa
 from flask import abort
 
-from models import Credential, db
+from models import Credential, StatusCount, db
 from models.status import EmailStatus
 
 
@@ -33,12 +33,12 @@ def matching(query, text):
 
 def status_counts(org_id, text=""):
     """How many of the organization's credentials (matching the text) have each status."""
-    query = matching(
-        sa.select(Credential.email_status, sa.func.count()).where(Credential.org_id == org_id),
-        text,
-    ).group_by(Credential.email_status)
+    if not text:
+        return StatusCount.for_org(org_id)
     counts = dict.fromkeys((s.value for s in EmailStatus), 0)
-    counts.update(db.session.execute(query).all())
+    query = matching(sa.select(Credential.email_status, sa.func.count())
+                     .where(Credential.org_id == org_id), text)
+    counts.update(db.session.execute(query.group_by(Credential.email_status)).all())
     return counts
 
 

@@ -1,8 +1,8 @@
-"""Organizations, users, API keys, groups, credentials, email messages and events
+"""Organizations, users, API keys, groups, credentials, email messages, events and status counts
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-26 07:11:08.501644
+Create Date: 2026-11-26 07:26:43.452374
 
 """
 from alembic import op
@@ -33,6 +33,13 @@ def upgrade():
     sa.ForeignKeyConstraint(['org_id'], ['organizations.id'], name=op.f('fk_credential_groups_org_id_organizations')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_credential_groups')),
     sa.UniqueConstraint('org_id', 'name', name=op.f('uq_credential_groups_org_id'))
+    )
+    op.create_table('status_counts',
+    sa.Column('org_id', sa.Integer(), nullable=False),
+    sa.Column('status', sa.String(length=12), nullable=False),
+    sa.Column('n', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['org_id'], ['organizations.id'], name=op.f('fk_status_counts_org_id_organizations')),
+    sa.PrimaryKeyConstraint('org_id', 'status', name=op.f('pk_status_counts'))
     )
     op.create_table('users',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -165,6 +172,7 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_users_org_id'))
 
     op.drop_table('users')
+    op.drop_table('status_counts')
     op.drop_table('credential_groups')
     op.drop_table('organizations')
     # ### end Alembic commands ###
