@@ -51,7 +51,7 @@ class IssueForm(FlaskForm):
     recipient_name = StringField("Recipient name", validators=[rule(validation.clean_text)])
     recipient_email = EmailField("Recipient email (optional)",
                                  validators=[rule(validation.clean_email)])
-    group_id = SelectField("Group", coerce=str, validate_choice=False)
+    group_id = SelectField("Existing group", coerce=str, validate_choice=False)
     new_group = StringField("New group name")
     action = RadioField("Action", default="draft", choices=[
         SelectChoice("draft", "Save as draft"), SelectChoice("publish", "Publish now"),
@@ -66,6 +66,9 @@ class IssueForm(FlaskForm):
     def __init__(self, groups, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.groups = {str(g.id): g for g in groups}
+        if groups and not self.is_submitted():
+            # Issuers mostly add to the group they created last.
+            self.group_id.data = str(max(groups, key=lambda g: g.id).id)
         self.group_id.choices = [SelectChoice("", "— choose a group —")] + [
             SelectChoice(str(g.id), g.name) for g in groups
         ] + [SelectChoice("new", "New group…")]

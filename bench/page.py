@@ -42,7 +42,8 @@ def fill(count):
             status, state, opened = MIX[i % len(MIX)]
             rows.append({"id": i + 1, "org_id": user.org_id, "group_id": group.id,
                          "recipient_name": f"Recipient {i}",
-                         "recipient_email": None if status == "not_provided" else f"r{i}@example.com",
+                         "recipient_email": None if status == "not_provided"
+                         else f"r{i}@example.com",
                          "issue_state": "draft" if status == "not_sent" else "published",
                          "published_at": None if status == "not_sent" else now,
                          "send_email": True, "token": f"t{i}", "created_at": now,
@@ -103,7 +104,8 @@ def measure(count, url):
 
 
 def main():
-    url = sys.argv[1].replace("postgresql://", "postgresql+psycopg://") if len(sys.argv) > 1 else None
+    url = sys.argv[1] if len(sys.argv) > 1 else None
+    url = url and url.replace("postgresql://", "postgresql+psycopg://")
     with tempfile.TemporaryDirectory() as folder:
         small = measure(1_000, url or f"sqlite:///{folder}/page-1000.db")
         large = measure(100_000, url or f"sqlite:///{folder}/page-100000.db")
