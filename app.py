@@ -4,7 +4,8 @@ import os
 import secrets
 from pathlib import Path
 
-from flask import Flask
+import click
+from flask import Flask, request
 
 from extensions import csrf, htmx, login_manager, mail, migrate
 from models import db
@@ -52,11 +53,17 @@ def config_from_env(instance_path):
         "MAIL_USERNAME": env("MAIL_USERNAME") or None,
         "MAIL_PASSWORD": env("MAIL_PASSWORD") or None,
         "MAIL_DEFAULT_SENDER": env("MAIL_DEFAULT_SENDER") or "credentials@localhost",
+        "MAIL_SUPPRESS_SEND": False,  # Flask-Mail would suppress under TESTING; tests use real servers
         "PUBLIC_BASE_URL": (env("PUBLIC_BASE_URL") or "http://127.0.0.1:5000").rstrip("/"),
         "SCHEDULER_ENABLED": _flag("SCHEDULER_ENABLED", False),
         "QUEUE_INTERVAL_SECONDS": float(env("QUEUE_INTERVAL_SECONDS") or 5),
         "RETRY_BASE_SECONDS": float(env("RETRY_BASE_SECONDS") or 30),
         "MAX_ATTEMPTS": int(env("MAX_ATTEMPTS") or 6),
+        # Not in DESIGN.md's list, for operators and tests.
+        "BATCH_SIZE": int(env("BATCH_SIZE") or 50),
+        "LEASE_SECONDS": float(env("LEASE_SECONDS") or 300),
+        "SMTP_TIMEOUT_SECONDS": float(env("SMTP_TIMEOUT_SECONDS") or 30),
+        "STATUS_POLL_SECONDS": float(env("STATUS_POLL_SECONDS") or 2),
         "PER_PAGE": 50,
     }
 
@@ -95,7 +102,45 @@ def create_app(test_config=None):
         app.register_blueprint(module.bp)
     csrf.exempt(api.bp)  # the API authenticates with bearer keys, not cookies
 
+    @app.before_request
+    def take_write_lock_for_changes():
+        # A change reads, then writes: on SQLite, lock first so it cannot fail half-way.
+        if request.method not in ("GET", "HEAD", "OPTIONS"):
+            from mailer.queue import write_lock
+
+            write_lock()
+
     import cli
 
     cli.register(app)
+    if _runs_background_services(app):
+        _start_background_services(app)
     return app
+
+
+def _runs_background_services(app):
+    """Only the web process runs the scheduler: not tests, not other CLI commands, not the
+    reloader's watching parent."""
+    if not app.config["SCHEDULER_ENABLED"] or app.testing:
+        return False
+    context = click.get_current_context(silent=True)
+    if context is None:
+        return True  # imported by a WSGI server
+    if context.info_name != "run":
+        return False
+    return not context.params.get("reload") or os.environ.get("WERKZEUG_RUN_MAIN") == "true"
+
+
+def _start_background_services(app):
+    """The queue scheduler and, without MAIL_SERVER, the development mail catcher."""
+    from mailer import catcher, scheduler
+
+    if app.config.get("DEV_MAIL_CATCHER"):
+        try:
+            app.extensions["catcher"] = catcher.start(app)
+            app.logger.warning("Development mail catcher on 127.0.0.1:%s; caught mail is at "
+                               "/outbox", app.config["MAIL_PORT"])
+        except OSError as error:
+            app.logger.warning("No mail catcher (port %s busy?): %s", app.config["MAIL_PORT"],
+                               error)
+    scheduler.start(app)

@@ -1,8 +1,10 @@
 """Command line: users, API keys and the demo issuer (`flask --app app …`)."""
 
+import signal
+
 import click
 import sqlalchemy as sa
-from flask.cli import AppGroup
+from flask.cli import AppGroup, with_appcontext
 
 import validation
 from models import ApiKey, Organization, User, db
@@ -79,7 +81,28 @@ def demo():
                f"{email} with password {password}")
 
 
+@click.command("worker")
+@with_appcontext
+def worker():
+    """Run the mail queue and scheduled publishing in the foreground (no web)."""
+    from apscheduler.schedulers.blocking import BlockingScheduler
+    from flask import current_app
+
+    from mailer.scheduler import add_jobs
+
+    app = current_app._get_current_object()
+    scheduler = BlockingScheduler(timezone="UTC")
+    add_jobs(scheduler, app)
+    signal.signal(signal.SIGTERM, lambda *_: scheduler.shutdown(wait=False))
+    click.echo(f"Worker running every {app.config['QUEUE_INTERVAL_SECONDS']} s; "
+               "Ctrl+C stops it.")
+    try:
+        scheduler.start()
+    except (KeyboardInterrupt, SystemExit):
+        pass
+
+
 def register(app):
     """Attach the commands to the app's `flask` CLI."""
-    for command in (users, apikeys, demo):
+    for command in (users, apikeys, demo, worker):
         app.cli.add_command(command)

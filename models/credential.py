@@ -53,6 +53,7 @@ class Credential(db.Model):
     email_status: so.Mapped[str] = so.mapped_column(sa.String(12))
 
     group: so.Mapped["CredentialGroup"] = so.relationship()  # noqa: F821
+    org: so.Mapped["Organization"] = so.relationship()  # noqa: F821
     messages: so.Mapped[list[EmailMessage]] = so.relationship(
         back_populates="credential", order_by=EmailMessage.id, cascade="all, delete-orphan"
     )
@@ -152,6 +153,7 @@ class Credential(db.Model):
             next_attempt_at=utcnow(),
         )
         self.messages.append(message)
+        db.session.info["mail_queued"] = True  # wakes this process's queue after commit
         self._event("queued", f"to {self.recipient_email}", message=message, user=user)
         return message
 

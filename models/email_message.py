@@ -35,6 +35,7 @@ class EmailMessage(db.Model):
     state: so.Mapped[str] = so.mapped_column(sa.String(10), default="queued")
     attempts: so.Mapped[int] = so.mapped_column(default=0)
     lease_until: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)
+    lease_owner: so.Mapped[str | None] = so.mapped_column(sa.String(64))
     next_attempt_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
     message_id: so.Mapped[str] = so.mapped_column(sa.String(255), unique=True)
     token: so.Mapped[str] = so.mapped_column(sa.String(64), unique=True, default=new_token)

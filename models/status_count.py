@@ -92,3 +92,4 @@ def _apply_counts(session, _context):
 @sa.event.listens_for(so.Session, "after_rollback")
 def _forget_counts(session):
     session.info.pop("status_deltas", None)
+

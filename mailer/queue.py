@@ -1,0 +1,221 @@
+"""The outbound queue: claim due messages, send them over one SMTP connection, record.
+
+Rules (DESIGN.md, "The mail queue"): claims are atomic, a claim is a lease that expires,
+no database transaction is open during an SMTP conversation, and each outcome is
+committed before the next message is handed over, so a worker that dies can send at most
+the one message in flight twice, with the same Message-ID.
+"""
+
+import os
+import smtplib
+import socket
+import uuid
+from collections import Counter
+from datetime import timedelta
+
+import sqlalchemy as sa
+from flask import current_app
+from flask_mail import Connection, sanitize_address
+
+from mailer.compose import compose
+from mailer.replies import Outcome, classify
+from models import Credential, EmailEvent, EmailMessage, db
+from models.types import utcnow
+
+messages = EmailMessage.__table__
+
+
+def worker_name():
+    """Who holds a lease: host, process and a random part (pids are reused)."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def write_lock():
+    """Start the session's transaction with the write lock taken (SQLite), so it cannot fail
+    half-way on a lock another writer took after it started reading."""
+    if not db.session().in_transaction():
+        db.session.connection(execution_options={"sqlite_immediate": True})
+
+
+def claim(batch_size, owner, now=None):
+    """Lease up to batch_size due messages to owner; return their ids (oldest due first)."""
+    now = now or utcnow()
+    due = sa.or_(
+        sa.and_(messages.c.state.in_(("queued", "retry")), messages.c.next_attempt_at <= now),
+        sa.and_(messages.c.state == "sending", messages.c.lease_until < now),  # expired lease
+    )
+    # FOR UPDATE SKIP LOCKED lets PostgreSQL workers pass each other's rows; SQLite has no
+    # row locks and drops the clause: there the immediate transaction makes it atomic.
+    chosen = (sa.select(messages.c.id).where(due)
+              .order_by(messages.c.next_attempt_at, messages.c.id)
+              .limit(batch_size).with_for_update(skip_locked=True))
+    lease = now + timedelta(seconds=current_app.config["LEASE_SECONDS"])
+    statement = (sa.update(messages).where(messages.c.id.in_(chosen))
+                 .values(state="sending", lease_until=lease, lease_owner=owner)
+                 .returning(messages.c.id))
+    with db.engine.connect().execution_options(sqlite_immediate=True) as connection:
+        with connection.begin():
+            return sorted(connection.execute(statement).scalars())
+
+
+def send_due(batch_size=None, owner=None):
+    """Claim one batch, send it over one SMTP connection, record each outcome; return counts."""
+    owner = owner or worker_name()
+    ids = claim(batch_size or current_app.config["BATCH_SIZE"], owner)
+    counts = Counter(claimed=len(ids))
+    if not ids:
+        return counts
+    batch = []
+    for message in db.session.scalars(
+        sa.select(EmailMessage).where(EmailMessage.id.in_(ids)).order_by(EmailMessage.id)
+        .options(sa.orm.joinedload(EmailMessage.credential).joinedload(Credential.group),
+                 sa.orm.joinedload(EmailMessage.credential).joinedload(Credential.org))
+    ):
+        try:
+            batch.append((message.id, compose(message)))
+        except Exception as error:  # a broken template must not stop the batch
+            current_app.logger.exception("could not compose message %s", message.id)
+            batch.append((message.id, Outcome("retry", str(error), "Could not build the email.")))
+    db.session.rollback()  # end the read transaction before talking SMTP
+    for message_id, outcome in _send(batch):
+        counts[record(message_id, outcome, owner)] += 1
+    return counts
+
+
+def _send(batch):
+    """Yield (message id, Outcome) for each message, reusing one SMTP connection."""
+    connection = None
+    for index, (message_id, mail) in enumerate(batch):
+        if isinstance(mail, Outcome):
+            yield message_id, mail
+            continue
+        if connection is None:
+            try:
+                connection = _connect()
+            except (OSError, smtplib.SMTPException) as error:
+                outcome = _failure(error, "connect")
+                for rest_id, _ in batch[index:]:  # the server is unreachable for all of them
+                    yield rest_id, outcome
+                return
+        outcome = _deliver(connection.host, mail)
+        if outcome.reply.startswith("connection lost"):
+            _close(connection)
+            connection = None  # reconnect for the next message
+        yield message_id, outcome
+    if connection is not None:
+        _close(connection)
+
+
+class TimedConnection(Connection):
+    """Flask-Mail's connection with a socket timeout, so a silent server cannot stall us."""
+
+    def configure_host(self):
+        timeout = current_app.config["SMTP_TIMEOUT_SECONDS"]
+        if self.mail.use_ssl:
+            host = smtplib.SMTP_SSL(self.mail.server, self.mail.port, timeout=timeout)
+        else:
+            host = smtplib.SMTP(self.mail.server, self.mail.port, timeout=timeout)
+        if self.mail.use_tls:
+            host.starttls()
+        if self.mail.username and self.mail.password:
+            host.login(self.mail.username, self.mail.password)
+        return host
+
+
+def _connect():
+    connection = TimedConnection(current_app.extensions["mail"])
+    connection.__enter__()
+    connection.host.ehlo_or_helo_if_needed()
+    return connection
+
+
+def _close(connection):
+    try:
+        connection.host.quit()
+    except (OSError, smtplib.SMTPException):
+        connection.host.close()
+
+
+def _failure(error, stage):
+    """The Outcome of an exception raised while talking to the server."""
+    if isinstance(error, smtplib.SMTPResponseException):
+        return classify(error.smtp_code, error.smtp_error, stage)
+    return classify(None, f"connection lost: {error or type(error).__name__}", stage)
+
+
+def _deliver(host, mail):
+    """MAIL, RCPT and DATA for one message; the Outcome of the step that decided it."""
+    if mail.has_bad_headers():
+        return Outcome("bounce", "not sent", "The email had an invalid header.")
+    recipient = sanitize_address(mail.recipients[0])
+    stage = "sender"
+    try:
+        code, text = host.mail(sanitize_address(mail.sender))
+        if code == 250:
+            stage = "rcpt"
+            code, text = host.rcpt(recipient)
+        if code in (250, 251):
+            stage = "data"
+            code, text = host.data(mail.as_bytes())
+        if not 200 <= code < 300:
+            host.rset()
+        return classify(code, text, stage)
+    except (OSError, smtplib.SMTPException) as error:
+        return _failure(error, stage)
+
+
+def retry_delay(message, outcome):
+    """Seconds before the next try: the server's hint, else RETRY_BASE_SECONDS doubling."""
+    if outcome.retry_after:
+        return min(outcome.retry_after, 24 * 3600)
+    return current_app.config["RETRY_BASE_SECONDS"] * 2 ** (message.attempts - 1)
+
+
+def record(message_id, outcome, owner):
+    """Commit one outcome, unless our lease was lost; return what happened."""
+    write_lock()
+    message = db.session.get(EmailMessage, message_id, with_for_update=True)
+    if message is None or message.state != "sending" or message.lease_owner != owner:
+        db.session.rollback()
+        return "lease_lost"
+    now = utcnow()
+    message.attempts += 1
+    message.last_reply = outcome.reply[:2000]
+    message.lease_until = message.lease_owner = None
+    event = EmailEvent(credential_id=message.credential_id, message=message, at=now)
+    if outcome.action == "sent":
+        message.state, message.sent_at = "sent", now
+        event.type, event.detail = "sent", outcome.reply
+    elif outcome.action == "bounce" or message.attempts >= current_app.config["MAX_ATTEMPTS"]:
+        message.state = "bounced"
+        message.bounce_kind = "hard" if outcome.action == "bounce" else "soft"
+        message.bounce_reason = outcome.reason if outcome.action == "bounce" else (
+            f"Gave up after {message.attempts} tries: {outcome.reason}")
+        event.type = "bounced"
+        event.detail = f"{message.bounce_reason} Server said: {outcome.reply}"
+    else:
+        message.state = "retry"
+        message.next_attempt_at = now + timedelta(seconds=retry_delay(message, outcome))
+        event.type = "deferred"
+        event.detail = (f"{outcome.reason} Next try at "
+                        f"{message.next_attempt_at:%Y-%m-%d %H:%M:%S} UTC. "
+                        f"Server said: {outcome.reply}")
+    db.session.add(event)
+    db.session.commit()
+    return message.state
+
+
+def publish_due(now=None, limit=500):
+    """Publish scheduled credentials whose time has come; return how many."""
+    now = now or utcnow()
+    write_lock()
+    due = db.session.scalars(
+        sa.select(Credential)
+        .where(Credential.issue_state == "scheduled", Credential.scheduled_at <= now)
+        .order_by(Credential.scheduled_at).limit(limit).with_for_update(skip_locked=True)
+    ).all()
+    for credential in due:
+        credential.publish(credential.send_email)
+    db.session.commit()
+    return len(due)
+

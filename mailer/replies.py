@@ -1,0 +1,69 @@
+"""The one SMTP reply classifier: sent, retry later, or bounced, in plain words."""
+
+import re
+from dataclasses import dataclass
+
+# "try again in 30 seconds", "retry after 120s", "please wait 5 minutes"
+RETRY_HINT = re.compile(
+    r"(?:try again|retry|wait)\D{0,20}?(\d{1,6})\s*(s|sec|seconds?|m|min|minutes?)\b", re.I)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What an SMTP reply means for one message."""
+
+    action: str  # "sent" | "retry" | "bounce"
+    reply: str  # the server's own words, kept for the timeline
+    reason: str | None = None  # plain words for the issuer
+    retry_after: float | None = None  # seconds the server asked us to wait
+
+
+def explain(code, text):
+    """Plain words for a refusal, from its enhanced status code and wording."""
+    words = text.lower()
+    enhanced = re.search(r"\b([245])\.(\d{1,3})\.(\d{1,3})\b", text)
+    detail = enhanced.group(2, 3) if enhanced else None
+    if detail == ("1", "1") or any(w in words for w in (
+            "user unknown", "does not exist", "no such user", "unknown user",
+            "mailbox unavailable", "recipient address rejected", "no mailbox")):
+        return "The mailbox does not exist."
+    if detail in {("1", "2"), ("4", "4")} or any(w in words for w in (
+            "domain not found", "host unknown", "no such domain", "domain does not exist")):
+        return "The domain does not exist or does not accept mail."
+    if detail in {("2", "2")} or any(w in words for w in ("mailbox full", "quota", "over quota")):
+        return "The mailbox is full."
+    if detail == ("2", "1") or "disabled" in words:
+        return "The mailbox is disabled."
+    if (detail and detail[0] == "7") or any(w in words for w in (
+            "spam", "blocked", "blacklist", "blocklist", "policy", "denied", "reputation")):
+        return "Blocked as spam or by the receiving server's policy."
+    if detail == ("3", "4") or "too large" in words or "size" in words:
+        return "The email is too large for the receiving server."
+    if code and 400 <= code < 500:
+        return "The receiving server is busy or asked us to try again later."
+    return "The receiving server refused the email."
+
+
+def classify(code, text, stage="rcpt"):
+    """Classify one reply: 2xx sent; 4xx or no reply (code None) retry; 5xx bounce.
+
+    A 5xx before the recipient was named (connect, login, sender) is our setup's
+    problem, not the recipient's, so it is retried rather than bounced.
+    """
+    text = text.decode(errors="replace") if isinstance(text, bytes) else str(text)
+    reply = f"{code} {text}".strip() if code else text
+    if code and 200 <= code < 300:
+        return Outcome("sent", reply)
+    if code and 500 <= code < 600 and stage in ("rcpt", "data"):
+        return Outcome("bounce", reply, explain(code, text))
+    hint = RETRY_HINT.search(text)
+    retry_after = None
+    if hint:
+        retry_after = float(hint.group(1)) * (60 if hint.group(2).lower().startswith("m") else 1)
+    if code is None:
+        reason = "Could not reach the mail server: " + (text or "no answer") + "."
+    elif code >= 500:
+        reason = "Our mail server refused to send: " + text
+    else:
+        reason = explain(code, text)
+    return Outcome("retry", reply, reason, retry_after)

@@ -1,0 +1,62 @@
+"""APScheduler wiring: it only triggers the jobs; the jobs are plain functions."""
+
+import atexit
+import threading
+from datetime import UTC, datetime
+
+import sqlalchemy as sa
+import sqlalchemy.orm as so
+from apscheduler.schedulers.background import BackgroundScheduler
+from flask import current_app, has_app_context
+
+from mailer.queue import publish_due, send_due
+from models import db
+
+JOB_ID = "mail"
+_started = threading.Lock()
+
+
+def run_jobs(app):
+    """Publish what is due, then drain the queue batch by batch; return the counts."""
+    with app.app_context():
+        try:
+            published = publish_due()
+            total = {"published": published, "claimed": 0}
+            while True:
+                counts = send_due()
+                total["claimed"] += counts["claimed"]
+                if counts["claimed"] < app.config["BATCH_SIZE"]:
+                    return total
+        finally:
+            db.session.remove()
+
+
+def add_jobs(scheduler, app):
+    """The one job, every QUEUE_INTERVAL_SECONDS, never two at once, missed runs merged."""
+    scheduler.add_job(run_jobs, "interval", args=[app], id=JOB_ID,
+                      seconds=app.config["QUEUE_INTERVAL_SECONDS"], max_instances=1,
+                      coalesce=True, next_run_time=datetime.now(UTC))
+
+
+def start(app):
+    """Run the jobs in this process's background, once per process."""
+    if not _started.acquire(blocking=False):
+        return app.extensions.get("scheduler")
+    scheduler = BackgroundScheduler(timezone=UTC, daemon=True)
+    add_jobs(scheduler, app)
+    scheduler.start()
+    atexit.register(lambda: scheduler.shutdown(wait=False))
+    app.extensions["scheduler"] = scheduler
+    return scheduler
+
+
+@sa.event.listens_for(so.Session, "after_commit")
+def wake(session):
+    """Mail was queued and committed: run this process's queue now, not at the next tick."""
+    if not session.info.pop("mail_queued", False) or not has_app_context():
+        return
+    scheduler = current_app.extensions.get("scheduler")
+    if scheduler is not None and scheduler.running:
+        job = scheduler.get_job(JOB_ID)
+        if job is not None:
+            job.modify(next_run_time=datetime.now(UTC))

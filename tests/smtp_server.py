@@ -1,0 +1,87 @@
+"""A real SMTP server (aiosmtpd) on loopback whose answers each test programs."""
+
+import asyncio
+import re
+import socket
+import threading
+import time
+
+from aiosmtpd.controller import Controller
+
+
+def free_port():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class Sink:
+    """Accepts mail unless told otherwise; remembers each delivery's Message-ID."""
+
+    def __init__(self, port=None):
+        self.port = port or free_port()
+        self.received = []  # (recipient, Message-ID, raw bytes) in arrival order
+        self.rcpt_replies = {}  # address -> replies to give at RCPT, one per attempt
+        self.delay = 0.0  # seconds to think before answering DATA
+        self.drop_at = set()  # delivery numbers (1-based) at which to hang up instead
+        self.connections = 0
+        self.lock = threading.Lock()
+        self.controller = None
+
+    # Programming -----------------------------------------------------------------
+    def answer(self, address, *replies):
+        """Give these RCPT replies to the next attempts for address, then accept."""
+        self.rcpt_replies[address.lower()] = list(replies)
+
+    def start(self):
+        self.controller = Controller(self, hostname="127.0.0.1", port=self.port)
+        self.controller.start()
+        return self
+
+    def stop(self):
+        if self.controller:
+            self.controller.stop()
+            self.controller = None
+
+    def message_ids(self):
+        with self.lock:
+            return [message_id for _, message_id, _ in self.received]
+
+    def wait_for(self, count, timeout=30):
+        """Block until count messages arrived (or fail after timeout seconds)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if len(self.received) >= count:
+                return
+            time.sleep(0.02)
+        raise AssertionError(f"{len(self.received)} of {count} messages arrived")
+
+    # aiosmtpd handler hooks -----------------------------------------------------
+    async def handle_EHLO(self, server, session, envelope, hostname, responses):
+        with self.lock:
+            self.connections += 1
+        session.host_name = hostname
+        return responses
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        with self.lock:
+            replies = self.rcpt_replies.get(address.lower())
+            reply = replies.pop(0) if replies else None
+        if reply:
+            return reply
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):
+        if self.delay:
+            await asyncio.sleep(self.delay)
+        with self.lock:
+            number = len(self.received) + 1
+            if number in self.drop_at:
+                self.drop_at.discard(number)
+                server.transport.close()
+                return "421 4.4.2 connection dropped"
+            found = re.search(rb"^Message-ID:\s*(<[^>]+>)", envelope.content, re.M | re.I)
+            self.received.append((envelope.rcpt_tos[0], found and found.group(1).decode(),
+                                  envelope.content))
+        return f"250 2.0.0 Ok: queued as Q{number}"
