@@ -53,7 +53,7 @@ def config_from_env(instance_path):
         "MAIL_USERNAME": env("MAIL_USERNAME") or None,
         "MAIL_PASSWORD": env("MAIL_PASSWORD") or None,
         "MAIL_DEFAULT_SENDER": env("MAIL_DEFAULT_SENDER") or "credentials@localhost",
-        "MAIL_SUPPRESS_SEND": False,  # Flask-Mail would suppress under TESTING; tests use real servers
+        "MAIL_SUPPRESS_SEND": False,  # Flask-Mail suppresses under TESTING; we never do
         "PUBLIC_BASE_URL": (env("PUBLIC_BASE_URL") or "http://127.0.0.1:5000").rstrip("/"),
         "SCHEDULER_ENABLED": _flag("SCHEDULER_ENABLED", False),
         "QUEUE_INTERVAL_SECONDS": float(env("QUEUE_INTERVAL_SECONDS") or 5),
@@ -96,9 +96,9 @@ def create_app(test_config=None):
     def load_user(user_id):
         return db.session.get(User, int(user_id)) if user_id.isdigit() else None
 
-    from views import api, auth, credentials, help, issuing
+    from views import api, auth, credentials, help, issuing, outbox, tracking
 
-    for module in (auth, credentials, issuing, help, api):
+    for module in (auth, credentials, issuing, help, api, tracking, outbox):
         app.register_blueprint(module.bp)
     csrf.exempt(api.bp)  # the API authenticates with bearer keys, not cookies
 

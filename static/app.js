@@ -34,3 +34,6 @@ document.addEventListener("click", (event) => {
 
 document.addEventListener("DOMContentLoaded", () => localizeTimes(document));
 document.addEventListener("htmx:load", (event) => localizeTimes(event.target));
+
+// The status poller's condition: a row on the Credentials page is still sending.
+window.hasTransientRows = () => document.querySelector("input.transient-id") !== null;

@@ -2,17 +2,19 @@
 
 from math import ceil
 
+import sqlalchemy as sa
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
 from extensions import htmx
 from forms import PublishForm, ScheduleForm
-from models import db
+from models import Credential, db
 from models.credential import StateError
 from models.status import EmailStatus
-from views.queries import credential_or_404, page_of, status_counts
+from views.queries import credential_or_404, page_of, scoped, status_counts
 
 bp = Blueprint("credentials", __name__)
+MAX_LIVE_ROWS = 500
 
 
 @bp.before_request
@@ -33,13 +35,18 @@ def home():
     return redirect(url_for("credentials.index"))
 
 
-@bp.get("/credentials")
-def index():
-    """The page; an htmx request for a filter, search or page gets only the list."""
+def _filter_args():
+    """The status filter and search text of the page, cleaned."""
     status = request.args.get("status", "")
     if status not in {s.value for s in EmailStatus}:
         status = ""
-    text = request.args.get("q", "").strip()[:200]
+    return status, request.args.get("q", "").strip()[:200]
+
+
+@bp.get("/credentials")
+def index():
+    """The page; an htmx request for a filter, search or page gets only the list."""
+    status, text = _filter_args()
     page = _page_number(request.args.get("page"))
     per_page = current_app.config["PER_PAGE"]
     counts = status_counts(current_user.org_id, text)
@@ -52,6 +59,20 @@ def index():
     }
     template = "credentials/_list.html" if htmx and not htmx.boosted else "credentials/index.html"
     return render_template(template, **view)
+
+
+@bp.get("/credentials/live")
+def live():
+    """For the rows still sending: those whose status changed, and the new counts."""
+    ids = [int(i) for i in request.args.getlist("id") if i.isdigit()][:MAX_LIVE_ROWS]
+    status, text = _filter_args()
+    rows = db.session.scalars(scoped(current_user.org_id).where(Credential.id.in_(ids))
+                              .options(sa.orm.selectinload(Credential.group),
+                                       sa.orm.selectinload(Credential.messages))).all()
+    return render_template(
+        "credentials/_live.html", changed=[c for c in rows if not c.status.transient],
+        counts=status_counts(current_user.org_id, text), status=status, q=text,
+        statuses=list(EmailStatus), publish_form=PublishForm())
 
 
 @bp.post("/credentials/<int:credential_id>/publish")

@@ -50,7 +50,8 @@ def page_of(org_id, status=None, text="", page=1, per_page=50, counts=None):
     counts = counts if counts is not None else status_counts(org_id, text)
     total = counts[status] if status else sum(counts.values())
     items = db.session.scalars(
-        query.options(sa.orm.selectinload(Credential.group))
+        query.options(sa.orm.selectinload(Credential.group),
+                      sa.orm.selectinload(Credential.messages))
         .order_by(Credential.id.desc()).limit(per_page).offset((page - 1) * per_page)
     ).all()
     return items, total
