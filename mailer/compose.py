@@ -1,7 +1,5 @@
 """Build the delivery email of one queued message (no request needed)."""
 
-from email.utils import formataddr
-
 from flask import current_app, render_template
 from flask_mail import Message
 
@@ -20,7 +18,7 @@ def compose(message):
     mail = Message(
         subject=f"Your credential: {credential.group.name}",
         sender=(org.name, current_app.config["MAIL_DEFAULT_SENDER"]),
-        recipients=[formataddr((credential.recipient_name, message.to_address))],
+        recipients=[(credential.recipient_name, message.to_address)],
         body=render_template("email/credential.txt", **context),
         html=render_template("email/credential.html", **context),
     )

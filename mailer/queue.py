@@ -72,10 +72,11 @@ def send_due(batch_size=None, owner=None):
                  sa.orm.joinedload(EmailMessage.credential).joinedload(Credential.org))
     ):
         try:
-            batch.append((message.id, compose(message)))
+            mail = compose(message)
         except Exception as error:  # a broken template must not stop the batch
             current_app.logger.exception("could not compose message %s", message.id)
-            batch.append((message.id, Outcome("retry", str(error), "Could not build the email.")))
+            mail = Outcome("retry", str(error), "Could not build the email.")
+        batch.append((message.id, message.to_address, mail))
     db.session.rollback()  # end the read transaction before talking SMTP
     for message_id, outcome in _send(batch):
         counts[record(message_id, outcome, owner)] += 1
@@ -85,7 +86,7 @@ def send_due(batch_size=None, owner=None):
 def _send(batch):
     """Yield (message id, Outcome) for each message, reusing one SMTP connection."""
     connection = None
-    for index, (message_id, mail) in enumerate(batch):
+    for index, (message_id, to_address, mail) in enumerate(batch):
         if isinstance(mail, Outcome):
             yield message_id, mail
             continue
@@ -94,10 +95,10 @@ def _send(batch):
                 connection = _connect()
             except (OSError, smtplib.SMTPException) as error:
                 outcome = _failure(error, "connect")
-                for rest_id, _ in batch[index:]:  # the server is unreachable for all of them
+                for rest_id, _, _ in batch[index:]:  # the server is unreachable for all
                     yield rest_id, outcome
                 return
-        outcome = _deliver(connection.host, mail)
+        outcome = _deliver(connection.host, mail, to_address)
         if outcome.reply.startswith("connection lost"):
             _close(connection)
             connection = None  # reconnect for the next message
@@ -143,14 +144,26 @@ def _failure(error, stage):
     return classify(None, f"connection lost: {error or type(error).__name__}", stage)
 
 
-def _deliver(host, mail):
+def _envelope_address(address):
+    """The address for RCPT TO: an international domain in its ASCII (IDNA) form."""
+    local, _, domain = address.rpartition("@")
+    return f"{local}@{domain.encode('idna').decode('ascii')}"
+
+
+def _deliver(host, mail, recipient):
     """MAIL, RCPT and DATA for one message; the Outcome of the step that decided it."""
     if mail.has_bad_headers():
         return Outcome("bounce", "not sent", "The email had an invalid header.")
-    recipient = sanitize_address(mail.recipients[0])
     stage = "sender"
     try:
-        code, text = host.mail(sanitize_address(mail.sender))
+        recipient = _envelope_address(recipient)
+        options = []
+        if not recipient.isascii():
+            if not host.has_extn("smtputf8"):
+                return Outcome("bounce", "not sent: the server does not offer SMTPUTF8",
+                               "The receiving server cannot take international addresses.")
+            options = ["SMTPUTF8"]
+        code, text = host.mail(sanitize_address(mail.sender), options)
         if code == 250:
             stage = "rcpt"
             code, text = host.rcpt(recipient)
@@ -162,6 +175,13 @@ def _deliver(host, mail):
         return classify(code, text, stage)
     except (OSError, smtplib.SMTPException) as error:
         return _failure(error, stage)
+    except Exception as error:  # one odd message must not stop the batch
+        current_app.logger.exception("could not send %s", mail.msgId)
+        try:
+            host.rset()
+        except (OSError, smtplib.SMTPException):
+            pass  # the next message will find the connection gone and reconnect
+        return Outcome("retry", f"not sent: {error}", "Could not send the email.")
 
 
 def retry_delay(message, outcome):

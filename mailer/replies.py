@@ -23,6 +23,11 @@ def explain(code, text):
     words = text.lower()
     enhanced = re.search(r"\b([245])\.(\d{1,3})\.(\d{1,3})\b", text)
     detail = enhanced.group(2, 3) if enhanced else None
+    temporary = code is not None and 400 <= code < 500
+    if detail == ("2", "2") or any(w in words for w in ("mailbox full", "quota", "over quota")):
+        return "The mailbox is full."
+    if temporary:
+        return "The receiving server is busy or asked us to try again later."
     if detail == ("1", "1") or any(w in words for w in (
             "user unknown", "does not exist", "no such user", "unknown user",
             "mailbox unavailable", "recipient address rejected", "no mailbox")):
@@ -30,8 +35,6 @@ def explain(code, text):
     if detail in {("1", "2"), ("4", "4")} or any(w in words for w in (
             "domain not found", "host unknown", "no such domain", "domain does not exist")):
         return "The domain does not exist or does not accept mail."
-    if detail in {("2", "2")} or any(w in words for w in ("mailbox full", "quota", "over quota")):
-        return "The mailbox is full."
     if detail == ("2", "1") or "disabled" in words:
         return "The mailbox is disabled."
     if (detail and detail[0] == "7") or any(w in words for w in (
@@ -39,8 +42,6 @@ def explain(code, text):
         return "Blocked as spam or by the receiving server's policy."
     if detail == ("3", "4") or "too large" in words or "size" in words:
         return "The email is too large for the receiving server."
-    if code and 400 <= code < 500:
-        return "The receiving server is busy or asked us to try again later."
     return "The receiving server refused the email."
 
 

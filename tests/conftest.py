@@ -31,6 +31,7 @@ def make_app(tmp_path, kind="sqlite", **config):
         "WTF_CSRF_ENABLED": False,
         "SCHEDULER_ENABLED": False,
         "MAIL_DEFAULT_SENDER": "credentials@issuer.test",
+        "MAIL_SERVER": "127.0.0.1",  # a "real" server; tests that send start one
         **config,
     })
     with app.app_context():

@@ -127,3 +127,27 @@ def test_schedule_a_draft(logged_in, issuer):
                              data={"scheduled_at": "soon", "utc_offset": "zz"})
     assert garbage.status_code == 422
     assert draft.scheduled_at == later
+
+
+def test_sending_rows_carry_their_id_for_the_poller(logged_in, issuer):
+    sending = issue(issuer, name="Sending", action="publish")
+    issue(issuer, name="Draft")
+    html = logged_in.get("/credentials").text
+    assert re.findall(r'class="transient-id" name="id" value="(\d+)"', html) == [str(sending.id)]
+    assert 'id="status-poller"' in html and "hasTransientRows()" in html
+
+
+def test_live_answers_with_changed_rows_and_counts_only(logged_in, issuer, rival):
+    still = issue(issuer, name="Still Sending", action="publish")
+    done = settle(issue(issuer, name="Now Delivered", action="publish"), "sent")
+    theirs = settle(issue(rival, name="Rival Row", action="publish"), "sent")
+    answer = logged_in.get(f"/credentials/live?id={still.id}&id={done.id}&id={theirs.id}"
+                           "&id=x", headers=HTMX).text
+    rows = re.findall(r'<tr id="credential-(\d+)" data-email-status="(\w+)" hx-swap-oob="true"',
+                      answer)
+    assert rows == [(str(done.id), "not_opened")]
+    assert "<template>" in answer and "Rival Row" not in answer
+    assert 'id="status-filters"' in answer and 'hx-swap-oob="true"' in answer
+    assert re.search(r'data-status="sending"[^>]*>.*?<span class="count">1</span>', answer, re.S)
+    nothing = logged_in.get(f"/credentials/live?id={still.id}", headers=HTMX).text
+    assert "<tr" not in nothing

@@ -1,0 +1,58 @@
+"""The development outbox shows caught mail to the issuer whose mail it is."""
+
+import re
+
+import pytest
+from conftest import PASSWORD, issue, make_app
+from smtp_server import free_port
+
+from cli import create_user
+from mailer import catcher
+from mailer.queue import send_due
+from models import db
+
+
+@pytest.fixture
+def dev_app(tmp_path):
+    port = free_port()
+    app = make_app(tmp_path, MAIL_SERVER=None, MAIL_PORT=port)
+    app.instance_path = str(tmp_path)  # keep the Maildir inside the test's folder
+    assert app.config["DEV_MAIL_CATCHER"]
+    with app.app_context():
+        controller = catcher.start(app)
+        yield app
+        controller.stop()
+        db.session.remove()
+        db.engine.dispose()
+
+
+def login(client, email):
+    client.post("/login", data={"email": email, "password": PASSWORD})
+
+
+def test_caught_mail_is_listed_shown_and_opening_it_loads_the_image(dev_app):
+    user = create_user("issuer@acme.test", "Acme Academy", PASSWORD)
+    rival = create_user("issuer@rival.test", "Rival", PASSWORD)
+    mine = issue(user, name="Jane Doe", action="publish")
+    issue(user, name="Nobody", email="nobody@nowhere.invalid", action="publish")
+    issue(rival, name="Their Recipient", email="them@example.com", action="publish")
+    assert send_due() == {"claimed": 3, "sent": 2, "bounced": 1}
+    db.session.expire_all()
+    assert mine.email_status == "not_opened"
+
+    client = dev_app.test_client()
+    login(client, "issuer@acme.test")
+    listing = client.get("/outbox/").text
+    assert "Jane Doe &lt;jane@example.com&gt;" in listing
+    assert "Their Recipient" not in listing and "nowhere.invalid" not in listing
+    key = re.search(r'href="/outbox/([^"]+)"', listing).group(1)
+    shown = client.get(f"/outbox/{key}").text
+    assert 'sandbox="allow-popups' in shown
+    assert f"/t/{mine.latest_message.token}.gif" in shown  # the frame will load the image
+    assert client.get("/outbox/not-a-key").status_code == 404
+
+
+def test_outbox_needs_login_and_the_development_catcher(client, issuer):
+    assert client.get("/outbox/").status_code == 302
+    client.post("/login", data={"email": "issuer@acme.test", "password": PASSWORD})
+    assert client.get("/outbox/").status_code == 404  # a real mail server is configured

@@ -1,0 +1,43 @@
+"""The SMTP reply classifier: one table of replies and what they mean."""
+
+import pytest
+
+from mailer.replies import classify
+
+MAILBOX = "The mailbox does not exist."
+
+
+@pytest.mark.parametrize("code, text, stage, action, reason, after", [
+    (250, "2.0.0 Ok: queued as ABC", "data", "sent", None, None),
+    (550, "5.1.1 <a@b.c>: Recipient address rejected: User unknown", "rcpt", "bounce",
+     MAILBOX, None),
+    (550, "No such user here", "rcpt", "bounce", MAILBOX, None),
+    (552, "5.2.2 Mailbox full", "rcpt", "bounce", "The mailbox is full.", None),
+    (550, "5.7.1 Message rejected as spam", "data", "bounce",
+     "Blocked as spam or by the receiving server's policy.", None),
+    (554, "5.7.1 Service unavailable; client host blocked using Spamhaus", "rcpt", "bounce",
+     "Blocked as spam or by the receiving server's policy.", None),
+    (550, "5.1.2 Host unknown: domain not found", "rcpt", "bounce",
+     "The domain does not exist or does not accept mail.", None),
+    (552, "5.3.4 Message size exceeds fixed limit", "data", "bounce",
+     "The email is too large for the receiving server.", None),
+    (451, "4.7.1 Greylisted, please try again in 300 seconds", "rcpt", "retry",
+     "The receiving server is busy or asked us to try again later.", 300),
+    (421, "4.3.2 Too many connections, retry after 2 minutes", "data", "retry", None, 120),
+    (452, "4.2.2 Mailbox full", "rcpt", "retry", "The mailbox is full.", None),
+    (None, "connection lost: [Errno 111] Connection refused", "connect", "retry",
+     "Could not reach the mail server: connection lost: [Errno 111] Connection refused.", None),
+    (530, "5.7.0 Authentication required", "sender", "retry",
+     "Our mail server refused to send: 5.7.0 Authentication required", None),
+])
+def test_replies(code, text, stage, action, reason, after):
+    outcome = classify(code, text, stage)
+    assert outcome.action == action
+    if reason:
+        assert outcome.reason == reason
+    assert outcome.retry_after == after
+    assert text in outcome.reply
+
+
+def test_bytes_replies_are_decoded():
+    assert classify(550, b"5.1.1 unknown \xff user", "rcpt").reply.startswith("550 5.1.1 unknown")

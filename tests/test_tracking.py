@@ -1,0 +1,112 @@
+"""The tracking image, the link in the email and the recipient's credential page."""
+
+from datetime import timedelta
+
+import pytest
+from conftest import issue, settle
+
+from models import EmailEvent, db
+from models.types import utcnow
+from views.tracking import PIXEL
+
+CHROME = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 Chrome/130.0 Safari/537.36"
+GOOGLE_PROXY = "Mozilla/5.0 (Windows NT 5.1; rv:11.0) Gecko Firefox/11.0 (via ggpht.com GoogleImageProxy)"
+
+
+@pytest.fixture
+def delivered(issuer):
+    """A credential whose email the server accepted a moment ago."""
+    credential = settle(issue(issuer, action="publish"), "sent")
+    credential.latest_message.sent_at = utcnow()
+    db.session.commit()
+    return credential
+
+
+def pixel(client, token, agent=CHROME):
+    response = client.get(f"/t/{token}.gif", headers={"User-Agent": agent})
+    assert response.status_code == 200 and response.data == PIXEL
+    assert response.headers["Content-Type"] == "image/gif"
+    assert "no-store" in response.headers["Cache-Control"]
+    return response
+
+
+def timeline(credential):
+    return [(e.type, e.detail) for e in db.session.scalars(
+        db.select(EmailEvent).filter_by(credential_id=credential.id).order_by(EmailEvent.id))]
+
+
+def test_a_person_opening_makes_it_opened(client, delivered):
+    pixel(client, delivered.latest_message.token)
+    db.session.expire_all()
+    assert delivered.email_status == "opened"
+    assert delivered.latest_message.open_count == 1
+    assert timeline(delivered)[-1] == ("opened", "by a person (Chrome)")
+
+
+@pytest.mark.parametrize("token", ["forged-token", "x" * 65, "%00", "' OR 1=1 --"])
+def test_forged_tokens_get_the_same_image_and_change_nothing(client, delivered, token):
+    pixel(client, token)
+    db.session.expire_all()
+    assert delivered.email_status == "not_opened" and delivered.latest_message.open_count == 0
+
+
+def test_empty_token(client, delivered):
+    response = client.get("/t/.gif")
+    assert response.status_code in (200, 404)
+    db.session.expire_all()
+    assert delivered.email_status == "not_opened"
+
+
+def test_replayed_token_counts_again_but_stays_opened(client, delivered):
+    for _ in range(3):
+        pixel(client, delivered.latest_message.token)
+    db.session.expire_all()
+    assert delivered.latest_message.open_count == 3
+    assert delivered.email_status == "opened"
+    assert [t for t, _ in timeline(delivered)].count("opened") == 3
+
+
+def test_privacy_proxy_prefetch_is_recorded_but_not_an_open(client, delivered):
+    pixel(client, delivered.latest_message.token, agent="Mozilla/5.0")
+    db.session.expire_all()
+    assert delivered.email_status == "not_opened"
+    assert timeline(delivered)[-1] == ("auto_opened", "automatically, by a mail privacy proxy")
+    # The same bare agent long after delivery is a person reading through the proxy.
+    delivered.latest_message.sent_at = utcnow() - timedelta(hours=3)
+    db.session.commit()
+    pixel(client, delivered.latest_message.token, agent="Mozilla/5.0")
+    db.session.expire_all()
+    assert delivered.email_status == "opened"
+
+
+def test_google_image_proxy_counts_as_a_person(client, delivered):
+    pixel(client, delivered.latest_message.token, agent=GOOGLE_PROXY)
+    db.session.expire_all()
+    assert delivered.email_status == "opened"
+    assert timeline(delivered)[-1] == ("opened", "by a person (Gmail (Google image proxy))")
+
+
+def test_following_the_link_is_a_view_and_an_open(client, delivered):
+    response = client.get(f"/r/{delivered.latest_message.token}")
+    assert response.status_code == 302
+    assert response.location == f"/c/{delivered.token}"
+    db.session.expire_all()
+    assert delivered.email_status == "opened"
+    assert timeline(delivered)[-1][0] == "viewed"
+    page = client.get(response.location).text
+    assert delivered.recipient_name in page and "Course A" in page and "Acme Academy" in page
+    assert "Log out" not in page
+
+
+def test_unknown_links_and_unpublished_credentials_are_404(client, issuer, delivered):
+    assert client.get("/r/forged").status_code == 404
+    assert client.get("/c/forged").status_code == 404
+    draft = issue(issuer, name="Draft Person")
+    assert client.get(f"/c/{draft.token}").status_code == 404
+    assert client.get(f"/c/{delivered.id}").status_code == 404  # ids are not tokens
+
+
+def test_recipient_page_escapes_names(client, issuer):
+    credential = issue(issuer, name="<script>x()</script>", action="publish", send_email=False)
+    page = client.get(f"/c/{credential.token}").text
+    assert "<script>x()" not in page and "&lt;script&gt;x()" in page
