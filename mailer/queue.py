@@ -221,8 +221,9 @@ def record(message_id, outcome, owner):
                         f"{message.next_attempt_at:%Y-%m-%d %H:%M:%S} UTC. "
                         f"Server said: {outcome.reply}")
     db.session.add(event)
+    state = message.state  # read before commit expires it: a reload would open a transaction
     db.session.commit()
-    return message.state
+    return state
 
 
 def publish_due(now=None, limit=500):

@@ -1,0 +1,106 @@
+"""`flask worker` processes against a real SMTP server: killed, and several at once."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from cli import create_user
+from conftest import issue, make_app
+from models import EmailMessage, db
+from smtp_server import Sink
+
+pytestmark = pytest.mark.slow
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def sink():
+    server = Sink().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def setup(request, tmp_path, sink):
+    """An app with its database, and how to start worker processes against both."""
+    app = make_app(tmp_path, request.param, MAIL_PORT=sink.port)
+    workers, logs = [], []
+
+    def start_worker(**settings):
+        env = {**os.environ, "DATABASE_URL": app.config["SQLALCHEMY_DATABASE_URI"],
+               "MAIL_SERVER": "127.0.0.1", "MAIL_PORT": str(sink.port),
+               "MAIL_DEFAULT_SENDER": "credentials@issuer.test", "SECRET_KEY": "test",
+               "QUEUE_INTERVAL_SECONDS": "0.2", "SCHEDULER_ENABLED": "0",
+               **{key: str(value) for key, value in settings.items()}}
+        log = open(tmp_path / f"worker-{len(workers)}.log", "w")  # read it when a test fails
+        logs.append(log)
+        process = subprocess.Popen([sys.executable, "-m", "flask", "--app", "app", "worker"],
+                                   cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+        workers.append(process)
+        return process
+
+    with app.app_context():
+        user = create_user("issuer@acme.test", "Acme Academy", "correct horse battery")
+        yield app, user, start_worker
+        for process in workers:
+            if process.poll() is None:
+                process.terminate()
+                process.wait(timeout=20)
+        for log in logs:
+            log.close()
+        db.session.remove()
+        db.engine.dispose()
+
+
+def publish_many(user, count):
+    """Publish count credentials; return their Message-IDs."""
+    for i in range(count):
+        issue(user, name=f"Person {i}", email=f"p{i}@example.com", action="publish")
+    return set(db.session.scalars(sa.select(EmailMessage.message_id)))
+
+
+def wait_until_all_sent(count, timeout=90):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        db.session.rollback()  # see other processes' commits
+        states = Counter(db.session.scalars(sa.select(EmailMessage.state)))
+        if states.get("sent") == count:
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"not all sent in time: {states}")
+
+
+def test_three_workers_send_every_message_exactly_once(setup, sink):
+    app, user, start_worker = setup
+    expected = publish_many(user, 90)
+    db.session.rollback()
+    for _ in range(3):
+        start_worker(BATCH_SIZE=7)
+    wait_until_all_sent(90)
+    received = Counter(sink.message_ids())
+    assert set(received) == expected
+    assert set(received.values()) == {1}
+
+
+def test_a_killed_worker_loses_nothing_and_repeats_at_most_the_one_in_flight(setup, sink):
+    app, user, start_worker = setup
+    expected = publish_many(user, 30)
+    db.session.rollback()
+    sink.delay = 0.05  # a slow server, so the kill lands mid-batch
+    first = start_worker(BATCH_SIZE=10, LEASE_SECONDS=2)
+    sink.wait_for(5)
+    os.kill(first.pid, signal.SIGKILL)
+    first.wait(timeout=10)
+    start_worker(BATCH_SIZE=10, LEASE_SECONDS=2)
+    wait_until_all_sent(30)
+    received = Counter(sink.message_ids())
+    assert set(received) == expected  # nothing lost
+    duplicates = {message_id: n for message_id, n in received.items() if n > 1}
+    assert len(duplicates) <= 1 and set(duplicates.values()) <= {2}
