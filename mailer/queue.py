@@ -20,6 +20,7 @@ from flask_mail import Connection, sanitize_address
 from mailer.compose import compose
 from mailer.replies import Outcome, classify
 from models import Credential, EmailEvent, EmailMessage, db
+from models.status_count import sync_statuses
 from models.types import utcnow
 
 messages = EmailMessage.__table__
@@ -184,46 +185,50 @@ def _deliver(host, mail, recipient):
         return Outcome("retry", f"not sent: {error}", "Could not send the email.")
 
 
-def retry_delay(message, outcome):
+def retry_delay(attempts, outcome):
     """Seconds before the next try: the server's hint, else RETRY_BASE_SECONDS doubling."""
     if outcome.retry_after:
         return min(outcome.retry_after, 24 * 3600)
-    return current_app.config["RETRY_BASE_SECONDS"] * 2 ** (message.attempts - 1)
+    return current_app.config["RETRY_BASE_SECONDS"] * 2 ** (attempts - 1)
+
+
+def _outcome_values(outcome, attempts, now):
+    """The message's new columns and its timeline event for one outcome."""
+    values = {"attempts": attempts, "last_reply": outcome.reply[:2000], "lease_until": None,
+              "lease_owner": None}
+    if outcome.action == "sent":
+        return {**values, "state": "sent", "sent_at": now}, ("sent", outcome.reply)
+    if outcome.action == "bounce" or attempts >= current_app.config["MAX_ATTEMPTS"]:
+        hard = outcome.action == "bounce"
+        reason = outcome.reason if hard else f"Gave up after {attempts} tries: {outcome.reason}"
+        return ({**values, "state": "bounced", "bounce_kind": "hard" if hard else "soft",
+                 "bounce_reason": reason},
+                ("bounced", f"{reason} Server said: {outcome.reply}"))
+    next_try = now + timedelta(seconds=retry_delay(attempts, outcome))
+    return ({**values, "state": "retry", "next_attempt_at": next_try},
+            ("deferred", f"{outcome.reason} Next try at {next_try:%Y-%m-%d %H:%M:%S} UTC. "
+                         f"Server said: {outcome.reply}"))
 
 
 def record(message_id, outcome, owner):
-    """Commit one outcome, unless our lease was lost; return what happened."""
-    write_lock()
-    message = db.session.get(EmailMessage, message_id, with_for_update=True)
-    if message is None or message.state != "sending" or message.lease_owner != owner:
-        db.session.rollback()
-        return "lease_lost"
+    """Commit one outcome in its own short transaction, unless our lease was lost."""
     now = utcnow()
-    message.attempts += 1
-    message.last_reply = outcome.reply[:2000]
-    message.lease_until = message.lease_owner = None
-    event = EmailEvent(credential_id=message.credential_id, message=message, at=now)
-    if outcome.action == "sent":
-        message.state, message.sent_at = "sent", now
-        event.type, event.detail = "sent", outcome.reply
-    elif outcome.action == "bounce" or message.attempts >= current_app.config["MAX_ATTEMPTS"]:
-        message.state = "bounced"
-        message.bounce_kind = "hard" if outcome.action == "bounce" else "soft"
-        message.bounce_reason = outcome.reason if outcome.action == "bounce" else (
-            f"Gave up after {message.attempts} tries: {outcome.reason}")
-        event.type = "bounced"
-        event.detail = f"{message.bounce_reason} Server said: {outcome.reply}"
-    else:
-        message.state = "retry"
-        message.next_attempt_at = now + timedelta(seconds=retry_delay(message, outcome))
-        event.type = "deferred"
-        event.detail = (f"{outcome.reason} Next try at "
-                        f"{message.next_attempt_at:%Y-%m-%d %H:%M:%S} UTC. "
-                        f"Server said: {outcome.reply}")
-    db.session.add(event)
-    state = message.state  # read before commit expires it: a reload would open a transaction
-    db.session.commit()
-    return state
+    with db.engine.connect().execution_options(sqlite_immediate=True) as connection:
+        with connection.begin():
+            held = connection.execute(
+                sa.select(messages.c.credential_id, messages.c.attempts)
+                .where(messages.c.id == message_id, messages.c.state == "sending",
+                       messages.c.lease_owner == owner).with_for_update()).first()
+            if held is None:
+                return "lease_lost"
+            values, (kind, detail) = _outcome_values(outcome, held.attempts + 1, now)
+            connection.execute(sa.update(messages).where(messages.c.id == message_id)
+                               .values(**values))
+            connection.execute(sa.insert(EmailEvent.__table__).values(
+                credential_id=held.credential_id, message_id=message_id, type=kind,
+                detail=detail, at=now))
+            sync_statuses(connection, [held.credential_id])
+    return values["state"]
 
 
 def publish_due(now=None, limit=500):

@@ -11,8 +11,7 @@ from flask import current_app
 from models import db
 from models.email_event import EmailEvent
 from models.email_message import EmailMessage
-from models.status import EmailStatus, email_status
-from models.status_count import StatusCount
+from models.status import EmailStatus
 from models.types import UTCDateTime, utcnow
 
 ACTIONS = ("draft", "publish", "schedule")
@@ -48,9 +47,10 @@ class Credential(db.Model):
         sa.String(64), unique=True, default=lambda: secrets.token_urlsafe(24)
     )
     created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
-    # The output of email_status(), kept so the page can filter by index and count.
-    # Only refresh_email_status() writes it, at every flush that changes an input.
-    email_status: so.Mapped[str] = so.mapped_column(sa.String(12))
+    # The output of models.status.email_status(), kept so the page can filter by index
+    # and count; only models.status_count.sync_statuses() writes it, at every flush
+    # that changes an input ("not_sent" stands in until the first flush derives it).
+    email_status: so.Mapped[str] = so.mapped_column(sa.String(12), default="not_sent")
 
     group: so.Mapped["CredentialGroup"] = so.relationship()  # noqa: F821
     org: so.Mapped["Organization"] = so.relationship()  # noqa: F821
@@ -69,17 +69,6 @@ class Credential(db.Model):
     @property
     def issued_or_scheduled_at(self):
         return self.published_at or self.scheduled_at
-
-    def refresh_email_status(self):
-        """Recompute the stored status from its inputs (the one derivation rule).
-
-        Every flush calls this for credentials whose inputs changed (models.status_count).
-        """
-        new = email_status(self, self.latest_message).value
-        if new != self.email_status:
-            StatusCount.shift(so.object_session(self) or db.session, self.org_id,
-                              self.email_status, new)
-            self.email_status = new
 
     @classmethod
     def issue(cls, org_id, recipient_name, recipient_email, group, action,

@@ -21,14 +21,6 @@ class StatusCount(db.Model):
     status: so.Mapped[str] = so.mapped_column(sa.String(12), primary_key=True)
     n: so.Mapped[int] = so.mapped_column(default=0)
 
-    @staticmethod
-    def shift(session, org_id, old, new):
-        """Note that one credential moved from status old (None if new) to new."""
-        deltas = session.info.setdefault("status_deltas", Counter())
-        if old:
-            deltas[(org_id, old)] -= 1
-        deltas[(org_id, new)] += 1
-
     @classmethod
     def apply(cls, connection, deltas):
         """Add the noted changes in one upsert per row, in key order (no deadlocks)."""
@@ -66,30 +58,70 @@ class StatusCount(db.Model):
         return f"<StatusCount org={self.org_id} {self.status}={self.n}>"
 
 
+def sync_statuses(connection, credential_ids, new_ids=()):
+    """Re-derive the stored status of these credentials and shift the counts to match.
+
+    The one place that writes Credential.email_status, for ORM flushes and the queue's
+    Core writes alike; the rule itself is models.status.email_status. Returns
+    {credential id: status}.
+    """
+    from models.credential import Credential
+    from models.email_message import EmailMessage
+    from models.status import email_status
+
+    credentials, messages = Credential.__table__, EmailMessage.__table__
+    newest = messages.alias("newest")  # the latest message is the one with the highest id
+    latest = (sa.select(sa.func.max(newest.c.id)).where(newest.c.credential_id == credentials.c.id)
+              .correlate(credentials).scalar_subquery())
+    rows = connection.execute(
+        sa.select(credentials.c.id, credentials.c.org_id, credentials.c.recipient_email,
+                  credentials.c.email_status, messages.c.state, messages.c.opened_at)
+        .select_from(credentials.outerjoin(messages, messages.c.id == latest))
+        .where(credentials.c.id.in_(list(credential_ids)))).all()
+    statuses, changed, deltas = {}, [], Counter()
+    for row in rows:
+        status = email_status(row, row if row.state is not None else None).value
+        stored = None if row.id in new_ids else row.email_status
+        if status != stored:
+            if stored:
+                deltas[(row.org_id, stored)] -= 1
+            deltas[(row.org_id, status)] += 1
+        if status != row.email_status:
+            changed.append({"credential_id": row.id, "status": status})
+        statuses[row.id] = status
+    if changed:
+        connection.execute(
+            sa.update(credentials).where(credentials.c.id == sa.bindparam("credential_id"))
+            .values(email_status=sa.bindparam("status")), changed)
+    StatusCount.apply(connection, deltas)
+    return statuses
+
+
 @sa.event.listens_for(so.Session, "before_flush")
-def _refresh_statuses(session, _context, _instances):
-    """Re-derive the status of every credential whose inputs changed in this flush."""
+def _note_touched(session, _context, _instances):
+    """Note the credentials whose status inputs this flush changes (and which are new)."""
     from models.credential import Credential
     from models.email_message import EmailMessage
 
-    touched = set()
+    touched = session.info.setdefault("status_touched", {})
     for obj in list(session.new) + list(session.dirty):
-        if isinstance(obj, Credential):
-            touched.add(obj)
-        elif isinstance(obj, EmailMessage) and obj.credential is not None:
-            touched.add(obj.credential)
-    for credential in touched:
-        credential.refresh_email_status()
+        credential = obj if isinstance(obj, Credential) else (
+            obj.credential if isinstance(obj, EmailMessage) else None)
+        if credential is not None:
+            touched[credential] = touched.get(credential, False) or credential in session.new
 
 
 @sa.event.listens_for(so.Session, "after_flush")
-def _apply_counts(session, _context):
-    deltas = session.info.pop("status_deltas", None)
-    if deltas:
-        StatusCount.apply(session.connection(), deltas)
+def _sync_touched(session, _context):
+    touched = session.info.pop("status_touched", None)
+    if touched:
+        statuses = sync_statuses(session.connection(), [c.id for c in touched],
+                                 {c.id for c, new in touched.items() if new})
+        for credential in touched:
+            so.attributes.set_committed_value(credential, "email_status",
+                                              statuses[credential.id])
 
 
 @sa.event.listens_for(so.Session, "after_rollback")
-def _forget_counts(session):
-    session.info.pop("status_deltas", None)
-
+def _forget_touched(session):
+    session.info.pop("status_touched", None)

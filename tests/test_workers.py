@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from conftest import issue, make_app
+from smtp_server import Sink
 
 from cli import create_user
-from conftest import issue, make_app
 from models import EmailMessage, db
-from smtp_server import Sink
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parent.parent

@@ -1,0 +1,80 @@
+"""In Chromium: 20 credentials sent through a slow SMTP server turn to *Email is not opened*
+without a reload, with one status request per poll interval at most, and none after."""
+
+import time
+
+import pytest
+from apscheduler.schedulers.background import BackgroundScheduler
+from browser import LiveServer, chromium
+from conftest import PASSWORD, issue, make_app
+from smtp_server import Sink
+
+from cli import create_user
+from mailer.scheduler import add_jobs
+from models import db
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+POLL = 0.5
+
+
+@pytest.fixture
+def running(tmp_path):
+    """The app served live, its queue run by APScheduler, mail going to a slow server."""
+    sink = Sink().start()
+    sink.delay = 0.15
+    app = make_app(tmp_path, MAIL_PORT=sink.port, STATUS_POLL_SECONDS=POLL,
+                   QUEUE_INTERVAL_SECONDS=0.3, BATCH_SIZE=5)
+    scheduler = BackgroundScheduler(timezone="UTC")
+    with app.app_context():
+        user = create_user("issuer@acme.test", "Acme Academy", PASSWORD)
+        db.session.commit()
+        with LiveServer(app) as server:
+            yield app, user, server, scheduler, sink
+        if scheduler.running:
+            scheduler.shutdown()
+        sink.stop()
+        db.session.remove()
+        db.engine.dispose()
+
+
+def test_rows_turn_not_opened_live_with_bounded_polling(running):
+    sync_api = pytest.importorskip("playwright.sync_api")
+    app, user, server, scheduler, sink = running
+    for i in range(20):
+        issue(user, name=f"Recipient {i:02}", email=f"r{i}@example.com", action="publish")
+    with sync_api.sync_playwright() as playwright:
+        browser = chromium(playwright)
+        page = browser.new_page()
+        polls = []
+        page.on("request", lambda r: polls.append(time.monotonic())
+                if "/credentials/live" in r.url else None)
+        page.goto(server.url + "/login")
+        page.get_by_label("Email").fill("issuer@acme.test")
+        page.get_by_label("Password").fill(PASSWORD)
+        page.get_by_role("button", name="Log in").click()
+        rows = page.locator("tr[data-email-status]")
+        sync_api.expect(rows).to_have_count(20)
+        assert page.locator("tr[data-email-status=sending]").count() == 20
+        loaded = page.evaluate("performance.timeOrigin")
+
+        started = time.monotonic()
+        add_jobs(scheduler, app)
+        scheduler.start()
+        sync_api.expect(page.locator("tr[data-email-status=not_opened]")).to_have_count(
+            20, timeout=60_000)
+        settled = time.monotonic()
+        sync_api.expect(page.locator('a.filter[data-status="not_opened"] .count')).to_have_text(
+            "20")
+        assert page.evaluate("performance.timeOrigin") == loaded  # never reloaded
+
+        # At most one request per interval, whatever the number of rows still sending.
+        during = [t for t in polls if t <= settled]
+        assert 1 <= len(during) <= (settled - started) / POLL + 2
+        gaps = [b - a for a, b in zip(during, during[1:], strict=False)]
+        assert all(gap > POLL * 0.5 for gap in gaps), gaps
+        # None once no row is sending.
+        count = len(polls)
+        page.wait_for_timeout(POLL * 6 * 1000)
+        assert len(polls) == count
+        browser.close()
+    assert len(sink.received) == 20
