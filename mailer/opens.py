@@ -4,7 +4,8 @@ from datetime import timedelta
 
 import sqlalchemy as sa
 
-from models import EmailEvent, EmailMessage, db
+from models import EmailEvent, EmailMessage
+from models.status_count import sync_statuses
 from models.types import utcnow
 
 # Apple Mail Privacy Protection fetches images on delivery, with a bare agent string.
@@ -34,30 +35,36 @@ def is_prefetch(user_agent, sent_at, now):
             and now - sent_at <= PREFETCH_WINDOW)
 
 
-def find(token):
-    """The message a token names, or None (forged, empty or too long tokens included)."""
+MESSAGES, EVENTS = EmailMessage.__table__, EmailEvent.__table__
+BY_TOKEN = sa.select(MESSAGES.c.id, MESSAGES.c.credential_id, MESSAGES.c.sent_at,
+                     MESSAGES.c.opened_at, MESSAGES.c.open_count).where(
+    MESSAGES.c.token == sa.bindparam("token"))
+COUNT_OPEN = (sa.update(MESSAGES).where(MESSAGES.c.id == sa.bindparam("opened_id"))
+              .values(open_count=MESSAGES.c.open_count + 1,
+                      opened_at=sa.func.coalesce(MESSAGES.c.opened_at, sa.bindparam("now"))))
+
+
+def record_open(connection, token, user_agent, via="image"):
+    """Record an open of the message a token names; a person's open (or a followed link)
+    makes the status opened. Returns the message's row, or None for an unknown token."""
     if not token or len(token) > 64:
         return None
-    return db.session.scalar(sa.select(EmailMessage).where(EmailMessage.token == token))
-
-
-def record_open(message, user_agent, via="image"):
-    """Record an open; a person's open (or a followed link) makes the status opened."""
+    message = connection.execute(BY_TOKEN, {"token": token}).first()
+    if message is None:
+        return None
     now = utcnow()
+    event = {"credential_id": message.credential_id, "message_id": message.id, "at": now}
     if via == "image" and is_prefetch(user_agent, message.sent_at, now):
-        _event(message, "auto_opened", "automatically, by a mail privacy proxy", now)
-        return False
-    message.open_count += 1
-    first = message.opened_at is None
-    if first:
-        message.opened_at = now
+        connection.execute(EVENTS.insert(), {**event, "type": "auto_opened",
+                                             "detail": "automatically, by a mail privacy proxy"})
+        return message
+    connection.execute(COUNT_OPEN, {"opened_id": message.id, "now": now})
     if via == "link":
-        _event(message, "viewed", f"followed the link ({agent_family(user_agent)})", now)
-    elif first or message.open_count <= MAX_OPEN_EVENTS:
-        _event(message, "opened", f"by a person ({agent_family(user_agent)})", now)
-    return True
-
-
-def _event(message, type_, detail, now):
-    db.session.add(EmailEvent(credential_id=message.credential_id, message=message,
-                              type=type_, detail=detail, at=now))
+        kind, detail = "viewed", f"followed the link ({agent_family(user_agent)})"
+    else:
+        kind, detail = "opened", f"by a person ({agent_family(user_agent)})"
+    if via == "link" or message.open_count < MAX_OPEN_EVENTS:
+        connection.execute(EVENTS.insert(), {**event, "type": kind, "detail": detail})
+    if message.opened_at is None:
+        sync_statuses(connection, [message.credential_id])
+    return message

@@ -79,8 +79,9 @@ def send_due(batch_size=None, owner=None):
             mail = Outcome("retry", str(error), "Could not build the email.")
         batch.append((message.id, message.to_address, mail))
     db.session.rollback()  # end the read transaction before talking SMTP
-    for message_id, outcome in _send(batch):
-        counts[record(message_id, outcome, owner)] += 1
+    with db.engine.connect().execution_options(sqlite_immediate=True) as connection:
+        for message_id, outcome in _send(batch):
+            counts[record(message_id, outcome, owner, connection)] += 1
     return counts
 
 
@@ -210,24 +211,28 @@ def _outcome_values(outcome, attempts, now):
                          f"Server said: {outcome.reply}"))
 
 
-def record(message_id, outcome, owner):
+HELD = (sa.select(messages.c.credential_id, messages.c.attempts)
+        .where(messages.c.id == sa.bindparam("message_id"), messages.c.state == "sending",
+               messages.c.lease_owner == sa.bindparam("owner")).with_for_update())
+EVENT = sa.insert(EmailEvent.__table__)
+
+
+def record(message_id, outcome, owner, connection=None):
     """Commit one outcome in its own short transaction, unless our lease was lost."""
+    if connection is None:
+        with db.engine.connect().execution_options(sqlite_immediate=True) as connection:
+            return record(message_id, outcome, owner, connection)
     now = utcnow()
-    with db.engine.connect().execution_options(sqlite_immediate=True) as connection:
-        with connection.begin():
-            held = connection.execute(
-                sa.select(messages.c.credential_id, messages.c.attempts)
-                .where(messages.c.id == message_id, messages.c.state == "sending",
-                       messages.c.lease_owner == owner).with_for_update()).first()
-            if held is None:
-                return "lease_lost"
-            values, (kind, detail) = _outcome_values(outcome, held.attempts + 1, now)
-            connection.execute(sa.update(messages).where(messages.c.id == message_id)
-                               .values(**values))
-            connection.execute(sa.insert(EmailEvent.__table__).values(
-                credential_id=held.credential_id, message_id=message_id, type=kind,
-                detail=detail, at=now))
-            sync_statuses(connection, [held.credential_id])
+    with connection.begin():
+        held = connection.execute(HELD, {"message_id": message_id, "owner": owner}).first()
+        if held is None:
+            return "lease_lost"
+        values, (kind, detail) = _outcome_values(outcome, held.attempts + 1, now)
+        connection.execute(sa.update(messages).where(messages.c.id == message_id)
+                           .values(**values))
+        connection.execute(EVENT, {"credential_id": held.credential_id, "type": kind,
+                                   "message_id": message_id, "detail": detail, "at": now})
+        sync_statuses(connection, [held.credential_id])
     return values["state"]
 
 

@@ -4,6 +4,7 @@ The Credentials page shows these counts on every request; reading six rows inste
 counting the whole table keeps the page's cost to what it shows.
 """
 
+import functools
 from collections import Counter
 
 import sqlalchemy as sa
@@ -23,14 +24,11 @@ class StatusCount(db.Model):
 
     @classmethod
     def apply(cls, connection, deltas):
-        """Add the noted changes in one upsert per row, in key order (no deadlocks)."""
-        insert = postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
-        for (org_id, status), delta in sorted(deltas.items()):
-            if delta:
-                statement = insert(cls).values(org_id=org_id, status=status, n=delta)
-                connection.execute(statement.on_conflict_do_update(
-                    index_elements=["org_id", "status"],
-                    set_={"n": cls.__table__.c.n + statement.excluded.n}))
+        """Add the noted changes, one upsert per row, in key order (no deadlocks)."""
+        rows = [{"org_id": org_id, "status": status, "n": delta}
+                for (org_id, status), delta in sorted(deltas.items()) if delta]
+        if rows:
+            connection.execute(_upsert(connection.dialect.name), rows)
 
     @classmethod
     def rebuild(cls, org_id):
@@ -58,6 +56,36 @@ class StatusCount(db.Model):
         return f"<StatusCount org={self.org_id} {self.status}={self.n}>"
 
 
+@functools.cache
+def _upsert(dialect):
+    """INSERT … ON CONFLICT DO UPDATE adding n, built once per dialect."""
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    statement = insert(StatusCount)
+    return statement.on_conflict_do_update(
+        index_elements=["org_id", "status"],
+        set_={"n": StatusCount.__table__.c.n + statement.excluded.n})
+
+
+@functools.cache
+def _sync_statements():
+    """The status inputs of some credentials (their address and latest message), and the
+    update of their stored status: built once, so SQLAlchemy reuses the compiled SQL."""
+    from models.credential import Credential
+    from models.email_message import EmailMessage
+
+    credentials, messages = Credential.__table__, EmailMessage.__table__
+    newest = messages.alias("newest")  # the latest message is the one with the highest id
+    latest = (sa.select(sa.func.max(newest.c.id)).where(newest.c.credential_id == credentials.c.id)
+              .correlate(credentials).scalar_subquery())
+    inputs = (sa.select(credentials.c.id, credentials.c.org_id, credentials.c.recipient_email,
+                        credentials.c.email_status, messages.c.state, messages.c.opened_at)
+              .select_from(credentials.outerjoin(messages, messages.c.id == latest))
+              .where(credentials.c.id.in_(sa.bindparam("ids", expanding=True))))
+    update = (sa.update(credentials).where(credentials.c.id == sa.bindparam("credential_id"))
+              .values(email_status=sa.bindparam("status")))
+    return inputs, update
+
+
 def sync_statuses(connection, credential_ids, new_ids=()):
     """Re-derive the stored status of these credentials and shift the counts to match.
 
@@ -65,21 +93,11 @@ def sync_statuses(connection, credential_ids, new_ids=()):
     Core writes alike; the rule itself is models.status.email_status. Returns
     {credential id: status}.
     """
-    from models.credential import Credential
-    from models.email_message import EmailMessage
     from models.status import email_status
 
-    credentials, messages = Credential.__table__, EmailMessage.__table__
-    newest = messages.alias("newest")  # the latest message is the one with the highest id
-    latest = (sa.select(sa.func.max(newest.c.id)).where(newest.c.credential_id == credentials.c.id)
-              .correlate(credentials).scalar_subquery())
-    rows = connection.execute(
-        sa.select(credentials.c.id, credentials.c.org_id, credentials.c.recipient_email,
-                  credentials.c.email_status, messages.c.state, messages.c.opened_at)
-        .select_from(credentials.outerjoin(messages, messages.c.id == latest))
-        .where(credentials.c.id.in_(list(credential_ids)))).all()
+    inputs, update = _sync_statements()
     statuses, changed, deltas = {}, [], Counter()
-    for row in rows:
+    for row in connection.execute(inputs, {"ids": list(credential_ids)}):
         status = email_status(row, row if row.state is not None else None).value
         stored = None if row.id in new_ids else row.email_status
         if status != stored:
@@ -90,9 +108,7 @@ def sync_statuses(connection, credential_ids, new_ids=()):
             changed.append({"credential_id": row.id, "status": status})
         statuses[row.id] = status
     if changed:
-        connection.execute(
-            sa.update(credentials).where(credentials.c.id == sa.bindparam("credential_id"))
-            .values(email_status=sa.bindparam("status")), changed)
+        connection.execute(update, changed)
     StatusCount.apply(connection, deltas)
     return statuses
 

@@ -1,12 +1,12 @@
 """What recipients touch: the tracking image, the link in the email, the credential page."""
 
 import base64
+from contextlib import contextmanager
 
 import sqlalchemy as sa
 from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
 
 from mailer import opens
-from mailer.queue import write_lock
 from models import Credential, db
 
 bp = Blueprint("tracking", __name__)
@@ -15,17 +15,21 @@ bp = Blueprint("tracking", __name__)
 PIXEL = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7")
 
 
+@contextmanager
+def _write():
+    """A short write transaction outside the ORM session: opens are hot and tiny."""
+    with db.engine.connect().execution_options(sqlite_immediate=True) as connection:
+        with connection.begin():
+            yield connection
+
+
 @bp.get("/t/<token>.gif")
 def pixel(token):
     """Always the same image, never cached; a valid token records an open."""
     try:
-        write_lock()
-        message = opens.find(token)
-        if message is not None:
-            opens.record_open(message, request.user_agent.string)
-            db.session.commit()
+        with _write() as connection:
+            opens.record_open(connection, token, request.user_agent.string)
     except Exception:  # the image must load whatever happens; the log says what
-        db.session.rollback()
         current_app.logger.exception("could not record an open")
     return PIXEL, 200, {"Content-Type": "image/gif", "Cache-Control": "no-store, max-age=0",
                         "Pragma": "no-cache"}
@@ -34,13 +38,12 @@ def pixel(token):
 @bp.get("/r/<token>")
 def follow(token):
     """The link in the email: counts as an open, then shows the credential."""
-    write_lock()
-    message = opens.find(token)
-    if message is None or message.credential.issue_state != "published":
+    with _write() as connection:
+        message = opens.record_open(connection, token, request.user_agent.string, via="link")
+    credential = message and db.session.get(Credential, message.credential_id)
+    if credential is None or credential.issue_state != "published":
         abort(404)
-    opens.record_open(message, request.user_agent.string, via="link")
-    db.session.commit()
-    return redirect(url_for("tracking.credential", token=message.credential.token))
+    return redirect(url_for("tracking.credential", token=credential.token))
 
 
 @bp.get("/c/<token>")

@@ -8,7 +8,7 @@ The sink is aiosmtpd's own Sink handler in a separate process. Baselines, in the
 The queue run: the 2,000 rows are queued first; then send_due() is called until the queue
 is empty, which claims, renders, sends over one connection per batch and commits each
 outcome (status, timeline event, counts) before the next message.
-Run: .venv/bin/python bench/queue.py [DATABASE_URL]
+Run: .venv/bin/python bench/mail_queue.py [DATABASE_URL]
 """
 
 import smtplib

@@ -1,0 +1,110 @@
+"""Tracking-image requests per second against a bare Flask route returning the same bytes.
+
+Both routes live in the same app, served by the same threaded WSGI server on loopback, in
+the same run; a separate client process requests each image COUNT times over CLIENTS
+keep-alive connections. Every pixel request carries a different valid token, so each is a first open
+(the costliest case: the message, its timeline and the status counts are written);
+then every token is requested once more (a repeat open: count and timeline only).
+Target: the pixel at 0.8 or more of the bare route.
+Run: .venv/bin/python bench/pixel.py [DATABASE_URL]
+"""
+
+import http.client
+import logging
+import multiprocessing
+import sys
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import sqlalchemy as sa
+from werkzeug.serving import make_server
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from app import create_app  # noqa: E402
+from cli import create_user  # noqa: E402
+from models import Credential, CredentialGroup, EmailMessage, db  # noqa: E402
+from models.types import utcnow  # noqa: E402
+from views.tracking import PIXEL  # noqa: E402
+
+COUNT = 3000
+CLIENTS = 4
+
+
+def fetch_all(port, paths):
+    """In a client process, request every path over CLIENTS connections; return seconds."""
+    with multiprocessing.get_context("fork").Pool(1) as pool:
+        return pool.apply(_fetch_all, (port, paths))
+
+
+def _fetch_all(port, paths):
+    chunks = [paths[i::CLIENTS] for i in range(CLIENTS)]
+
+    def run(chunk):
+        connection = http.client.HTTPConnection("127.0.0.1", port)
+        for path in chunk:
+            connection.request("GET", path, headers={"User-Agent": "Mozilla/5.0 Chrome/130"})
+            response = connection.getresponse()
+            assert response.status == 200 and response.read() == PIXEL
+        connection.close()
+
+    start = time.perf_counter()
+    with ThreadPoolExecutor(CLIENTS) as pool:
+        list(pool.map(run, chunks))
+    return time.perf_counter() - start
+
+
+def setup(app):
+    """COUNT sent messages, each with its own token."""
+    user = create_user("bench@example.com", "Bench", "bench-password")
+    group = CredentialGroup.get_or_create(user.org_id, "Benchmarks 101")
+    for i in range(COUNT):
+        Credential.issue(user.org_id, f"Recipient {i}", f"r{i}@example.com", group, "publish",
+                         None, True, user)
+    db.session.commit()
+    db.session.execute(sa.update(EmailMessage).values(state="sent", sent_at=utcnow()))
+    db.session.commit()
+    return db.session.scalars(sa.select(EmailMessage.token)).all()
+
+
+def main():
+    url = sys.argv[1] if len(sys.argv) > 1 else None
+    url = url and url.replace("postgresql://", "postgresql+psycopg://")
+    with tempfile.TemporaryDirectory() as folder:
+        app = create_app({"SQLALCHEMY_DATABASE_URI": url or f"sqlite:///{folder}/p.db",
+                          "SECRET_KEY": "bench"})
+        app.add_url_rule("/bare.gif", "bare", lambda: (PIXEL, 200, {
+            "Content-Type": "image/gif", "Cache-Control": "no-store, max-age=0"}))
+        with app.app_context():
+            db.drop_all()
+            db.create_all()
+            tokens = setup(app)
+            opened_before = db.session.scalar(sa.select(sa.func.sum(EmailMessage.open_count)))
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no line per request
+        server = make_server("127.0.0.1", 0, app, threaded=True)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        port = server.server_port
+        fetch_all(port, ["/bare.gif"] * 200)  # warm up
+        bare = fetch_all(port, ["/bare.gif"] * COUNT)
+        pixel = fetch_all(port, [f"/t/{token}.gif" for token in tokens])
+        again = fetch_all(port, [f"/t/{token}.gif" for token in tokens])
+        server.shutdown()
+        with app.app_context():
+            opened = db.session.scalar(sa.select(sa.func.sum(EmailMessage.open_count)))
+            assert opened - opened_before == 2 * COUNT, "every open must be recorded"
+            db.drop_all() if url else None
+            db.engine.dispose()
+    print(f"database: {(url or 'sqlite').split(':')[0]}; {COUNT} requests each, "
+          f"{CLIENTS} clients")
+    print(f"bare route      {COUNT / bare:8.0f} req/s")
+    print(f"tracking image  {COUNT / pixel:8.0f} req/s (each a first open)")
+    print(f"  opened again  {COUNT / again:8.0f} req/s (each a repeat open)")
+    print(f"pixel / bare = {bare / pixel:.2f} first opens (target >= 0.8), "
+          f"{bare / again:.2f} repeat opens")
+
+
+if __name__ == "__main__":
+    main()
