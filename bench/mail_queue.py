@@ -116,7 +116,9 @@ def main():
                     sent += counts["sent"]
                 queued = time.perf_counter() - start
                 assert sent == COUNT, sent
-                db.drop_all() if url else None
+                if url:  # leave the shared PostgreSQL database empty
+                    db.session.remove()
+                    db.drop_all()
                 db.engine.dispose()
     finally:
         sink.terminate()

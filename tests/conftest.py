@@ -54,6 +54,16 @@ def app(request, tmp_path):
 
 
 @pytest.fixture
+def sink():
+    """A real SMTP server on loopback (tests/smtp_server.py), programmed by the test."""
+    from smtp_server import Sink
+
+    server = Sink().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
 def client(app):
     return app.test_client()
 

@@ -5,19 +5,12 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 from conftest import issue, make_app
-from smtp_server import Sink, free_port
+from smtp_server import free_port
 
 from cli import create_user
 from mailer.queue import claim, publish_due, send_due
 from models import Credential, EmailEvent, EmailMessage, db
 from models.types import utcnow
-
-
-@pytest.fixture
-def sink():
-    server = Sink().start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 import pytest
 from conftest import issue, make_app
-from smtp_server import Sink, free_port
+from smtp_server import free_port
 
 from app import _runs_background_services
 from cli import create_user
@@ -18,13 +18,6 @@ from models import db
 from models.types import utcnow
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-@pytest.fixture
-def sink():
-    server = Sink().start()
-    yield server
-    server.stop()
 
 
 def test_run_jobs_publishes_due_credentials_and_drains_the_queue(tmp_path, sink):

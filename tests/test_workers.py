@@ -11,20 +11,12 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 from conftest import issue, make_app
-from smtp_server import Sink
 
 from cli import create_user
 from models import EmailMessage, db
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parent.parent
-
-
-@pytest.fixture
-def sink():
-    server = Sink().start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
