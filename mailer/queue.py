@@ -6,6 +6,7 @@ committed before the next message is handed over, so a worker that dies can send
 the one message in flight twice, with the same Message-ID.
 """
 
+import functools
 import os
 import smtplib
 import socket
@@ -15,7 +16,7 @@ from datetime import timedelta
 
 import sqlalchemy as sa
 from flask import current_app
-from flask_mail import Connection, sanitize_address
+from flask_mail import Connection
 
 from mailer.compose import compose
 from mailer.replies import Outcome, classify
@@ -165,7 +166,8 @@ def _deliver(host, mail, recipient):
                 return Outcome("bounce", "not sent: the server does not offer SMTPUTF8",
                                "The receiving server cannot take international addresses.")
             options = ["SMTPUTF8"]
-        code, text = host.mail(sanitize_address(mail.sender), options)
+        # The envelope sender is where bounce reports go: the bare sender address.
+        code, text = host.mail(current_app.config["MAIL_DEFAULT_SENDER"], options)
         if code == 250:
             stage = "rcpt"
             code, text = host.rcpt(recipient)
@@ -217,6 +219,13 @@ HELD = (sa.select(messages.c.credential_id, messages.c.attempts)
 EVENT = sa.insert(EmailEvent.__table__)
 
 
+@functools.cache
+def _update(columns):
+    """UPDATE of these columns of one message, built once per set of columns."""
+    return (sa.update(messages).where(messages.c.id == sa.bindparam("row_id"))
+            .values({column: sa.bindparam(f"new_{column}") for column in columns}))
+
+
 def record(message_id, outcome, owner, connection=None):
     """Commit one outcome in its own short transaction, unless our lease was lost."""
     if connection is None:
@@ -228,8 +237,8 @@ def record(message_id, outcome, owner, connection=None):
         if held is None:
             return "lease_lost"
         values, (kind, detail) = _outcome_values(outcome, held.attempts + 1, now)
-        connection.execute(sa.update(messages).where(messages.c.id == message_id)
-                           .values(**values))
+        connection.execute(_update(tuple(sorted(values))),
+                           {"row_id": message_id, **{f"new_{k}": v for k, v in values.items()}})
         connection.execute(EVENT, {"credential_id": held.credential_id, "type": kind,
                                    "message_id": message_id, "detail": detail, "at": now})
         sync_statuses(connection, [held.credential_id])
