@@ -26,6 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from app import create_app  # noqa: E402
 from cli import create_user  # noqa: E402
+from mailer import opens  # noqa: E402
 from models import Credential, CredentialGroup, EmailMessage, db  # noqa: E402
 from models.types import utcnow  # noqa: E402
 from views.tracking import PIXEL  # noqa: E402
@@ -92,6 +93,7 @@ def main():
         pixel = fetch_all(port, [f"/t/{token}.gif" for token in tokens])
         again = fetch_all(port, [f"/t/{token}.gif" for token in tokens])
         server.shutdown()
+        opens.recorder(app).flush()  # what the recorder has not written yet
         with app.app_context():
             opened = db.session.scalar(sa.select(sa.func.sum(EmailMessage.open_count)))
             assert opened - opened_before == 2 * COUNT, "every open must be recorded"

@@ -1,10 +1,12 @@
 """Opens and link follows: who loaded the tracking image, and whether it was a person."""
 
+import atexit
+import threading
 from datetime import timedelta
 
 import sqlalchemy as sa
 
-from models import EmailEvent, EmailMessage
+from models import EmailEvent, EmailMessage, db
 from models.status_count import sync_statuses
 from models.types import utcnow
 
@@ -36,35 +38,105 @@ def is_prefetch(user_agent, sent_at, now):
 
 
 MESSAGES, EVENTS = EmailMessage.__table__, EmailEvent.__table__
-BY_TOKEN = sa.select(MESSAGES.c.id, MESSAGES.c.credential_id, MESSAGES.c.sent_at,
-                     MESSAGES.c.opened_at, MESSAGES.c.open_count).where(
-    MESSAGES.c.token == sa.bindparam("token"))
-COUNT_OPEN = (sa.update(MESSAGES).where(MESSAGES.c.id == sa.bindparam("opened_id"))
-              .values(open_count=MESSAGES.c.open_count + 1,
-                      opened_at=sa.func.coalesce(MESSAGES.c.opened_at, sa.bindparam("now"))))
+BY_TOKENS = sa.select(MESSAGES.c.id, MESSAGES.c.token, MESSAGES.c.credential_id,
+                      MESSAGES.c.sent_at, MESSAGES.c.opened_at, MESSAGES.c.open_count).where(
+    MESSAGES.c.token.in_(sa.bindparam("tokens", expanding=True)))
+COUNT_OPENS = (sa.update(MESSAGES).where(MESSAGES.c.id == sa.bindparam("opened_id"))
+               .values(open_count=MESSAGES.c.open_count + sa.bindparam("opens"),
+                       opened_at=sa.func.coalesce(MESSAGES.c.opened_at, sa.bindparam("first"))))
 
 
-def record_open(connection, token, user_agent, via="image"):
-    """Record an open of the message a token names; a person's open (or a followed link)
-    makes the status opened. Returns the message's row, or None for an unknown token."""
-    if not token or len(token) > 64:
-        return None
-    message = connection.execute(BY_TOKEN, {"token": token}).first()
-    if message is None:
-        return None
-    now = utcnow()
-    event = {"credential_id": message.credential_id, "message_id": message.id, "at": now}
-    if via == "image" and is_prefetch(user_agent, message.sent_at, now):
-        connection.execute(EVENTS.insert(), {**event, "type": "auto_opened",
-                                             "detail": "automatically, by a mail privacy proxy"})
-        return message
-    connection.execute(COUNT_OPEN, {"opened_id": message.id, "now": now})
-    if via == "link":
-        kind, detail = "viewed", f"followed the link ({agent_family(user_agent)})"
-    else:
-        kind, detail = "opened", f"by a person ({agent_family(user_agent)})"
-    if via == "link" or message.open_count < MAX_OPEN_EVENTS:
-        connection.execute(EVENTS.insert(), {**event, "type": kind, "detail": detail})
-    if message.opened_at is None:
-        sync_statuses(connection, [message.credential_id])
-    return message
+def record_opens(connection, hits):
+    """Write opens in the caller's transaction: hits are (token, user agent, time, via).
+
+    A person's open (or a followed link) makes the status opened; a privacy proxy's
+    prefetch is only noted. Unknown tokens change nothing. Returns {token: message row}.
+    """
+    tokens = list({token for token, *_ in hits if token and len(token) <= 64})
+    found = {row.token: row for row in connection.execute(BY_TOKENS, {"tokens": tokens})}
+    counts, events, opened = {}, [], set()
+    for token, user_agent, at, via in hits:
+        message = found.get(token)
+        if message is None:
+            continue
+        event = {"credential_id": message.credential_id, "message_id": message.id, "at": at}
+        if via == "image" and is_prefetch(user_agent, message.sent_at, at):
+            events.append({**event, "type": "auto_opened",
+                           "detail": "automatically, by a mail privacy proxy"})
+            continue
+        opens, first = counts.get(message.id, (0, at))
+        counts[message.id] = (opens + 1, first)
+        if message.opened_at is None:
+            opened.add(message.credential_id)
+        if via == "link":
+            events.append({**event, "type": "viewed",
+                           "detail": f"followed the link ({agent_family(user_agent)})"})
+        elif message.open_count + opens < MAX_OPEN_EVENTS:
+            events.append({**event, "type": "opened",
+                           "detail": f"by a person ({agent_family(user_agent)})"})
+    if counts:
+        connection.execute(COUNT_OPENS, [{"opened_id": message_id, "opens": n, "first": first}
+                                         for message_id, (n, first) in counts.items()])
+    if events:
+        connection.execute(EVENTS.insert(), events)
+    if opened:
+        sync_statuses(connection, opened)
+    return found
+
+
+class OpenRecorder:
+    """Opens noted by the tracking image, written in batches by a background thread.
+
+    The image must answer at once and opens come in bursts, so a request only notes the
+    open; every FLUSH_SECONDS the thread writes all noted opens in one transaction. A
+    crash loses at most that fraction of a second of opens; a normal exit writes them.
+    """
+
+    FLUSH_SECONDS = 0.2
+    MAX_PENDING = 1000  # past this a request wakes the writer early
+
+    def __init__(self, app):
+        self.app = app
+        self.lock = threading.Lock()
+        self.pending = []
+        self.wakeup = threading.Event()
+        threading.Thread(target=self._run, name="open-recorder", daemon=True).start()
+        atexit.register(self.flush)
+
+    def note(self, token, user_agent):
+        """Remember one image load, to be written shortly."""
+        if not token or len(token) > 64:
+            return
+        with self.lock:
+            self.pending.append((token, user_agent[:300], utcnow(), "image"))
+            if len(self.pending) >= self.MAX_PENDING:
+                self.wakeup.set()
+
+    def flush(self):
+        """Write every noted open now."""
+        with self.lock:
+            hits, self.pending = self.pending, []
+        if hits:
+            with self.app.app_context(), db.engine.connect().execution_options(
+                    sqlite_immediate=True) as connection, connection.begin():
+                record_opens(connection, hits)
+
+    def _run(self):
+        while True:
+            self.wakeup.wait(self.FLUSH_SECONDS)
+            self.wakeup.clear()
+            try:
+                self.flush()
+            except Exception:  # keep the thread; the log says what went wrong
+                self.app.logger.exception("could not record opens")
+
+
+def recorder(app):
+    """This process's OpenRecorder for the app, started on first use."""
+    with _starting:
+        if "open_recorder" not in app.extensions:
+            app.extensions["open_recorder"] = OpenRecorder(app)
+        return app.extensions["open_recorder"]
+
+
+_starting = threading.Lock()
