@@ -8,7 +8,7 @@ import click
 from flask import Flask, request
 
 from extensions import csrf, htmx, login_manager, mail, migrate
-from models import db
+from models import db, write_lock
 
 
 def _flag(name, default):
@@ -106,8 +106,6 @@ def create_app(test_config=None):
     def take_write_lock_for_changes():
         # A change reads, then writes: on SQLite, lock first so it cannot fail half-way.
         if request.method not in ("GET", "HEAD", "OPTIONS"):
-            from mailer.queue import write_lock
-
             write_lock()
 
     import cli

@@ -20,7 +20,7 @@ from flask_mail import Connection
 
 from mailer.compose import compose
 from mailer.replies import Outcome, classify
-from models import Credential, EmailEvent, EmailMessage, db
+from models import Credential, EmailEvent, EmailMessage, db, write_lock
 from models.status_count import sync_statuses
 from models.types import utcnow
 
@@ -30,13 +30,6 @@ messages = EmailMessage.__table__
 def worker_name():
     """Who holds a lease: host, process and a random part (pids are reused)."""
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-
-
-def write_lock():
-    """Start the session's transaction with the write lock taken (SQLite), so it cannot fail
-    half-way on a lock another writer took after it started reading."""
-    if not db.session().in_transaction():
-        db.session.connection(execution_options={"sqlite_immediate": True})
 
 
 def claim(batch_size, owner, now=None):

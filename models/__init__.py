@@ -21,6 +21,13 @@ class Base(DeclarativeBase):
 db = SQLAlchemy(model_class=Base)
 
 
+def write_lock():
+    """Start the session's transaction with the write lock taken (SQLite), so a change that
+    reads first cannot fail half-way on a lock another writer took in between."""
+    if not db.session().in_transaction():
+        db.session.connection(execution_options={"sqlite_immediate": True})
+
+
 def _is_sqlite(dbapi_connection):
     return type(dbapi_connection).__module__.startswith("sqlite3")
 
@@ -59,5 +66,5 @@ from models.user import User  # noqa: E402
 
 __all__ = [
     "ApiKey", "Credential", "CredentialGroup", "EmailEvent", "EmailMessage",
-    "Organization", "StatusCount", "User", "db",
+    "Organization", "StatusCount", "User", "db", "write_lock",
 ]
