@@ -101,6 +101,14 @@ class ScheduleForm(FlaskForm):
         field.data = scheduled_time(field.data, self.utc_offset.data)
 
 
+class EmailForm(FlaskForm):
+    recipient_email = EmailField("Email address", validators=[rule(validation.clean_email)])
+
+
+class ResendForm(FlaskForm):
+    force = BooleanField("Send even though this address bounced")
+
+
 class PublishForm(FlaskForm):
     """Publish a draft now; only the CSRF token is posted."""
 

@@ -32,6 +32,16 @@ document.addEventListener("click", (event) => {
   field.dispatchEvent(new Event("change", { bubbles: true }));
 });
 
+// "Close" on the recipient panel empties it (the link works without JavaScript too).
+document.addEventListener("click", (event) => {
+  const link = event.target.closest("[data-close]");
+  if (!link) return;
+  event.preventDefault();
+  const panel = document.querySelector(link.dataset.close);
+  panel.replaceChildren();
+  panel.className = "";
+});
+
 document.addEventListener("DOMContentLoaded", () => localizeTimes(document));
 document.addEventListener("htmx:load", (event) => localizeTimes(event.target));
 

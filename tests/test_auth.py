@@ -7,7 +7,7 @@ from conftest import issue, make_app
 
 from cli import create_user
 
-ISSUER_PAGES = ["/credentials", "/credentials/new", "/credentials/1/schedule",
+ISSUER_PAGES = ["/credentials", "/credentials/new", "/credentials/1/schedule", "/credentials/1",
                 "/credentials/suggestion?recipient_email=a@gmial.com"]
 
 
@@ -90,7 +90,8 @@ def test_every_state_change_needs_the_csrf_token(csrf_client):
     client.post("/login", data={**login, "csrf_token": _token(client.get("/login").text)})
     assert client.get("/credentials").status_code == 200
     for path in ("/credentials/new", f"/credentials/{draft.id}/publish",
-                 f"/credentials/{draft.id}/schedule", "/logout"):
+                 f"/credentials/{draft.id}/schedule", f"/credentials/{draft.id}/email",
+                 f"/credentials/{draft.id}/resend", "/logout"):
         assert client.post(path, headers={"HX-Request": "true"}).status_code == 400, path
     assert draft.issue_state == "draft"
     # htmx sends the token in a header, set once on <body>.

@@ -7,7 +7,8 @@ from flask import Blueprint, current_app, flash, redirect, render_template, requ
 from flask_login import current_user, login_required
 
 from extensions import htmx
-from forms import PublishForm, ScheduleForm
+from forms import EmailForm, PublishForm, ResendForm, ScheduleForm
+from mailer.typos import suggest_address
 from models import Credential, db
 from models.credential import StateError
 from models.status import EmailStatus
@@ -109,3 +110,49 @@ def schedule(credential_id):
         return redirect(url_for("credentials.index"))
     status = 422 if form.errors else 200
     return render_template("credentials/schedule.html", form=form, credential=credential), status
+
+
+def _detail(credential, status=200, **forms):
+    """The recipient's panel (the whole page without htmx), with their row out of band."""
+    forms.setdefault("email_form", EmailForm(formdata=None,
+                                             recipient_email=credential.recipient_email))
+    forms.setdefault("resend_form", ResendForm(formdata=None))
+    view = {"credential": credential, "events": credential.events(),
+            "suggestion": suggest_address(credential.recipient_email),
+            "publish_form": PublishForm(), **forms}
+    template = "credentials/_detail.html" if htmx else "credentials/detail.html"
+    return render_template(template, **view), status
+
+
+@bp.get("/credentials/<int:credential_id>")
+def detail(credential_id):
+    """Everything about one recipient: address, status and why, actions, timeline."""
+    return _detail(credential_or_404(current_user.org_id, credential_id))
+
+
+@bp.post("/credentials/<int:credential_id>/email")
+def change_email(credential_id):
+    """Fix the recipient's address (sends nothing; resend is its own action)."""
+    credential = credential_or_404(current_user.org_id, credential_id)
+    form = EmailForm()
+    if not form.validate_on_submit():
+        return _detail(credential, 422, email_form=form)
+    credential.change_email(form.recipient_email.data, current_user)
+    db.session.commit()
+    return _detail(credential, message="Address saved. Resend to deliver it there.")
+
+
+@bp.post("/credentials/<int:credential_id>/resend")
+def resend(credential_id):
+    """Queue a new delivery email for this recipient."""
+    credential = credential_or_404(current_user.org_id, credential_id)
+    form = ResendForm()
+    if not form.validate_on_submit():
+        return _detail(credential, 400, resend_form=form)
+    try:
+        credential.resend(current_user, force=form.force.data)
+    except StateError as error:
+        db.session.rollback()
+        return _detail(credential, 409, error=str(error))
+    db.session.commit()
+    return _detail(credential, message="Queued a new email.")
