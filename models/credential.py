@@ -16,6 +16,16 @@ from models.types import UTCDateTime, utcnow
 
 ACTIONS = ("draft", "publish", "schedule")
 
+# Why a resend is refused: (the sentence for one credential, the words for a bulk count).
+RESEND_REFUSALS = {
+    "not_published": ("The credential is not published yet; publish it to send the email.",
+                      "not published yet"),
+    "no_address": ("The credential has no email address.", "no email address"),
+    "bounced_unchanged": ("The address bounced permanently and was not changed. "
+                          "Fix the address first, or force the resend.",
+                          "address bounced and unchanged"),
+}
+
 
 class StateError(Exception):
     """The credential is not in a state that allows the action (HTTP 409)."""
@@ -112,24 +122,23 @@ class Credential(db.Model):
         self.recipient_email = new_address
 
     def resend_refusal(self, force=False):
-        """Why a resend is refused (None when allowed): not published, no address, hard bounce."""
+        """Why a resend is refused, a RESEND_REFUSALS key, or None when it is allowed."""
         if self.issue_state != "published":
-            return "The credential is not published yet; publish it to send the email."
+            return "not_published"
         if not self.recipient_email:
-            return "The credential has no email address."
+            return "no_address"
         latest = self.latest_message
         if (not force and latest is not None and latest.hard_bounced
                 and latest.to_address == self.recipient_email):
-            return ("The address bounced permanently and was not changed. "
-                    "Fix the address first, or force the resend.")
+            return "bounced_unchanged"
         return None
 
-    def resend(self, user=None, force=False):
+    def resend(self, user=None, force=False, why=None):
         """Queue a new delivery email; the older messages stay in the timeline."""
         refusal = self.resend_refusal(force)
         if refusal:
-            raise StateError(refusal)
-        self._event("resent", "forced" if force else None, user=user)
+            raise StateError(RESEND_REFUSALS[refusal][0])
+        self._event("resent", why or ("forced" if force else None), user=user)
         self.queue_email(user)
 
     def queue_email(self, user=None):

@@ -1,0 +1,123 @@
+"""Bulk resend and nudges: preview counts, the re-checking action, bad requests."""
+
+from datetime import timedelta
+
+import pytest
+from conftest import issue, settle
+
+from models import EmailMessage, db
+from models.types import utcnow
+
+HTMX = {"HX-Request": "true"}
+
+
+def queued():
+    return db.session.scalar(db.select(db.func.count(EmailMessage.id))
+                             .where(EmailMessage.state == "queued"))
+
+
+@pytest.fixture
+def mix(issuer):
+    """Two delivered, two hard-bounced (unchanged), one draft."""
+    sent = [settle(issue(issuer, name=f"Sent {i}", action="publish"), "sent") for i in (1, 2)]
+    bounced = [settle(issue(issuer, name=f"Bounced {i}", action="publish"), "bounced")
+               for i in (1, 2)]
+    draft = issue(issuer, name="Draft")
+    return sent, bounced, draft
+
+
+def ids(credentials):
+    return [str(c.id) for c in credentials]
+
+
+def test_preview_counts_and_sends_nothing(logged_in, mix):
+    sent, bounced, draft = mix
+    before = queued()
+    response = logged_in.post("/credentials/bulk/preview", headers=HTMX, data={
+        "mode": "selected", "ids": ids(sent + bounced + [draft])})
+    assert response.status_code == 200
+    text = " ".join(response.text.split())
+    assert "Resend to <strong>2</strong> recipients (the selected recipients); " in text
+    assert "2 skipped: address bounced and unchanged; 1 skipped: not published yet" in text
+    assert "Resend to 2</button>" in text
+    assert queued() == before
+
+
+def test_action_resends_the_eligible_and_records_who(logged_in, mix, issuer):
+    sent, bounced, draft = mix
+    response = logged_in.post("/credentials/bulk/resend", headers=HTMX, data={
+        "mode": "selected", "ids": ids(sent + bounced + [draft])})
+    assert "Queued 2 emails." in response.text
+    db.session.rollback()
+    assert [c.email_status for c in sent] == ["sending", "sending"]
+    assert [len(c.messages) for c in bounced] == [1, 1]
+    assert ("resent", "bulk resend", "issuer@acme.test") in [
+        (e.type, e.detail, e.user and e.user.email) for e in sent[0].events()]
+
+
+def test_forced_bulk_includes_hard_bounces(logged_in, mix):
+    sent, bounced, draft = mix
+    logged_in.post("/credentials/bulk/resend", headers=HTMX, data={
+        "mode": "selected", "ids": ids(bounced), "force": "y"})
+    db.session.rollback()
+    assert [len(c.messages) for c in bounced] == [2, 2]
+
+
+def test_the_action_checks_again(logged_in, mix):
+    sent, bounced, draft = mix
+    form = {"mode": "selected", "ids": ids(sent)}
+    assert "Resend to <strong>2</strong>" in logged_in.post(
+        "/credentials/bulk/preview", headers=HTMX, data=form).text
+    settle(sent[1], "bounced")  # it bounced between the preview and the click
+    response = logged_in.post("/credentials/bulk/resend", headers=HTMX, data=form)
+    assert "Queued 1 email. 1 skipped: address bounced and unchanged." in response.text
+
+
+def test_filter_mode_takes_every_matching_row(logged_in, mix):
+    response = logged_in.post("/credentials/bulk/resend", headers=HTMX, data={
+        "mode": "filter", "status": "not_opened", "q": "Sent"})
+    assert "Queued 2 emails." in response.text
+
+
+def test_nudge_only_those_unopened_long_enough(logged_in, issuer):
+    old = settle(issue(issuer, name="Old", action="publish"), "sent")
+    old.latest_message.sent_at = utcnow() - timedelta(days=5)
+    new = settle(issue(issuer, name="New", action="publish"), "sent")
+    new.latest_message.sent_at = utcnow() - timedelta(days=1)
+    settle(issue(issuer, name="Opened", action="publish"), "sent", opened=True)
+    db.session.commit()
+    preview = " ".join(logged_in.post("/credentials/bulk/preview", headers=HTMX, data={
+        "mode": "unopened", "days": "3"}).text.split())
+    assert "Resend to <strong>1</strong> recipient (everyone who has not opened for 3 days)" in (
+        preview)
+    assert "1 skipped: sent more recently" in preview
+    logged_in.post("/credentials/bulk/resend", headers=HTMX,
+                   data={"mode": "unopened", "days": "3"})
+    db.session.rollback()
+    assert (old.email_status, new.email_status) == ("sending", "not_opened")
+    assert old.events()[-2].detail == "reminder: not opened"
+
+
+@pytest.mark.parametrize("form, message", [
+    ({"mode": "selected"}, "Select at least one recipient first."),
+    ({"mode": "selected", "ids": ["x"]}, "Select at least one recipient first."),
+    ({"mode": "unopened", "days": "0"}, "Days must be from 1 to 365."),
+    ({"mode": "unopened", "days": "many"}, "Days must be a whole number."),
+    ({"mode": "everything"}, "Unknown bulk action."),
+])
+def test_bad_requests_say_so_and_send_nothing(logged_in, mix, form, message):
+    before = queued()
+    for path in ("/credentials/bulk/preview", "/credentials/bulk/resend"):
+        response = logged_in.post(path, headers=HTMX, data=form)
+        assert response.status_code == 422 and message in response.text
+    assert queued() == before
+
+
+def test_never_another_organizations_recipients(logged_in, rival):
+    theirs = settle(issue(rival, action="publish"), "sent")
+    response = logged_in.post("/credentials/bulk/resend", headers=HTMX, data={
+        "mode": "selected", "ids": [str(theirs.id), "999999"]})
+    assert "Nobody to resend to" in response.text
+    assert "2 skipped: no longer there" in response.text  # another's looks like gone
+    db.session.rollback()
+    assert len(theirs.messages) == 1

@@ -1,0 +1,141 @@
+"""Bulk resend and nudges: a preview with counts, then the action, which checks again."""
+
+from collections import Counter
+from datetime import timedelta
+
+import sqlalchemy as sa
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
+
+from extensions import htmx
+from models import Credential, db
+from models.credential import RESEND_REFUSALS
+from models.status import EmailStatus
+from models.types import utcnow
+from views.queries import matching, scoped
+
+bp = Blueprint("bulk", __name__, url_prefix="/credentials/bulk")
+MAX_BULK = 10_000
+MODES = ("selected", "filter", "unopened")
+
+
+@bp.before_request
+@login_required
+def require_login():
+    """Issuers only."""
+
+
+class BulkError(ValueError):
+    """The request names nothing to act on; the message says why."""
+
+
+def _days():
+    try:
+        days = int(request.form.get("days", "7"))
+    except ValueError:
+        raise BulkError("Days must be a whole number.") from None
+    if not 1 <= days <= 365:
+        raise BulkError("Days must be from 1 to 365.")
+    return days
+
+
+def chosen():
+    """The organization's credentials the form names, and words for what was asked."""
+    mode = request.form.get("mode", "")
+    query = scoped(current_user.org_id).order_by(Credential.id)
+    if mode == "selected":
+        ids = [int(i) for i in request.form.getlist("ids") if i.isdigit()]
+        if not ids:
+            raise BulkError("Select at least one recipient first.")
+        return query.where(Credential.id.in_(ids[:MAX_BULK])), "the selected recipients"
+    if mode == "filter":
+        status = request.form.get("status", "")
+        text = request.form.get("q", "").strip()[:200]
+        query = matching(query, text)
+        if status in {s.value for s in EmailStatus}:
+            query = query.where(Credential.email_status == status)
+        return query, "every recipient matching the filter"
+    if mode == "unopened":
+        days = _days()
+        return (query.where(Credential.email_status == EmailStatus.NOT_OPENED.value),
+                f"everyone who has not opened for {days} days")
+    raise BulkError("Unknown bulk action.")
+
+
+def sort_out(credentials, force, unopened_days=None):
+    """(credentials to resend, Counter of refusal keys)."""
+    cutoff = utcnow() - timedelta(days=unopened_days) if unopened_days else None
+    eligible, skipped = [], Counter()
+    for credential in credentials:
+        sent_at = credential.latest_message and credential.latest_message.sent_at
+        if cutoff and sent_at and sent_at > cutoff:
+            skipped["too_recent"] += 1
+            continue
+        refusal = credential.resend_refusal(force)
+        if refusal:
+            skipped[refusal] += 1
+        else:
+            eligible.append(credential)
+    return eligible, skipped
+
+
+def _plan():
+    query, what = chosen()
+    credentials = db.session.scalars(
+        query.limit(MAX_BULK + 1).options(sa.orm.selectinload(Credential.messages))).all()
+    if len(credentials) > MAX_BULK:
+        raise BulkError(f"That is more than {MAX_BULK:,} recipients; narrow the filter.")
+    unopened = _days() if request.form.get("mode") == "unopened" else None
+    eligible, skipped = sort_out(credentials, request.form.get("force") == "y", unopened)
+    if request.form.get("mode") == "selected":  # rows gone since the page was loaded
+        requested = {i for i in request.form.getlist("ids") if i.isdigit()}
+        if len(requested) > len(credentials):
+            skipped["gone"] = len(requested) - len(credentials)
+    return what, eligible, skipped
+
+
+SKIP_WORDS = {**{key: words for key, (_, words) in RESEND_REFUSALS.items()},
+              "too_recent": "sent more recently", "gone": "no longer there"}
+
+
+def _render(status=200, **view):
+    """The preview fragment for htmx, inside the page otherwise."""
+    template = "bulk/_preview.html" if htmx else "bulk/preview.html"
+    return render_template(template, **view), status
+
+
+def _summary(skipped):
+    return "; ".join(f"{n} skipped: {SKIP_WORDS[key]}" for key, n in sorted(skipped.items()))
+
+
+@bp.post("/preview")
+def preview():
+    """Say what a bulk resend would do, and offer to do it."""
+    try:
+        what, eligible, skipped = _plan()
+    except BulkError as error:
+        return _render(422, error=str(error))
+    return _render(what=what, count=len(eligible), skipped=_summary(skipped), form=request.form)
+
+
+@bp.post("/resend")
+def resend():
+    """Resend to the recipients the preview named, checking each again now."""
+    try:
+        what, eligible, skipped = _plan()
+    except BulkError as error:
+        return _render(422, error=str(error))
+    if not eligible:
+        return _render(what=what, count=0, skipped=_summary(skipped), form=request.form)
+    why = ("reminder: not opened" if request.form.get("mode") == "unopened"
+           else "bulk resend")
+    for credential in eligible:
+        credential.resend(current_user, force=request.form.get("force") == "y", why=why)
+    db.session.commit()
+    message = f"Queued {len(eligible)} email{'s' if len(eligible) != 1 else ''}."
+    if skipped:
+        message += " " + _summary(skipped) + "."
+    if htmx:
+        return _render(done=message)
+    flash(message)
+    return redirect(url_for("credentials.index"))
