@@ -40,7 +40,11 @@ def test_preview_counts_and_sends_nothing(logged_in, mix):
     assert "Resend to <strong>2</strong> recipients (the selected recipients); " in text
     assert "2 skipped: address bounced and unchanged; 1 skipped: not published yet" in text
     assert "Resend to 2</button>" in text
+    assert "Include the 2 that bounced" in text
     assert queued() == before
+    forced = " ".join(logged_in.post("/credentials/bulk/preview", headers=HTMX, data={
+        "mode": "selected", "ids": ids(sent + bounced), "force": "y"}).text.split())
+    assert "Resend to <strong>4</strong>" in forced and "Include the" not in forced
 
 
 def test_action_resends_the_eligible_and_records_who(logged_in, mix, issuer):

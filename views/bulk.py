@@ -115,7 +115,8 @@ def preview():
         what, eligible, skipped = _plan()
     except BulkError as error:
         return _render(422, error=str(error))
-    return _render(what=what, count=len(eligible), skipped=_summary(skipped), form=request.form)
+    return _render(what=what, count=len(eligible), skipped=_summary(skipped), form=request.form,
+                   forceable=skipped.get("bounced_unchanged", 0))
 
 
 @bp.post("/resend")
@@ -126,7 +127,8 @@ def resend():
     except BulkError as error:
         return _render(422, error=str(error))
     if not eligible:
-        return _render(what=what, count=0, skipped=_summary(skipped), form=request.form)
+        return _render(what=what, count=0, skipped=_summary(skipped), form=request.form,
+                       forceable=skipped.get("bounced_unchanged", 0))
     why = ("reminder: not opened" if request.form.get("mode") == "unopened"
            else "bulk resend")
     for credential in eligible:
