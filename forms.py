@@ -101,6 +101,25 @@ class ScheduleForm(FlaskForm):
         field.data = scheduled_time(field.data, self.utc_offset.data)
 
 
+def optional(clean, **kwargs):
+    """A rule for a field that may stay empty (None then)."""
+
+    def check(form, field):
+        if not (field.data or "").strip():
+            field.data = None
+            return
+        rule(clean, **kwargs)(form, field)
+
+    return check
+
+
+class SenderForm(FlaskForm):
+    sender_name = StringField("Sender name",
+                              validators=[optional(validation.clean_text, what="Sender name")])
+    sender_address = EmailField("Sender address", validators=[rule(validation.clean_email)])
+    reply_to = EmailField("Reply-to address", validators=[rule(validation.clean_email)])
+
+
 class EmailForm(FlaskForm):
     recipient_email = EmailField("Email address", validators=[rule(validation.clean_email)])
 

@@ -36,7 +36,8 @@ def compose(message):
     context = {"credential": credential, "org": org, **links(message)}
     mail = DeliveryMail(
         subject=f"Your credential: {credential.group.name}",
-        sender=(org.name, current_app.config["MAIL_DEFAULT_SENDER"]),
+        sender=org.sender(current_app.config["MAIL_DEFAULT_SENDER"]),
+        reply_to=org.reply_to,
         recipients=[(credential.recipient_name, message.to_address)],
         body=_render("email/credential.txt", context),
         html=_render("email/credential.html", context),

@@ -15,6 +15,14 @@ class Organization(db.Model):
     id: so.Mapped[int] = so.mapped_column(primary_key=True)
     name: so.Mapped[str] = so.mapped_column(sa.String(200), unique=True)
     created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
+    # The organization's own sender for delivery emails; MAIL_DEFAULT_SENDER when unset.
+    sender_name: so.Mapped[str | None] = so.mapped_column(sa.String(200))
+    sender_address: so.Mapped[str | None] = so.mapped_column(sa.String(254))
+    reply_to: so.Mapped[str | None] = so.mapped_column(sa.String(254))
+
+    def sender(self, default_address):
+        """(display name, address) that delivery emails come from."""
+        return (self.sender_name or self.name, self.sender_address or default_address)
 
     def __repr__(self):
         return f"<Organization {self.id} {self.name!r}>"

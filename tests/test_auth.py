@@ -91,7 +91,8 @@ def test_every_state_change_needs_the_csrf_token(csrf_client):
     assert client.get("/credentials").status_code == 200
     for path in ("/credentials/new", f"/credentials/{draft.id}/publish",
                  f"/credentials/{draft.id}/schedule", f"/credentials/{draft.id}/email",
-                 f"/credentials/{draft.id}/resend", "/logout"):
+                 f"/credentials/{draft.id}/resend", "/credentials/bulk/preview",
+                 "/credentials/bulk/resend", "/settings/", "/logout"):
         assert client.post(path, headers={"HX-Request": "true"}).status_code == 400, path
     assert draft.issue_state == "draft"
     # htmx sends the token in a header, set once on <body>.

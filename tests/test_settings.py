@@ -1,0 +1,47 @@
+"""Organization sender settings, and the delivery email that uses them."""
+
+import pytest
+from conftest import issue
+
+from mailer.compose import compose
+from models import db
+
+
+def test_custom_sender_is_used_by_delivery_emails(logged_in, issuer):
+    page = logged_in.get("/settings/")
+    assert page.status_code == 200 and "credentials@issuer.test" in page.text
+    response = logged_in.post("/settings/", data={
+        "sender_name": "Acme Certificates", "sender_address": "certs@acme.test",
+        "reply_to": "help@acme.test"})
+    assert response.status_code == 302
+    mail = compose(issue(issuer, action="publish").latest_message)
+    assert mail.sender == "Acme Certificates <certs@acme.test>"
+    assert mail.reply_to == "help@acme.test"
+
+
+def test_empty_fields_fall_back_to_the_defaults(logged_in, issuer):
+    logged_in.post("/settings/", data={"sender_name": "X", "sender_address": "x@acme.test"})
+    logged_in.post("/settings/", data={"sender_name": " ", "sender_address": "",
+                                       "reply_to": ""})
+    db.session.rollback()
+    org = issuer.org
+    assert (org.sender_name, org.sender_address, org.reply_to) == (None, None, None)
+    mail = compose(issue(issuer, action="publish").latest_message)
+    assert mail.sender == "Acme Academy <credentials@issuer.test>" and mail.reply_to is None
+
+
+@pytest.mark.parametrize("fields, message", [
+    ({"sender_address": "certs@acme"}, "is not a valid address"),
+    ({"reply_to": "help@acme.test\r\nBcc: x@example.com"}, "line breaks"),
+    ({"sender_name": "Acme\r\nBcc: x@example.com"}, "line breaks"),
+    ({"sender_name": "x" * 201}, "at most 200"),
+])
+def test_bad_settings_are_refused_and_kept_for_editing(logged_in, issuer, fields, message):
+    response = logged_in.post("/settings/", data=fields)
+    assert response.status_code == 422 and message in response.text
+    db.session.rollback()
+    assert issuer.org.sender_address is None and issuer.org.sender_name is None
+
+
+def test_settings_need_login(client, issuer):
+    assert client.get("/settings/").status_code == 302
