@@ -64,6 +64,7 @@ def config_from_env(instance_path):
         "LEASE_SECONDS": float(env("LEASE_SECONDS") or 300),
         "SMTP_TIMEOUT_SECONDS": float(env("SMTP_TIMEOUT_SECONDS") or 30),
         "STATUS_POLL_SECONDS": float(env("STATUS_POLL_SECONDS") or 2),
+        "BLOCKED_DOMAIN_THRESHOLD": int(env("BLOCKED_DOMAIN_THRESHOLD") or 3),
         "PER_PAGE": 50,
     }
 

@@ -3,6 +3,7 @@
 from datetime import timedelta
 
 from cli import create_user
+from mailer.replies import classify
 from models import Credential, CredentialGroup, EmailEvent, db
 from models.types import utcnow
 
@@ -20,6 +21,9 @@ RECIPIENTS = [
     ("Donald Knuth", "don@nowhere.invalid", "publish", True, "bounced"),
     ("Margaret Hamilton", "margaret@example.com", "publish", True, "opened"),
     ("Tim Berners-Lee", "tim@gmial.com", "publish", True, "bounced"),
+    ("Radia Perlman", "radia@bigcorp.example", "publish", True, "blocked"),
+    ("Vint Cerf", "vint@bigcorp.example", "publish", True, "blocked"),
+    ("Frances Allen", "frances@bigcorp.example", "publish", True, "blocked"),
 ]
 
 
@@ -36,10 +40,13 @@ def _record(message, outcome):
         message.opened_at, message.open_count = now + timedelta(minutes=5), 1
         db.session.add(EmailEvent(credential=credential, message=message, type="opened",
                                   detail="by a person (Firefox)", at=message.opened_at))
-    if outcome == "bounced":
+    if outcome in ("bounced", "blocked"):
+        reply = ("554 5.7.1 Message rejected under policy: sender not allowed"
+                 if outcome == "blocked"
+                 else f"550 5.1.1 <{message.to_address}>: Recipient address rejected")
         message.state, message.attempts, message.bounce_kind = "bounced", 1, "hard"
-        message.last_reply = f"550 5.1.1 <{message.to_address}>: Recipient address rejected"
-        message.bounce_reason = "The mailbox does not exist."
+        message.last_reply = reply
+        message.bounce_reason = classify(int(reply[:3]), reply[4:], "rcpt").reason
         db.session.add(EmailEvent(credential=credential, message=message, type="bounced",
                                   detail=message.bounce_reason, at=now))
 

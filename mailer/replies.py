@@ -8,6 +8,10 @@ RETRY_HINT = re.compile(
     r"(?:try again|retry|wait)\D{0,20}?(\d{1,6})\s*(s|sec|seconds?|m|min|minutes?)\b", re.I)
 
 
+# A refusal the recipient's IT can lift by allowing our sender (see views/blocked.py).
+BLOCKED = "Blocked as spam or by the receiving server's policy."
+
+
 @dataclass(frozen=True)
 class Outcome:
     """What an SMTP reply means for one message."""
@@ -39,7 +43,7 @@ def explain(code, text):
         return "The mailbox is disabled."
     if (detail and detail[0] == "7") or any(w in words for w in (
             "spam", "blocked", "blacklist", "blocklist", "policy", "denied", "reputation")):
-        return "Blocked as spam or by the receiving server's policy."
+        return BLOCKED
     if detail == ("3", "4") or "too large" in words or "size" in words:
         return "The email is too large for the receiving server."
     return "The receiving server refused the email."

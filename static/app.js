@@ -42,6 +42,20 @@ document.addEventListener("click", (event) => {
   panel.className = "";
 });
 
+// "Copy" buttons put the text of the element they name on the clipboard.
+document.addEventListener("click", async (event) => {
+  const button = event.target.closest("[data-copy]");
+  if (!button) return;
+  const source = document.querySelector(button.dataset.copy);
+  source.select();
+  try {
+    await navigator.clipboard.writeText(source.value);
+  } catch {
+    document.execCommand("copy");  // pages served over plain http on another host
+  }
+  button.textContent = "Copied";
+});
+
 document.addEventListener("DOMContentLoaded", () => localizeTimes(document));
 document.addEventListener("htmx:load", (event) => localizeTimes(event.target));
 

@@ -5,6 +5,7 @@ from datetime import timedelta
 import pytest
 from conftest import issue, settle
 
+from mailer.replies import BLOCKED
 from models import EmailMessage, db
 from models.types import utcnow
 
@@ -125,3 +126,31 @@ def test_never_another_organizations_recipients(logged_in, rival):
     assert "2 skipped: no longer there" in response.text  # another's looks like gone
     db.session.rollback()
     assert len(theirs.messages) == 1
+
+
+def blocked(user, address):
+    credential = settle(issue(user, name=address, email=address, action="publish"), "bounced")
+    credential.latest_message.bounce_reason = BLOCKED
+    db.session.commit()
+    return credential
+
+
+def test_domain_banner_from_the_threshold_and_resend_to_it(logged_in, issuer, rival, app):
+    for i in range(2):
+        blocked(issuer, f"p{i}@corp.test")
+    blocked(rival, "r0@corp.test")  # another organization's bounce does not count
+    settle(issue(issuer, email="q@corp.test", action="publish"), "bounced")  # mailbox gone
+    assert "did not get their email" not in logged_in.get("/credentials").text
+    blocked(issuer, "p2@CORP.test")
+    page = logged_in.get("/credentials").text
+    assert "3 recipients at corp.test did not get their email" in page
+    assert "Please allow email from credentials@issuer.test" in page
+    app.config["BLOCKED_DOMAIN_THRESHOLD"] = 4
+    assert "did not get their email" not in logged_in.get("/credentials").text
+    preview = " ".join(logged_in.post("/credentials/bulk/preview", headers=HTMX, data={
+        "mode": "domain", "domain": "corp.test", "force": "y"}).text.split())
+    assert "Resend to <strong>3</strong> recipients (the bounced recipients at corp.test); " \
+        "1 skipped: bounced for another reason" in preview
+    bad = logged_in.post("/credentials/bulk/preview", headers=HTMX,
+                         data={"mode": "domain", "domain": "x@corp.test"})
+    assert bad.status_code == 422 and "Name a domain" in bad.text

@@ -8,15 +8,15 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
 from extensions import htmx
+from mailer.replies import BLOCKED
 from models import Credential, db
 from models.credential import RESEND_REFUSALS
 from models.status import EmailStatus
 from models.types import utcnow
-from views.queries import matching, scoped
+from views.queries import like_escape, matching, scoped
 
 bp = Blueprint("bulk", __name__, url_prefix="/credentials/bulk")
 MAX_BULK = 10_000
-MODES = ("selected", "filter", "unopened")
 
 
 @bp.before_request
@@ -59,14 +59,25 @@ def chosen():
         days = _days()
         return (query.where(Credential.email_status == EmailStatus.NOT_OPENED.value),
                 f"everyone who has not opened for {days} days")
+    if mode == "domain":
+        domain = request.form.get("domain", "").strip().lower()
+        if not domain or "@" in domain or len(domain) > 253 or not domain.isprintable():
+            raise BulkError("Name a domain, like example.com.")
+        return (query.where(
+            Credential.email_status == EmailStatus.BOUNCED.value,
+            Credential.recipient_email.ilike("%@" + like_escape(domain), escape="\\")),
+                f"the bounced recipients at {domain}")
     raise BulkError("Unknown bulk action.")
 
 
-def sort_out(credentials, force, unopened_days=None):
+def sort_out(credentials, force, unopened_days=None, only_blocked=False):
     """(credentials to resend, Counter of refusal keys)."""
     cutoff = utcnow() - timedelta(days=unopened_days) if unopened_days else None
     eligible, skipped = [], Counter()
     for credential in credentials:
+        if only_blocked and credential.latest_message.bounce_reason != BLOCKED:
+            skipped["other_bounce"] += 1
+            continue
         sent_at = credential.latest_message and credential.latest_message.sent_at
         if cutoff and sent_at and sent_at > cutoff:
             skipped["too_recent"] += 1
@@ -86,7 +97,8 @@ def _plan():
     if len(credentials) > MAX_BULK:
         raise BulkError(f"That is more than {MAX_BULK:,} recipients; narrow the filter.")
     unopened = _days() if request.form.get("mode") == "unopened" else None
-    eligible, skipped = sort_out(credentials, request.form.get("force") == "y", unopened)
+    eligible, skipped = sort_out(credentials, request.form.get("force") == "y", unopened,
+                                 only_blocked=request.form.get("mode") == "domain")
     if request.form.get("mode") == "selected":  # rows gone since the page was loaded
         requested = {i for i in request.form.getlist("ids") if i.isdigit()}
         if len(requested) > len(credentials):
@@ -95,7 +107,8 @@ def _plan():
 
 
 SKIP_WORDS = {**{key: words for key, (_, words) in RESEND_REFUSALS.items()},
-              "too_recent": "sent more recently", "gone": "no longer there"}
+              "too_recent": "sent more recently", "gone": "no longer there",
+              "other_bounce": "bounced for another reason"}
 
 
 def _render(status=200, **view):

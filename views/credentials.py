@@ -12,7 +12,13 @@ from mailer.typos import suggest_address
 from models import Credential, db
 from models.credential import StateError
 from models.status import EmailStatus
-from views.queries import credential_or_404, page_of, scoped, status_counts
+from views.queries import (
+    blocked_domains,
+    credential_or_404,
+    page_of,
+    scoped,
+    status_counts,
+)
 
 bp = Blueprint("credentials", __name__)
 MAX_LIVE_ROWS = 500
@@ -56,6 +62,9 @@ def index():
         "credentials": items, "counts": counts, "total": total, "status": status, "q": text,
         "page": page, "pages": max(1, ceil(total / per_page)), "statuses": list(EmailStatus),
         "org_empty": not text and not any(counts.values()),
+        "blocked": [] if htmx else blocked_domains(
+            current_user.org_id, current_app.config["BLOCKED_DOMAIN_THRESHOLD"]),
+        "sender": current_user.org.sender(current_app.config["MAIL_DEFAULT_SENDER"]),
         "publish_form": PublishForm(),
     }
     template = "credentials/_list.html" if htmx and not htmx.boosted else "credentials/index.html"

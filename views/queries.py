@@ -1,8 +1,11 @@
 """Organization-scoped reads shared by the pages and the API."""
 
+from collections import Counter
+
 import sqlalchemy as sa
 from flask import abort
 
+from mailer.replies import BLOCKED
 from models import Credential, StatusCount, db
 from models.status import EmailStatus
 
@@ -20,11 +23,16 @@ def credential_or_404(org_id, credential_id):
     return credential
 
 
+def like_escape(text):
+    """Text for a LIKE pattern with its wildcards taken literally (escape character \\)."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
 def matching(query, text):
     """Narrow a credential query to names or addresses containing the text."""
     if not text:
         return query
-    pattern = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    pattern = "%" + like_escape(text) + "%"
     return query.where(sa.or_(
         Credential.recipient_name.ilike(pattern, escape="\\"),
         Credential.recipient_email.ilike(pattern, escape="\\"),
@@ -55,3 +63,15 @@ def page_of(org_id, status=None, text="", page=1, per_page=50, counts=None):
         .order_by(Credential.id.desc()).limit(per_page).offset((page - 1) * per_page)
     ).all()
     return items, total
+
+
+def blocked_domains(org_id, threshold):
+    """[(domain, count)] where at least threshold recipients bounced because the server
+    blocked us (spam or policy), most first: their IT can lift that."""
+    bounced = db.session.scalars(
+        scoped(org_id).where(Credential.email_status == EmailStatus.BOUNCED.value)
+        .options(sa.orm.selectinload(Credential.messages))).all()
+    counts = Counter(
+        credential.recipient_email.rpartition("@")[2].lower() for credential in bounced
+        if credential.latest_message and credential.latest_message.bounce_reason == BLOCKED)
+    return [(domain, n) for domain, n in counts.most_common() if n >= threshold]
