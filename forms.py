@@ -8,13 +8,14 @@ from wtforms import (
     DateTimeLocalField,
     EmailField,
     HiddenField,
+    IntegerField,
     PasswordField,
     RadioField,
     SelectChoice,
     SelectField,
     StringField,
 )
-from wtforms.validators import DataRequired, Length, ValidationError
+from wtforms.validators import DataRequired, Length, NumberRange, Optional, ValidationError
 
 import validation
 from validation import InvalidInput
@@ -118,6 +119,13 @@ class SenderForm(FlaskForm):
                               validators=[optional(validation.clean_text, what="Sender name")])
     sender_address = EmailField("Sender address", validators=[rule(validation.clean_email)])
     reply_to = EmailField("Reply-to address", validators=[rule(validation.clean_email)])
+
+
+class RemindersForm(FlaskForm):
+    reminder_after_days = IntegerField(
+        "Remind after this many days unopened", validators=[Optional(), NumberRange(1, 365)])
+    reminder_max = IntegerField("At most this many reminders",
+                                validators=[Optional(), NumberRange(0, 10)])
 
 
 class EmailForm(FlaskForm):

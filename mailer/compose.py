@@ -35,7 +35,8 @@ def compose(message):
     org = credential.org
     context = {"credential": credential, "org": org, **links(message)}
     mail = DeliveryMail(
-        subject=f"Your credential: {credential.group.name}",
+        subject=("Reminder: your credential: " if message.is_reminder else "Your credential: ")
+        + credential.group.name,
         sender=org.sender(current_app.config["MAIL_DEFAULT_SENDER"]),
         reply_to=org.reply_to,
         recipients=[(credential.recipient_name, message.to_address)],

@@ -10,6 +10,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from flask import current_app, has_app_context
 
 from mailer.queue import publish_due, send_due
+from mailer.reminders import send_reminders
 from models import db
 
 JOB_ID = "mail"
@@ -17,11 +18,12 @@ _started = threading.Lock()
 
 
 def run_jobs(app):
-    """Publish what is due, then drain the queue batch by batch; return the counts."""
+    """Publish what is due, queue due reminders, then drain the queue batch by batch;
+    return the counts."""
     with app.app_context():
         try:
             published = publish_due()
-            total = {"published": published, "claimed": 0}
+            total = {"published": published, "reminders": send_reminders(), "claimed": 0}
             while True:
                 counts = send_due()
                 total["claimed"] += counts["claimed"]

@@ -133,13 +133,13 @@ class Credential(db.Model):
             return "bounced_unchanged"
         return None
 
-    def resend(self, user=None, force=False, why=None):
+    def resend(self, user=None, force=False, why=None, reminder=False):
         """Queue a new delivery email; the older messages stay in the timeline."""
         refusal = self.resend_refusal(force)
         if refusal:
             raise StateError(RESEND_REFUSALS[refusal][0])
         self._event("resent", why or ("forced" if force else None), user=user)
-        self.queue_email(user)
+        self.queue_email(user).is_reminder = reminder
 
     def queue_email(self, user=None):
         """Add a queued message; its Message-ID is fixed now and kept by every retry."""

@@ -46,6 +46,7 @@ class EmailMessage(db.Model):
     sent_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)
     opened_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)
     open_count: so.Mapped[int] = so.mapped_column(default=0)
+    is_reminder: so.Mapped[bool] = so.mapped_column(default=False, server_default=sa.false())
 
     credential: so.Mapped["Credential"] = so.relationship(back_populates="messages")  # noqa: F821
 

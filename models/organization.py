@@ -20,6 +20,10 @@ class Organization(db.Model):
     sender_address: so.Mapped[str | None] = so.mapped_column(sa.String(254))
     reply_to: so.Mapped[str | None] = so.mapped_column(sa.String(254))
 
+    # Automatic reminders: after this many days unopened, at most reminder_max of them.
+    reminder_after_days: so.Mapped[int | None] = so.mapped_column()
+    reminder_max: so.Mapped[int] = so.mapped_column(default=0, server_default="0")
+
     def sender(self, default_address):
         """(display name, address) that delivery emails come from."""
         return (self.sender_name or self.name, self.sender_address or default_address)

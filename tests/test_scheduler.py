@@ -30,7 +30,7 @@ def test_run_jobs_publishes_due_credentials_and_drains_the_queue(tmp_path, sink)
             issue(user, name=f"P{i}", email=f"p{i}@example.com", action="publish")
         due = issue(user, action="schedule", scheduled_at=utcnow() + timedelta(seconds=1))
         time.sleep(1.1)  # let the scheduled time pass
-        assert run_jobs(app) == {"published": 1, "claimed": 12}
+        assert run_jobs(app) == {"published": 1, "reminders": 0, "claimed": 12}
         assert len(sink.received) == 12
         db.session.expire_all()
         assert due.email_status == "not_opened"

@@ -11,8 +11,8 @@ def test_custom_sender_is_used_by_delivery_emails(logged_in, issuer):
     page = logged_in.get("/settings/")
     assert page.status_code == 200 and "credentials@issuer.test" in page.text
     response = logged_in.post("/settings/", data={
-        "sender_name": "Acme Certificates", "sender_address": "certs@acme.test",
-        "reply_to": "help@acme.test"})
+        "section": "sender", "sender-sender_name": "Acme Certificates",
+        "sender-sender_address": "certs@acme.test", "sender-reply_to": "help@acme.test"})
     assert response.status_code == 302
     mail = compose(issue(issuer, action="publish").latest_message)
     assert mail.sender == "Acme Certificates <certs@acme.test>"
@@ -20,9 +20,10 @@ def test_custom_sender_is_used_by_delivery_emails(logged_in, issuer):
 
 
 def test_empty_fields_fall_back_to_the_defaults(logged_in, issuer):
-    logged_in.post("/settings/", data={"sender_name": "X", "sender_address": "x@acme.test"})
-    logged_in.post("/settings/", data={"sender_name": " ", "sender_address": "",
-                                       "reply_to": ""})
+    logged_in.post("/settings/", data={"section": "sender", "sender-sender_name": "X",
+                                       "sender-sender_address": "x@acme.test"})
+    logged_in.post("/settings/", data={"section": "sender", "sender-sender_name": " ",
+                                       "sender-sender_address": "", "sender-reply_to": ""})
     db.session.rollback()
     org = issuer.org
     assert (org.sender_name, org.sender_address, org.reply_to) == (None, None, None)
@@ -37,7 +38,8 @@ def test_empty_fields_fall_back_to_the_defaults(logged_in, issuer):
     ({"sender_name": "x" * 201}, "at most 200"),
 ])
 def test_bad_settings_are_refused_and_kept_for_editing(logged_in, issuer, fields, message):
-    response = logged_in.post("/settings/", data=fields)
+    response = logged_in.post("/settings/", data={"section": "sender", **{
+        f"sender-{key}": value for key, value in fields.items()}})
     assert response.status_code == 422 and message in response.text
     db.session.rollback()
     assert issuer.org.sender_address is None and issuer.org.sender_name is None

@@ -1,9 +1,9 @@
-"""Organization settings: the sender of the delivery emails."""
+"""Organization settings: the sender of the delivery emails, automatic reminders."""
 
-from flask import Blueprint, current_app, flash, redirect, render_template, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
-from forms import SenderForm
+from forms import RemindersForm, SenderForm
 from models import db
 
 bp = Blueprint("settings", __name__, url_prefix="/settings")
@@ -12,14 +12,23 @@ bp = Blueprint("settings", __name__, url_prefix="/settings")
 @bp.route("/", methods=["GET", "POST"])
 @login_required
 def index():
-    """Sender name, sender address and reply-to, used by every delivery email."""
+    """The sender of delivery emails, and automatic reminders."""
     org = current_user.org
-    form = SenderForm(obj=org)
-    if form.validate_on_submit():
+    form = SenderForm(obj=org, prefix="sender")
+    reminders = RemindersForm(obj=org, prefix="reminders")
+    submitted = request.form.get("section")
+    if submitted == "sender" and form.validate_on_submit():
         form.populate_obj(org)
         db.session.commit()
         flash("Sender saved. New emails use it.")
         return redirect(url_for("settings.index"))
-    status = 422 if form.errors else 200
-    return render_template("settings/index.html", form=form, org=org,
+    if submitted == "reminders" and reminders.validate_on_submit():
+        org.reminder_after_days = reminders.reminder_after_days.data
+        org.reminder_max = reminders.reminder_max.data or 0
+        db.session.commit()
+        flash("Reminders saved." if org.reminder_after_days and org.reminder_max
+              else "Automatic reminders are off.")
+        return redirect(url_for("settings.index"))
+    status = 422 if form.errors or reminders.errors else 200
+    return render_template("settings/index.html", form=form, reminders=reminders, org=org,
                            default_sender=current_app.config["MAIL_DEFAULT_SENDER"]), status
