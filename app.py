@@ -91,7 +91,10 @@ def create_app(test_config=None):
     login_manager.login_view = "auth.login"
     login_manager.login_message = "Please log in to see this page."
 
+    from mailer.typos import suggest_address
     from models import User
+
+    app.jinja_env.globals["suggest_address"] = suggest_address
 
     @login_manager.user_loader
     def load_user(user_id):
