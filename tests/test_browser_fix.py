@@ -43,7 +43,7 @@ def test_fix_a_typo_and_resend(tmp_path, sink):
             expect(panel).to_contain_text("The mailbox does not exist.")
             panel.get_by_role("button", name="Use it").click()
             expect(panel).to_contain_text("Address saved")
-            expect(row.locator("td.email")).to_have_text("tim@gmail.com")
+            expect(row.locator("td.email")).to_contain_text("tim@gmail.com")
             panel.get_by_role("button", name="Resend email").click()
             expect(row).to_have_attribute("data-email-status", "sending")
             expect(row).to_have_attribute("data-email-status", "not_opened", timeout=20_000)

@@ -87,9 +87,29 @@ def test_sending_what_was_never_sent(logged_in, issuer):
 def test_another_organizations_recipient_is_404(logged_in, rival):
     theirs = settle(issue(rival, action="publish"), "bounced")
     assert logged_in.get(f"/credentials/{theirs.id}").status_code == 404
+    assert logged_in.get(f"/credentials/{theirs.id}/row?edit=1").status_code == 404
+    assert logged_in.post(f"/credentials/{theirs.id}/email?row=1",
+                          data={"recipient_email": "x@example.com"}).status_code == 404
     assert logged_in.post(f"/credentials/{theirs.id}/email",
                           data={"recipient_email": "x@example.com"}).status_code == 404
     assert logged_in.post(f"/credentials/{theirs.id}/resend",
                           data={"force": "y"}).status_code == 404
     db.session.rollback()
     assert theirs.recipient_email == "jane@example.com" and len(theirs.messages) == 1
+
+
+def test_edit_the_address_in_place_on_the_row(logged_in, bounced):
+    editing = logged_in.get(f"/credentials/{bounced.id}/row?edit=1", headers=HTMX).text
+    assert 'class="email editing"' in editing and 'value="tim@gmial.com"' in editing
+    bad = logged_in.post(f"/credentials/{bounced.id}/email?row=1", headers=HTMX,
+                         data={"recipient_email": "tim@gmail"})
+    assert bad.status_code == 422 and "is not a valid address" in bad.text
+    assert 'class="email editing"' in bad.text and 'value="tim@gmail"' in bad.text
+    good = logged_in.post(f"/credentials/{bounced.id}/email?row=1", headers=HTMX,
+                          data={"recipient_email": "tim@gmail.com"})
+    assert good.status_code == 200 and good.text.lstrip().startswith("<tr")
+    assert "tim@gmail.com" in good.text and "editing" not in good.text
+    db.session.rollback()
+    assert bounced.recipient_email == "tim@gmail.com"
+    cancel = logged_in.get(f"/credentials/{bounced.id}/row", headers=HTMX).text
+    assert "editing" not in cancel

@@ -139,15 +139,34 @@ def detail(credential_id):
     return _detail(credential_or_404(current_user.org_id, credential_id))
 
 
+@bp.get("/credentials/<int:credential_id>/row")
+def row(credential_id):
+    """One row, or its address being edited in place (?edit=1)."""
+    credential = credential_or_404(current_user.org_id, credential_id)
+    return _row(credential, editing=bool(request.args.get("edit")))
+
+
+def _row(credential, status=200, editing=False, email_form=None):
+    form = email_form or EmailForm(formdata=None, recipient_email=credential.recipient_email)
+    return render_template("credentials/_row.html", credential=credential, editing=editing,
+                           email_form=form, publish_form=PublishForm()), status
+
+
 @bp.post("/credentials/<int:credential_id>/email")
 def change_email(credential_id):
-    """Fix the recipient's address (sends nothing; resend is its own action)."""
+    """Fix the recipient's address (sends nothing; resend is its own action), from the
+    panel or in place on the row (?row=1)."""
     credential = credential_or_404(current_user.org_id, credential_id)
     form = EmailForm()
+    in_row = bool(request.args.get("row"))
     if not form.validate_on_submit():
+        if in_row:
+            return _row(credential, 422, editing=True, email_form=form)
         return _detail(credential, 422, email_form=form)
     credential.change_email(form.recipient_email.data, current_user)
     db.session.commit()
+    if in_row:
+        return _row(credential)
     return _detail(credential, message="Address saved. Resend to deliver it there.")
 
 
