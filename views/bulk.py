@@ -58,7 +58,7 @@ def chosen():
     if mode == "unopened":
         days = _days()
         return (query.where(Credential.email_status == EmailStatus.NOT_OPENED.value),
-                f"everyone who has not opened for {days} days")
+                f"everyone who has not opened for {days} day{'s' if days != 1 else ''}")
     if mode == "domain":
         domain = request.form.get("domain", "").strip().lower()
         if not domain or "@" in domain or len(domain) > 253 or not domain.isprintable():
