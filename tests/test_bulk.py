@@ -53,6 +53,7 @@ def test_action_resends_the_eligible_and_records_who(logged_in, mix, issuer):
     response = logged_in.post("/credentials/bulk/resend", headers=HTMX, data={
         "mode": "selected", "ids": ids(sent + bounced + [draft])})
     assert "Queued 2 emails." in response.text
+    assert response.headers["HX-Trigger"] == "credentials-changed"  # the list reloads
     db.session.rollback()
     assert [c.email_status for c in sent] == ["sending", "sending"]
     assert [len(c.messages) for c in bounced] == [1, 1]
@@ -100,6 +101,7 @@ def test_nudge_only_those_unopened_long_enough(logged_in, issuer):
                    data={"mode": "unopened", "days": "3"})
     db.session.rollback()
     assert (old.email_status, new.email_status) == ("sending", "not_opened")
+    assert old.latest_message.is_reminder
     assert old.events()[-2].detail == "reminder: not opened"
 
 

@@ -44,7 +44,7 @@ def test_full_page_shows_every_status_with_icon_label_tooltip_and_help(logged_in
 def test_htmx_request_gets_only_the_list(logged_in, issuer):
     one_of_each(issuer)
     fragment = logged_in.get("/credentials?status=bounced", headers=HTMX).text
-    assert fragment.lstrip().startswith('<div id="credential-list">')
+    assert fragment.lstrip().startswith('<div id="credential-list"')
     assert "<html" not in fragment
     assert statuses_on_page(fragment) == ["bounced"]
     assert 'class="filter status-bounced active"' in fragment

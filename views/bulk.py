@@ -142,15 +142,17 @@ def resend():
     if not eligible:
         return _render(what=what, count=0, skipped=_summary(skipped), form=request.form,
                        forceable=skipped.get("bounced_unchanged", 0))
-    why = ("reminder: not opened" if request.form.get("mode") == "unopened"
-           else "bulk resend")
+    nudge = request.form.get("mode") == "unopened"
+    why = "reminder: not opened" if nudge else "bulk resend"
     for credential in eligible:
-        credential.resend(current_user, force=request.form.get("force") == "y", why=why)
+        credential.resend(current_user, force=request.form.get("force") == "y", why=why,
+                          reminder=nudge)
     db.session.commit()
     message = f"Queued {len(eligible)} email{'s' if len(eligible) != 1 else ''}."
     if skipped:
         message += " " + _summary(skipped) + "."
-    if htmx:
-        return _render(done=message)
+    if htmx:  # the list reloads itself on this event, so the rows show "Sending"
+        body, status = _render(done=message)
+        return body, status, {"HX-Trigger": "credentials-changed"}
     flash(message)
     return redirect(url_for("credentials.index"))
