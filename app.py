@@ -100,9 +100,21 @@ def create_app(test_config=None):
     def load_user(user_id):
         return db.session.get(User, int(user_id)) if user_id.isdigit() else None
 
-    from views import api, auth, bulk, credentials, help, issuing, outbox, settings, tracking
+    from views import (
+        api,
+        auth,
+        bulk,
+        credentials,
+        export,
+        help,
+        issuing,
+        outbox,
+        settings,
+        tracking,
+    )
 
-    for module in (auth, credentials, bulk, issuing, help, api, tracking, outbox, settings):
+    for module in (auth, credentials, bulk, export, issuing, help, api, tracking, outbox,
+                   settings):
         app.register_blueprint(module.bp)
     csrf.exempt(api.bp)  # the API authenticates with bearer keys, not cookies
 

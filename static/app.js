@@ -56,6 +56,14 @@ document.addEventListener("click", async (event) => {
   button.textContent = "Copied";
 });
 
+// "Export CSV" takes the filter and search that are on screen now.
+document.addEventListener("click", (event) => {
+  const link = event.target.closest("a[data-with-filter]");
+  if (!link) return;
+  const params = new URLSearchParams(new FormData(document.getElementById("search")));
+  link.href = link.pathname + "?" + params.toString();
+});
+
 document.addEventListener("DOMContentLoaded", () => localizeTimes(document));
 document.addEventListener("htmx:load", (event) => localizeTimes(event.target));
 

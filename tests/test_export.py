@@ -1,0 +1,47 @@
+"""CSV export: the filter, the status columns, formula neutralisation, a round trip."""
+
+import csv
+import io
+
+from conftest import issue, settle
+
+
+def rows(response):
+    text = response.data.decode("utf-8")
+    assert text.startswith("\ufeff")
+    return list(csv.DictReader(io.StringIO(text[1:])))
+
+
+def test_export_round_trip_with_statuses(logged_in, issuer, rival):
+    settle(issue(issuer, name="Zoë Müller", email="zoe@example.com", action="publish"),
+           "bounced")
+    settle(issue(issuer, name="Ann", email="ann@example.com", action="publish"), "sent",
+           opened=True)
+    issue(issuer, name="Draft", email=None)
+    issue(rival, name="Their Recipient")
+    response = logged_in.get("/credentials/export.csv")
+    assert response.status_code == 200 and response.mimetype == "text/csv"
+    assert "attachment" in response.headers["Content-Disposition"]
+    exported = rows(response)
+    assert [r["recipient_name"] for r in exported] == ["Zoë Müller", "Ann", "Draft"]
+    assert exported[0]["email_status"] == "bounced"
+    assert exported[0]["bounce_reason"] == "The mailbox does not exist."
+    assert exported[1]["email_status_label"] == "Email is opened" and exported[1]["opened_at"]
+    assert exported[2]["recipient_email"] == "" and exported[2]["email_status"] == "not_provided"
+    only_bounced = rows(logged_in.get("/credentials/export.csv?status=bounced"))
+    assert [r["recipient_name"] for r in only_bounced] == ["Zoë Müller"]
+    assert [r["recipient_name"] for r in rows(logged_in.get("/credentials/export.csv?q=ann"))] == [
+        "Ann"]
+
+
+def test_formulas_are_neutralised(logged_in, issuer):
+    for name in ('=HYPERLINK("http://x")', "+1+1", "-2", "@SUM(A1)", "Plain"):
+        issue(issuer, name=name, group="=cmd|' /C calc'!A0")
+    exported = rows(logged_in.get("/credentials/export.csv"))
+    assert [r["recipient_name"] for r in exported] == [
+        "'=HYPERLINK(\"http://x\")", "'+1+1", "'-2", "'@SUM(A1)", "Plain"]
+    assert {r["group"] for r in exported} == {"'=cmd|' /C calc'!A0"}
+
+
+def test_export_needs_login(client, issuer):
+    assert client.get("/credentials/export.csv").status_code == 302
