@@ -20,6 +20,8 @@ class EmailMessage(db.Model):
     __table_args__ = (
         # The queue claims by state and due time.
         sa.Index("ix_email_messages_due", "state", "next_attempt_at"),
+        # Bounces by reason, for the banner of domains that block us.
+        sa.Index("ix_email_messages_reason", "org_id", "bounce_reason"),
         sa.CheckConstraint(
             "state IN ('queued', 'sending', 'retry', 'sent', 'bounced')", name="state"
         ),

@@ -62,8 +62,8 @@ def index():
         "credentials": items, "counts": counts, "total": total, "status": status, "q": text,
         "page": page, "pages": max(1, ceil(total / per_page)), "statuses": list(EmailStatus),
         "org_empty": not text and not any(counts.values()),
-        "blocked": [] if htmx else blocked_domains(
-            current_user.org_id, current_app.config["BLOCKED_DOMAIN_THRESHOLD"]),
+        "blocked": blocked_domains(current_user.org_id,
+                                   current_app.config["BLOCKED_DOMAIN_THRESHOLD"]),
         "sender": current_user.org.sender(current_app.config["MAIL_DEFAULT_SENDER"]),
         "publish_form": PublishForm(),
     }

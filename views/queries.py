@@ -6,7 +6,7 @@ import sqlalchemy as sa
 from flask import abort
 
 from mailer.replies import BLOCKED
-from models import Credential, StatusCount, db
+from models import Credential, EmailMessage, StatusCount, db
 from models.status import EmailStatus
 
 
@@ -68,10 +68,14 @@ def page_of(org_id, status=None, text="", page=1, per_page=50, counts=None):
 def blocked_domains(org_id, threshold):
     """[(domain, count)] where at least threshold recipients bounced because the server
     blocked us (spam or policy), most first: their IT can lift that."""
-    bounced = db.session.scalars(
-        scoped(org_id).where(Credential.email_status == EmailStatus.BOUNCED.value)
-        .options(sa.orm.selectinload(Credential.messages))).all()
-    counts = Counter(
-        credential.recipient_email.rpartition("@")[2].lower() for credential in bounced
-        if credential.latest_message and credential.latest_message.bounce_reason == BLOCKED)
+    newest = sa.orm.aliased(EmailMessage)
+    latest = (sa.select(sa.func.max(newest.id))
+              .where(newest.credential_id == EmailMessage.credential_id).scalar_subquery())
+    addresses = db.session.scalars(
+        sa.select(EmailMessage.to_address)
+        .join(Credential, Credential.id == EmailMessage.credential_id)
+        .where(EmailMessage.org_id == org_id, EmailMessage.bounce_reason == BLOCKED,
+               EmailMessage.id == latest,
+               Credential.email_status == EmailStatus.BOUNCED.value))
+    counts = Counter(address.rpartition("@")[2].lower() for address in addresses)
     return [(domain, n) for domain, n in counts.most_common() if n >= threshold]
