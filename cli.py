@@ -102,7 +102,31 @@ def worker():
         pass
 
 
+bounces = AppGroup("bounces", help="Bounce reports that come back later.")
+
+
+@bounces.command("import")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True))
+def bounces_import(paths):
+    """Read bounce reports from files or Maildir folders (the sender's mailbox)."""
+    import mailbox
+    from collections import Counter
+    from pathlib import Path
+
+    from mailer.bounces import record_report
+
+    results = Counter()
+    for path in map(Path, paths):
+        if path.is_dir():
+            reports = (message.as_bytes() for message in mailbox.Maildir(path, create=False))
+        else:
+            reports = [path.read_bytes()]
+        for raw in reports:
+            results[record_report(raw)] += 1
+    click.echo(", ".join(f"{n} {what}" for what, n in sorted(results.items())) or "nothing")
+
+
 def register(app):
     """Attach the commands to the app's `flask` CLI."""
-    for command in (users, apikeys, demo, worker):
+    for command in (users, apikeys, demo, worker, bounces):
         app.cli.add_command(command)
