@@ -66,6 +66,7 @@ def config_from_env(instance_path):
         "STATUS_POLL_SECONDS": float(env("STATUS_POLL_SECONDS") or 2),
         "BLOCKED_DOMAIN_THRESHOLD": int(env("BLOCKED_DOMAIN_THRESHOLD") or 3),
         "PER_PAGE": 50,
+        "MAX_CONTENT_LENGTH": 16 * 1024 * 1024,  # larger request bodies get a 413
     }
 
 

@@ -256,3 +256,10 @@ def test_bulk_limits(api):
     assert api.post("/api/v1/credentials/bulk", json={"credentials": "x"}).status_code == 400
     full = api.post("/api/v1/credentials/bulk", json={"credentials": [one] * 1000})
     assert full.status_code == 200 and len(full.json["results"]) == 1000
+
+
+def test_oversized_bodies_are_413(api):
+    body = '{"credentials": [' + ",".join(['{"recipient_name": "x"}'] * 800_000) + "]}"
+    response = api.post("/api/v1/credentials/bulk", data=body, content_type="application/json")
+    assert response.status_code == 413
+    error_fields(response)
