@@ -89,18 +89,16 @@ def live():
 def publish(credential_id):
     """Publish a draft or scheduled credential now, with its email choice."""
     credential = credential_or_404(current_user.org_id, credential_id)
-    form = PublishForm()
-    if form.validate_on_submit():
-        try:
-            credential.publish(credential.send_email, current_user)
-            db.session.commit()
-        except StateError as error:
-            db.session.rollback()
-            flash(str(error), "error")
-    if htmx:
-        return render_template("credentials/_row.html", credential=credential,
-                               publish_form=PublishForm())
-    flash(f"Published the credential of {credential.recipient_name}.")
+    try:
+        credential.publish(credential.send_email, current_user)
+        db.session.commit()
+        message = (f"Published the credential of {credential.recipient_name}.", "message")
+    except StateError as error:
+        db.session.rollback()
+        message = (str(error), "error")
+    if htmx:  # the row itself shows what happened
+        return _row(credential)
+    flash(*message)
     return redirect(url_for("credentials.index"))
 
 
