@@ -67,6 +67,7 @@ def config_from_env(instance_path):
         "BLOCKED_DOMAIN_THRESHOLD": int(env("BLOCKED_DOMAIN_THRESHOLD") or 3),
         "PER_PAGE": 50,
         "MAX_CONTENT_LENGTH": 16 * 1024 * 1024,  # larger request bodies get a 413
+        "SESSION_COOKIE_SAMESITE": "Lax",
     }
 
 
