@@ -6,10 +6,9 @@ from email import policy
 
 import sqlalchemy as sa
 
+from mailer.queue import apply_outcome
 from mailer.replies import classify
-from models import EmailEvent, EmailMessage, db
-from models.status_count import sync_statuses
-from models.types import utcnow
+from models import EmailMessage, write_transaction
 
 MESSAGES = EmailMessage.__table__
 
@@ -47,23 +46,15 @@ def record_report(raw):
     if status["Action"].lower() != "failed" or not status["Status"].startswith("5"):
         return "ignored"  # "delayed" and "delivered" reports change nothing
     diagnostic = status["Diagnostic-Code"].partition(";")[2].strip() or status["Status"]
-    code = re.match(r"(\d{3})\s+(.*)", diagnostic)
+    code = re.match(r"([5]\d\d)\s+(.*)", diagnostic)  # a final failure is a 5xx
     outcome = classify(int(code.group(1)) if code else 550,
                        code.group(2) if code else diagnostic, "data")
-    with db.engine.connect().execution_options(sqlite_immediate=True) as connection:
-        with connection.begin():
-            found = connection.execute(
-                sa.select(MESSAGES.c.id, MESSAGES.c.credential_id)
-                .where(MESSAGES.c.message_id == message_id)).first()
-            if found is None:
-                return "unknown"
-            connection.execute(
-                sa.update(MESSAGES).where(MESSAGES.c.id == found.id).values(
-                    state="bounced", bounce_kind="hard", bounce_reason=outcome.reason,
-                    last_reply=outcome.reply[:2000], lease_until=None, lease_owner=None))
-            connection.execute(sa.insert(EmailEvent.__table__).values(
-                credential_id=found.credential_id, message_id=found.id, type="bounced",
-                at=utcnow(), detail=f"A bounce report came back: {outcome.reason} "
-                                    f"Server said: {outcome.reply}"))
-            sync_statuses(connection, [found.credential_id])
-    return "bounced"
+    with write_transaction() as connection:
+        found = connection.execute(
+            sa.select(MESSAGES.c.id, MESSAGES.c.credential_id, MESSAGES.c.attempts)
+            .where(MESSAGES.c.message_id == message_id)).first()
+        if found is None:
+            return "unknown"
+        # A late report is not another attempt: the attempts stay as they were.
+        return apply_outcome(connection, found.id, found.credential_id, outcome,
+                             found.attempts, note="A bounce report came back: ")

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import sqlalchemy as sa
 
-from models import EmailEvent, EmailMessage, db
+from models import EmailEvent, EmailMessage, write_transaction
 from models.status_count import sync_statuses
 from models.types import utcnow
 
@@ -117,8 +117,7 @@ class OpenRecorder:
         with self.lock:
             hits, self.pending = self.pending, []
         if hits:
-            with self.app.app_context(), db.engine.connect().execution_options(
-                    sqlite_immediate=True) as connection, connection.begin():
+            with self.app.app_context(), write_transaction() as connection:
                 record_opens(connection, hits)
 
     def _run(self):

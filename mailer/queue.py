@@ -20,7 +20,15 @@ from flask_mail import Connection
 
 from mailer.compose import compose
 from mailer.replies import Outcome, classify
-from models import Credential, EmailEvent, EmailMessage, db, write_lock
+from models import (
+    Credential,
+    EmailEvent,
+    EmailMessage,
+    db,
+    immediate_connection,
+    write_lock,
+    write_transaction,
+)
 from models.status_count import sync_statuses
 from models.types import utcnow
 
@@ -48,9 +56,8 @@ def claim(batch_size, owner, now=None):
     statement = (sa.update(messages).where(messages.c.id.in_(chosen))
                  .values(state="sending", lease_until=lease, lease_owner=owner)
                  .returning(messages.c.id))
-    with db.engine.connect().execution_options(sqlite_immediate=True) as connection:
-        with connection.begin():
-            return sorted(connection.execute(statement).scalars())
+    with write_transaction() as connection:
+        return sorted(connection.execute(statement).scalars())
 
 
 def send_due(batch_size=None, owner=None):
@@ -73,7 +80,7 @@ def send_due(batch_size=None, owner=None):
             mail = Outcome("retry", str(error), "Could not build the email.")
         batch.append((message.id, message.to_address, mail))
     db.session.rollback()  # end the read transaction before talking SMTP
-    with db.engine.connect().execution_options(sqlite_immediate=True) as connection:
+    with immediate_connection() as connection:  # one per batch, a transaction per outcome
         for message_id, outcome in _send(batch):
             counts[record(message_id, outcome, owner, connection)] += 1
     return counts
@@ -222,19 +229,26 @@ def _update(columns):
 def record(message_id, outcome, owner, connection=None):
     """Commit one outcome in its own short transaction, unless our lease was lost."""
     if connection is None:
-        with db.engine.connect().execution_options(sqlite_immediate=True) as connection:
+        with immediate_connection() as connection:
             return record(message_id, outcome, owner, connection)
-    now = utcnow()
     with connection.begin():
         held = connection.execute(HELD, {"message_id": message_id, "owner": owner}).first()
         if held is None:
             return "lease_lost"
-        values, (kind, detail) = _outcome_values(outcome, held.attempts + 1, now)
-        connection.execute(_update(tuple(sorted(values))),
-                           {"row_id": message_id, **{f"new_{k}": v for k, v in values.items()}})
-        connection.execute(EVENT, {"credential_id": held.credential_id, "type": kind,
-                                   "message_id": message_id, "detail": detail, "at": now})
-        sync_statuses(connection, [held.credential_id])
+        return apply_outcome(connection, message_id, held.credential_id, outcome,
+                             held.attempts + 1)
+
+
+def apply_outcome(connection, message_id, credential_id, outcome, attempts, note=""):
+    """Write an outcome in the caller's transaction: the message's columns, its timeline
+    event (note first) and the derived status; return the message's new state."""
+    now = utcnow()
+    values, (kind, detail) = _outcome_values(outcome, attempts, now)
+    connection.execute(_update(tuple(sorted(values))),
+                       {"row_id": message_id, **{f"new_{k}": v for k, v in values.items()}})
+    connection.execute(EVENT, {"credential_id": credential_id, "type": kind,
+                               "message_id": message_id, "detail": note + detail, "at": now})
+    sync_statuses(connection, [credential_id])
     return values["state"]
 
 

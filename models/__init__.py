@@ -1,5 +1,7 @@
 """Database models, one module each; `db` is the Flask-SQLAlchemy handle."""
 
+from contextlib import contextmanager
+
 import sqlalchemy as sa
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy.orm import DeclarativeBase
@@ -19,6 +21,18 @@ class Base(DeclarativeBase):
 
 
 db = SQLAlchemy(model_class=Base)
+
+
+def immediate_connection():
+    """A Core connection whose transactions take the write lock at BEGIN (SQLite)."""
+    return db.engine.connect().execution_options(sqlite_immediate=True)
+
+
+@contextmanager
+def write_transaction():
+    """One short Core write transaction outside the ORM session, committed on exit."""
+    with immediate_connection() as connection, connection.begin():
+        yield connection
 
 
 def write_lock():
@@ -66,5 +80,6 @@ from models.user import User  # noqa: E402
 
 __all__ = [
     "ApiKey", "Credential", "CredentialGroup", "EmailEvent", "EmailMessage",
-    "Organization", "StatusCount", "User", "db", "write_lock",
+    "Organization", "StatusCount", "User", "db", "immediate_connection", "write_lock",
+    "write_transaction",
 ]

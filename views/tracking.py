@@ -6,7 +6,7 @@ import sqlalchemy as sa
 from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
 
 from mailer import opens
-from models import Credential, db
+from models import Credential, db, write_transaction
 from models.types import utcnow
 
 bp = Blueprint("tracking", __name__)
@@ -31,10 +31,9 @@ def pixel(token):
 @bp.get("/r/<token>")
 def follow(token):
     """The link in the email: counts as an open, then shows the credential."""
-    with db.engine.connect().execution_options(sqlite_immediate=True) as connection:
-        with connection.begin():
-            found = opens.record_opens(
-                connection, [(token, request.user_agent.string[:300], utcnow(), "link")])
+    with write_transaction() as connection:
+        found = opens.record_opens(
+            connection, [(token, request.user_agent.string[:300], utcnow(), "link")])
     message = found.get(token)
     credential = message and db.session.get(Credential, message.credential_id)
     if credential is None or credential.issue_state != "published":
