@@ -13,7 +13,7 @@ from models import Credential, db
 from models.credential import RESEND_REFUSALS
 from models.status import EmailStatus
 from models.types import utcnow
-from views.queries import like_escape, matching, scoped
+from views.queries import filter_args, filtered, like_escape, scoped
 
 bp = Blueprint("bulk", __name__, url_prefix="/credentials/bulk")
 MAX_BULK = 10_000
@@ -49,12 +49,8 @@ def chosen():
             raise BulkError("Select at least one recipient first.")
         return query.where(Credential.id.in_(ids[:MAX_BULK])), "the selected recipients"
     if mode == "filter":
-        status = request.form.get("status", "")
-        text = request.form.get("q", "").strip()[:200]
-        query = matching(query, text)
-        if status in {s.value for s in EmailStatus}:
-            query = query.where(Credential.email_status == status)
-        return query, "every recipient matching the filter"
+        query = filtered(current_user.org_id, *filter_args(request.form))
+        return query.order_by(Credential.id), "every recipient matching the filter"
     if mode == "unopened":
         days = _days()
         return (query.where(Credential.email_status == EmailStatus.NOT_OPENED.value),

@@ -15,6 +15,7 @@ from models.status import EmailStatus
 from views.queries import (
     blocked_domains,
     credential_or_404,
+    filter_args,
     page_of,
     scoped,
     status_counts,
@@ -42,18 +43,10 @@ def home():
     return redirect(url_for("credentials.index"))
 
 
-def _filter_args():
-    """The status filter and search text of the page, cleaned."""
-    status = request.args.get("status", "")
-    if status not in {s.value for s in EmailStatus}:
-        status = ""
-    return status, request.args.get("q", "").strip()[:200]
-
-
 @bp.get("/credentials")
 def index():
     """The page; an htmx request for a filter, search or page gets only the list."""
-    status, text = _filter_args()
+    status, text = filter_args(request.args)
     page = _page_number(request.args.get("page"))
     per_page = current_app.config["PER_PAGE"]
     counts = status_counts(current_user.org_id, text)
@@ -75,7 +68,7 @@ def index():
 def live():
     """For the rows still sending: those whose status changed, and the new counts."""
     ids = [int(i) for i in request.args.getlist("id") if i.isdigit()][:MAX_LIVE_ROWS]
-    status, text = _filter_args()
+    status, text = filter_args(request.args)
     rows = db.session.scalars(scoped(current_user.org_id).where(Credential.id.in_(ids))
                               .options(sa.orm.selectinload(Credential.group),
                                        sa.orm.selectinload(Credential.messages))).all()

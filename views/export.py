@@ -9,7 +9,7 @@ from flask_login import current_user, login_required
 
 from models import Credential, db
 from models.status import EmailStatus
-from views.queries import matching, scoped
+from views.queries import filter_args, filtered
 
 bp = Blueprint("export", __name__)
 COLUMNS = ["recipient_name", "recipient_email", "group", "issue_state", "published_at",
@@ -41,12 +41,10 @@ def row_of(credential):
 @login_required
 def export():
     """Stream every credential matching the filter, oldest first, as UTF-8 CSV."""
-    status = request.args.get("status", "")
-    query = matching(scoped(current_user.org_id), request.args.get("q", "").strip()[:200])
-    if status in {s.value for s in EmailStatus}:
-        query = query.where(Credential.email_status == status)
-    query = query.order_by(Credential.id).options(
-        sa.orm.selectinload(Credential.group), sa.orm.selectinload(Credential.messages))
+    query = (filtered(current_user.org_id, *filter_args(request.args))
+             .order_by(Credential.id)
+             .options(sa.orm.selectinload(Credential.group),
+                      sa.orm.selectinload(Credential.messages)))
 
     def lines():
         buffer = io.StringIO()

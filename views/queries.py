@@ -39,6 +39,21 @@ def matching(query, text):
     ))
 
 
+def filter_args(values):
+    """The status filter and search text of the Credentials page, cleaned from request
+    values (an unknown status means all)."""
+    status = values.get("status", "")
+    if status not in {s.value for s in EmailStatus}:
+        status = ""
+    return status, values.get("q", "").strip()[:200]
+
+
+def filtered(org_id, status="", text=""):
+    """The organization's credentials with the status (all when empty) matching the text."""
+    query = matching(scoped(org_id), text)
+    return query.where(Credential.email_status == status) if status else query
+
+
 def status_counts(org_id, text=""):
     """How many of the organization's credentials (matching the text) have each status."""
     if not text:
@@ -52,9 +67,7 @@ def status_counts(org_id, text=""):
 
 def page_of(org_id, status=None, text="", page=1, per_page=50, counts=None):
     """One page of credentials, newest first, and the total matching."""
-    query = matching(scoped(org_id), text)
-    if status:
-        query = query.where(Credential.email_status == status)
+    query = filtered(org_id, status, text)
     counts = counts if counts is not None else status_counts(org_id, text)
     total = counts[status] if status else sum(counts.values())
     items = db.session.scalars(
