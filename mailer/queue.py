@@ -102,7 +102,7 @@ def _send(batch):
                     yield rest_id, outcome
                 return
         outcome = _deliver(connection.host, mail, to_address)
-        if outcome.reply.startswith("connection lost"):
+        if outcome.connection_lost:
             _close(connection)
             connection = None  # reconnect for the next message
         yield message_id, outcome

@@ -20,6 +20,7 @@ class Outcome:
     reply: str  # the server's own words, kept for the timeline
     reason: str | None = None  # plain words for the issuer
     retry_after: float | None = None  # seconds the server asked us to wait
+    connection_lost: bool = False  # no answer, or 421: this connection is done
 
 
 def explain(code, text):
@@ -71,4 +72,4 @@ def classify(code, text, stage="rcpt"):
         reason = "Our mail server refused to send: " + text
     else:
         reason = explain(code, text)
-    return Outcome("retry", reply, reason, retry_after)
+    return Outcome("retry", reply, reason, retry_after, connection_lost=code in (None, 421))

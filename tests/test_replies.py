@@ -41,3 +41,10 @@ def test_replies(code, text, stage, action, reason, after):
 
 def test_bytes_replies_are_decoded():
     assert classify(550, b"5.1.1 unknown \xff user", "rcpt").reply.startswith("550 5.1.1 unknown")
+
+
+@pytest.mark.parametrize("code, lost", [(None, True), (421, True), (451, False), (250, False),
+                                        (550, False)])
+def test_which_replies_end_the_connection(code, lost):
+    assert classify(code, "4.3.2 closing" if code else "connection lost", "rcpt").connection_lost \
+        is lost
