@@ -132,6 +132,9 @@ class OpenRecorder:
 
 def recorder(app):
     """This process's OpenRecorder for the app, started on first use."""
+    found = app.extensions.get("open_recorder")
+    if found is not None:  # every tracking image asks: no lock once it exists
+        return found
     with _starting:
         if "open_recorder" not in app.extensions:
             app.extensions["open_recorder"] = OpenRecorder(app)

@@ -20,8 +20,8 @@ def pixel(token):
     """Always the same image, never cached; a valid token's open is recorded within a
     fraction of a second (mailer.opens.OpenRecorder)."""
     try:
-        opens.recorder(current_app._get_current_object()).note(token,
-                                                                request.user_agent.string)
+        opens.recorder(current_app._get_current_object()).note(
+            token, request.headers.get("User-Agent", ""))
     except Exception:  # the image must load whatever happens; the log says what
         current_app.logger.exception("could not note an open")
     return PIXEL, 200, {"Content-Type": "image/gif", "Cache-Control": "no-store, max-age=0",
