@@ -152,3 +152,4 @@ def test_live_answers_with_changed_rows_and_counts_only(logged_in, issuer, rival
     assert re.search(r'data-status="sending"[^>]*>.*?<span class="count">1</span>', answer, re.S)
     nothing = logged_in.get(f"/credentials/live?id={still.id}", headers=HTMX).text
     assert "<tr" not in nothing
+    assert nothing == ""  # and no counts to read or swap while nothing changed

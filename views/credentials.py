@@ -72,8 +72,11 @@ def live():
     rows = db.session.scalars(scoped(current_user.org_id).where(Credential.id.in_(ids))
                               .options(sa.orm.selectinload(Credential.group),
                                        sa.orm.selectinload(Credential.messages))).all()
+    changed = [c for c in rows if not c.status.transient]
+    if not changed:  # most polls: nothing to swap, so no counts to read either
+        return ""
     return render_template(
-        "credentials/_live.html", changed=[c for c in rows if not c.status.transient],
+        "credentials/_live.html", changed=changed,
         counts=status_counts(current_user.org_id, text), status=status, q=text,
         statuses=list(EmailStatus), publish_form=PublishForm())
 
