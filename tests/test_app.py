@@ -35,6 +35,12 @@ def test_defaults_use_sqlite_and_the_development_catcher(monkeypatch):
     assert create_app().config["SECRET_KEY"] == app.config["SECRET_KEY"]
 
 
-def test_test_config_overrides(app):
+def test_test_config_overrides(monkeypatch, tmp_path):
+    from conftest import make_app
+
+    monkeypatch.setenv("SCHEDULER_ENABLED", "1")  # the environment says otherwise
+    monkeypatch.setenv("MAIL_DEFAULT_SENDER", "env@example.com")
+    app = make_app(tmp_path)
     assert app.config["TESTING"] is True
     assert app.config["SCHEDULER_ENABLED"] is False
+    assert app.config["MAIL_DEFAULT_SENDER"] == "credentials@issuer.test"
