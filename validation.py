@@ -79,8 +79,11 @@ def clean_future_time(value, now):
     return value
 
 
+ACTIONS = ("draft", "publish", "schedule")
+
+
 def clean_action(value):
     """One of draft, publish or schedule."""
-    if value not in ("draft", "publish", "schedule"):
+    if value not in ACTIONS:
         raise InvalidInput("Action must be one of draft, publish, schedule.")
     return value

@@ -14,8 +14,6 @@ from models.email_message import EmailMessage
 from models.status import EmailStatus
 from models.types import UTCDateTime, utcnow
 
-ACTIONS = ("draft", "publish", "schedule")
-
 # Why a resend is refused: (the sentence for one credential, the words for a bulk count).
 RESEND_REFUSALS = {
     "not_published": ("The credential is not published yet; publish it to send the email.",
@@ -75,10 +73,6 @@ class Credential(db.Model):
     @property
     def status(self):
         return EmailStatus(self.email_status)
-
-    @property
-    def issued_or_scheduled_at(self):
-        return self.published_at or self.scheduled_at
 
     @classmethod
     def issue(cls, org_id, recipient_name, recipient_email, group, action,

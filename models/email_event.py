@@ -8,11 +8,6 @@ import sqlalchemy.orm as so
 from models import db
 from models.types import UTCDateTime, utcnow
 
-EVENT_TYPES = (
-    "queued", "sent", "deferred", "bounced", "opened", "auto_opened", "viewed",
-    "address_changed", "resent",
-)
-
 
 class EmailEvent(db.Model):
     __tablename__ = "email_events"

@@ -48,8 +48,7 @@ TOOLTIPS = {
     EmailStatus.OPENED: "The recipient opened the email or followed its link.",
 }
 
-# Queue states of an email message (DESIGN.md, "The mail queue").
-QUEUE_STATES = ("queued", "sending", "retry", "sent", "bounced")
+# Queue states in which a message is still on its way (DESIGN.md, "The mail queue").
 IN_FLIGHT = frozenset({"queued", "sending", "retry"})
 
 
