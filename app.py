@@ -43,6 +43,7 @@ def config_from_env(instance_path):
     """The settings of DESIGN.md's outside contract, read from the environment."""
     env = os.environ.get
     mail_server = env("MAIL_SERVER") or None
+    import_max_bytes = int(env("IMPORT_MAX_BYTES") or 20 << 20)
     return {
         "SECRET_KEY": _secret_key(instance_path),
         "SQLALCHEMY_DATABASE_URI": _database_url(instance_path),
@@ -66,7 +67,11 @@ def config_from_env(instance_path):
         "STATUS_POLL_SECONDS": float(env("STATUS_POLL_SECONDS") or 2),
         "BLOCKED_DOMAIN_THRESHOLD": int(env("BLOCKED_DOMAIN_THRESHOLD") or 3),
         "PER_PAGE": 50,
-        "MAX_CONTENT_LENGTH": 16 * 1024 * 1024,  # larger request bodies get a 413
+        "IMPORT_FOLDER": env("IMPORT_FOLDER") or str(Path(instance_path) / "imports"),
+        "IMPORT_MAX_BYTES": import_max_bytes,
+        "IMPORT_MAX_ROWS": int(env("IMPORT_MAX_ROWS") or 100_000),
+        # Larger request bodies get a 413 before they are read.
+        "MAX_CONTENT_LENGTH": max(16 << 20, import_max_bytes + (1 << 20)),
         "SESSION_COOKIE_SAMESITE": "Lax",
     }
 
@@ -109,14 +114,15 @@ def create_app(test_config=None):
         credentials,
         export,
         help,
+        imports,
         issuing,
         outbox,
         settings,
         tracking,
     )
 
-    for module in (auth, credentials, bulk, export, issuing, help, api, tracking, outbox,
-                   settings):
+    for module in (auth, credentials, bulk, export, issuing, imports, help, api, tracking,
+                   outbox, settings):
         app.register_blueprint(module.bp)
     csrf.exempt(api.bp)  # the API authenticates with bearer keys, not cookies
 

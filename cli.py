@@ -84,7 +84,7 @@ def demo():
 @click.command("worker")
 @with_appcontext
 def worker():
-    """Run the mail queue and scheduled publishing in the foreground (no web)."""
+    """Run the mail queue, imports and scheduled publishing in the foreground (no web)."""
     from apscheduler.schedulers.blocking import BlockingScheduler
     from flask import current_app
 

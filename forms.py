@@ -3,6 +3,7 @@
 from datetime import UTC, datetime, timedelta
 
 from flask_wtf import FlaskForm
+from flask_wtf.file import FileField, FileRequired
 from wtforms import (
     BooleanField,
     DateTimeLocalField,
@@ -48,12 +49,51 @@ class LoginForm(FlaskForm):
     password = PasswordField("Password", validators=[DataRequired(), Length(max=200)])
 
 
-class IssueForm(FlaskForm):
-    recipient_name = StringField("Recipient name", validators=[rule(validation.clean_text)])
-    recipient_email = EmailField("Recipient email (optional)",
-                                 validators=[rule(validation.clean_email)])
+class GroupPicker(FlaskForm):
+    """An existing group of the organization, or a new one by name."""
+
     group_id = SelectField("Existing group", coerce=str, validate_choice=False)
     new_group = StringField("New group name")
+    group_optional = False  # True where a group may be left out
+
+    def __init__(self, groups, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.groups = {str(g.id): g for g in groups}
+        if groups and not self.is_submitted() and not self.group_optional:
+            # Issuers mostly add to the group they created last.
+            self.group_id.data = str(max(groups, key=lambda g: g.id).id)
+        self.group_id.choices = [SelectChoice("", "— choose a group —")] + [
+            SelectChoice(str(g.id), g.name) for g in groups
+        ] + [SelectChoice("new", "New group…")]
+
+    @property
+    def wants_new_group(self):
+        if self.group_optional and not self.group_id.data and not self.groups:
+            return bool((self.new_group.data or "").strip())
+        return self.group_id.data == "new" or not self.groups
+
+    @property
+    def group_name(self):
+        """The picked or new group's name, or None when none is picked."""
+        if self.wants_new_group:
+            return self.new_group.data
+        group = self.groups.get(self.group_id.data)
+        return group.name if group else None
+
+    def validate_group_id(self, field):
+        if self.wants_new_group or field.data in self.groups:
+            return
+        if not (self.group_optional and not field.data):
+            raise ValidationError("Pick a group, or create a new one.")
+
+    def validate_new_group(self, field):
+        if self.wants_new_group:
+            rule(validation.clean_text, what="Group name")(self, field)
+
+
+class WhenFields(FlaskForm):
+    """Draft, publish now or schedule, and whether to send the email."""
+
     action = RadioField("Action", default="draft", choices=[
         SelectChoice("draft", "Save as draft"), SelectChoice("publish", "Publish now"),
         SelectChoice("schedule", "Schedule"),
@@ -64,32 +104,72 @@ class IssueForm(FlaskForm):
     utc_offset = HiddenField(default="0")
     send_email = BooleanField("Send email to recipient", default=True)
 
-    def __init__(self, groups, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.groups = {str(g.id): g for g in groups}
-        if groups and not self.is_submitted():
-            # Issuers mostly add to the group they created last.
-            self.group_id.data = str(max(groups, key=lambda g: g.id).id)
-        self.group_id.choices = [SelectChoice("", "— choose a group —")] + [
-            SelectChoice(str(g.id), g.name) for g in groups
-        ] + [SelectChoice("new", "New group…")]
-
-    @property
-    def wants_new_group(self):
-        return self.group_id.data == "new" or not self.groups
-
-    def validate_group_id(self, field):
-        if not self.wants_new_group and field.data not in self.groups:
-            raise ValidationError("Pick a group, or create a new one.")
-
-    def validate_new_group(self, field):
-        if self.wants_new_group:
-            rule(validation.clean_text, what="Group name")(self, field)
-
     def validate_scheduled_at(self, field):
         if self.action.data != "schedule":
             return
         field.data = scheduled_time(field.data, self.utc_offset.data)
+
+
+class IssueForm(GroupPicker, WhenFields):
+    recipient_name = StringField("Recipient name", validators=[rule(validation.clean_text)])
+    recipient_email = EmailField("Recipient email (optional)",
+                                 validators=[rule(validation.clean_email)])
+
+
+class ImportIssueForm(WhenFields):
+    """How to issue an import's good rows."""
+
+
+class ImportUploadForm(FlaskForm):
+    file = FileField("Spreadsheet", validators=[FileRequired("Choose a file to upload.")])
+
+
+class ImportMappingForm(GroupPicker):
+    """Which column holds the name, the email and the group, and the group of rows without
+    one (required when the file has no group column)."""
+
+    name_col = SelectField("Recipient name column", coerce=str, validate_choice=False)
+    email_col = SelectField("Recipient email column", coerce=str, validate_choice=False)
+    group_col = SelectField("Group column", coerce=str, validate_choice=False)
+    group_optional = True
+
+    def __init__(self, job, groups, *args, **kwargs):
+        super().__init__(groups, *args, **kwargs)
+        none = [SelectChoice("", "— not in the file —")]
+        columns = [SelectChoice(str(i), label) for i, label in job.column_choices]
+        for field in (self.name_col, self.email_col, self.group_col):
+            field.choices = none + columns
+        self.column_count = len(columns)
+
+    def column(self, field):
+        """The chosen column's index, or None."""
+        return int(field.data) if field.data else None
+
+    def _check_column(self, field):
+        if field.data and not (field.data.isdigit() and int(field.data) < self.column_count):
+            raise ValidationError("Pick one of the file's columns.")
+
+    def validate_name_col(self, field):
+        if not field.data:
+            raise ValidationError("Pick the column that holds the recipients' names; the "
+                                  "file needs one.")
+        self._check_column(field)
+
+    def validate_email_col(self, field):
+        self._check_column(field)
+        if field.data and field.data == self.name_col.data:
+            raise ValidationError("The email cannot come from the name column.")
+
+    def validate_group_col(self, field):
+        self._check_column(field)
+        if field.data and field.data in (self.name_col.data, self.email_col.data):
+            raise ValidationError("The group must come from a column of its own.")
+
+    def validate_group_id(self, field):
+        if not self.group_col.data and not self.group_name:
+            raise ValidationError("The file has no group column: pick the group for its "
+                                  "rows, or create one.")
+        super().validate_group_id(field)
 
 
 class ScheduleForm(FlaskForm):

@@ -14,6 +14,8 @@ for _reserved in ("test", "invalid", "localhost"):
 
 NAME_MAX = 200
 EMAIL_MAX = 254
+# Text starting with one of these is run as a formula by spreadsheets (CSV injection).
+FORMULA_STARTS = ("=", "+", "-", "@")
 
 
 class InvalidInput(ValueError):
@@ -26,7 +28,8 @@ def _has_control(value):
 
 
 def clean_text(value, what="Name", max_length=NAME_MAX):
-    """A required one-line text: stripped, 1–max_length characters, no control characters."""
+    """A required one-line text: stripped, 1–max_length characters, no control characters,
+    not a spreadsheet formula."""
     if not isinstance(value, str):
         raise InvalidInput(f"{what} must be text.")
     value = value.strip()
@@ -36,6 +39,9 @@ def clean_text(value, what="Name", max_length=NAME_MAX):
         raise InvalidInput(f"{what} must be at most {max_length} characters.")
     if _has_control(value):
         raise InvalidInput(f"{what} must not contain line breaks or control characters.")
+    if value.startswith(FORMULA_STARTS):
+        raise InvalidInput(f"{what} must not start with {value[0]}: spreadsheets would run it "
+                           "as a formula.")
     return value
 
 

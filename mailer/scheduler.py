@@ -14,6 +14,7 @@ from mailer.reminders import send_reminders
 from models import db
 
 JOB_ID = "mail"
+IMPORT_JOB_ID = "imports"
 _started = threading.Lock()
 
 
@@ -34,10 +35,14 @@ def run_jobs(app):
 
 
 def add_jobs(scheduler, app):
-    """The one job, every QUEUE_INTERVAL_SECONDS, never two at once, missed runs merged."""
-    scheduler.add_job(run_jobs, "interval", args=[app], id=JOB_ID,
-                      seconds=app.config["QUEUE_INTERVAL_SECONDS"], max_instances=1,
-                      coalesce=True, next_run_time=datetime.now(UTC))
+    """The mail job and the import job, every QUEUE_INTERVAL_SECONDS, each never two at once,
+    missed runs merged: a long import does not hold up the mail."""
+    from importer.run import run_imports
+
+    for job_id, job in ((JOB_ID, run_jobs), (IMPORT_JOB_ID, run_imports)):
+        scheduler.add_job(job, "interval", args=[app], id=job_id,
+                          seconds=app.config["QUEUE_INTERVAL_SECONDS"], max_instances=1,
+                          coalesce=True, next_run_time=datetime.now(UTC))
 
 
 def start(app):
@@ -54,11 +59,15 @@ def start(app):
 
 @sa.event.listens_for(so.Session, "after_commit")
 def wake(session):
-    """Mail was queued and committed: run this process's queue now, not at the next tick."""
-    if not session.info.pop("mail_queued", False) or not has_app_context():
+    """Mail was queued, or an import given work, and committed: run this process's job now,
+    not at the next tick."""
+    due = [job_id for flag, job_id in (("mail_queued", JOB_ID), ("import_pending", IMPORT_JOB_ID))
+           if session.info.pop(flag, False)]
+    if not due or not has_app_context():
         return
     scheduler = current_app.extensions.get("scheduler")
     if scheduler is not None and scheduler.running:
-        job = scheduler.get_job(JOB_ID)
-        if job is not None:
-            job.modify(next_run_time=datetime.now(UTC))
+        for job_id in due:
+            job = scheduler.get_job(job_id)
+            if job is not None:
+                job.modify(next_run_time=datetime.now(UTC))

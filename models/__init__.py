@@ -74,12 +74,13 @@ from models.credential import Credential  # noqa: E402
 from models.email_event import EmailEvent  # noqa: E402
 from models.email_message import EmailMessage  # noqa: E402
 from models.group import CredentialGroup  # noqa: E402
+from models.import_job import ImportJob, ImportRow  # noqa: E402
 from models.organization import Organization  # noqa: E402
 from models.status_count import StatusCount  # noqa: E402
 from models.user import User  # noqa: E402
 
 __all__ = [
-    "ApiKey", "Credential", "CredentialGroup", "EmailEvent", "EmailMessage",
-    "Organization", "StatusCount", "User", "db", "immediate_connection", "write_lock",
+    "ApiKey", "Credential", "CredentialGroup", "EmailEvent", "EmailMessage", "ImportJob",
+    "ImportRow", "Organization", "StatusCount", "User", "db", "immediate_connection", "write_lock",
     "write_transaction",
 ]

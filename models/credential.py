@@ -2,15 +2,13 @@
 
 import secrets
 from datetime import datetime
-from email.utils import make_msgid
 
 import sqlalchemy as sa
 import sqlalchemy.orm as so
-from flask import current_app
 
 from models import db
 from models.email_event import EmailEvent
-from models.email_message import EmailMessage
+from models.email_message import EmailMessage, new_message_id
 from models.status import EmailStatus
 from models.types import UTCDateTime, utcnow
 
@@ -137,11 +135,10 @@ class Credential(db.Model):
 
     def queue_email(self, user=None):
         """Add a queued message; its Message-ID is fixed now and kept by every retry."""
-        sender = current_app.config["MAIL_DEFAULT_SENDER"]
         message = EmailMessage(
             org_id=self.org_id, to_address=self.recipient_email, state="queued",
             requested_by_id=user.id if user else None,
-            message_id=make_msgid(domain=sender.rpartition("@")[2] or "localhost"),
+            message_id=new_message_id(),
             next_attempt_at=utcnow(),
         )
         self.messages.append(message)
@@ -164,3 +161,8 @@ class Credential(db.Model):
 
     def __repr__(self):
         return f"<Credential {self.id} {self.issue_state} {self.email_status}>"
+
+
+# Imports look for an address already in the group, whatever its case.
+sa.Index("ix_credentials_group_email", Credential.group_id,
+         sa.func.lower(Credential.recipient_email))

@@ -2,9 +2,11 @@
 
 import secrets
 from datetime import datetime
+from email.utils import make_msgid
 
 import sqlalchemy as sa
 import sqlalchemy.orm as so
+from flask import current_app
 
 from models import db
 from models.types import UTCDateTime, utcnow
@@ -13,6 +15,12 @@ from models.types import UTCDateTime, utcnow
 def new_token():
     """An unguessable URL token (192 random bits)."""
     return secrets.token_urlsafe(24)
+
+
+def new_message_id():
+    """A Message-ID in the envelope sender's domain, fixed before the first attempt."""
+    sender = current_app.config["MAIL_DEFAULT_SENDER"]
+    return make_msgid(domain=sender.rpartition("@")[2] or "localhost")
 
 
 class EmailMessage(db.Model):

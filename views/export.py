@@ -9,13 +9,13 @@ from flask_login import current_user, login_required
 
 from models import Credential, db
 from models.status import EmailStatus
+from validation import FORMULA_STARTS
 from views.queries import filter_args, filtered
 
 bp = Blueprint("export", __name__)
 COLUMNS = ["recipient_name", "recipient_email", "group", "issue_state", "published_at",
            "scheduled_at", "email_status", "email_status_label", "bounce_reason", "sent_at",
            "opened_at", "open_count"]
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 def neutralise(value):
@@ -23,7 +23,7 @@ def neutralise(value):
     if value is None:
         return ""
     text = value.isoformat() if hasattr(value, "isoformat") else str(value)
-    return "'" + text if text.startswith(FORMULA_STARTS) else text
+    return "'" + text if text.startswith(FORMULA_STARTS + ("\t", "\r")) else text
 
 
 def row_of(credential):
@@ -46,13 +46,20 @@ def export():
              .options(sa.orm.selectinload(Credential.group),
                       sa.orm.selectinload(Credential.messages)))
 
+    credentials = db.session.scalars(query.execution_options(yield_per=500))
+    return csv_response("credentials.csv", COLUMNS, map(row_of, credentials))
+
+
+def csv_response(filename, header, rows):
+    """Stream rows as a UTF-8 CSV download, every cell neutralised."""
+
     def lines():
         buffer = io.StringIO()
         writer = csv.writer(buffer)
         buffer.write("\ufeff")  # so spreadsheets read the file as UTF-8
-        writer.writerow(COLUMNS)
-        for credential in db.session.scalars(query.execution_options(yield_per=500)):
-            writer.writerow([neutralise(value) for value in row_of(credential)])
+        writer.writerow(header)
+        for row in rows:
+            writer.writerow([neutralise(value) for value in row])
             if buffer.tell() > 64_000:
                 yield buffer.getvalue()
                 buffer.seek(0)
@@ -60,4 +67,4 @@ def export():
         yield buffer.getvalue()
 
     return Response(stream_with_context(lines()), mimetype="text/csv", headers={
-        "Content-Disposition": 'attachment; filename="credentials.csv"'})
+        "Content-Disposition": f'attachment; filename="{filename}"'})

@@ -1,0 +1,1 @@
+"""Spreadsheet imports: read the file, check every row, issue the good ones."""

@@ -1,0 +1,225 @@
+"""Reading an uploaded spreadsheet row by row: CSV (UTF-8, comma, semicolon or tab) or XLSX.
+
+Both readers stream, so memory stays flat whatever the file's length, and both number rows
+as the issuer's spreadsheet does (line 1 is the header).
+"""
+
+import codecs
+import csv
+import zipfile
+from dataclasses import dataclass
+from datetime import date, datetime, time
+
+import openpyxl
+
+MAX_COLUMNS = 200
+MAX_CELL = 100_000  # characters; a longer CSV cell makes its row a problem, not a crash
+SAMPLE_ROWS = 5
+# A workbook that would expand beyond this many times the upload limit is refused unread.
+MAX_EXPANSION = 20
+XLSX_MAGIC = b"PK\x03\x04"
+XLS_MAGIC = b"\xd0\xcf\x11\xe0"
+
+csv.field_size_limit(MAX_CELL)
+
+
+class FileError(Exception):
+    """The file as a whole cannot be imported; the message tells the issuer why."""
+
+
+@dataclass
+class Inspection:
+    """What the upload step learns: the format, the header, a few rows, about how many."""
+
+    kind: str
+    delimiter: str | None
+    columns: list
+    sample: list
+    expected_rows: int | None
+
+
+def inspect(path, filename, max_rows, max_bytes):
+    """Check the file can be read and learn its header; raise FileError when it cannot."""
+    with open(path, "rb") as file:
+        head = file.read(8)
+    if not head:
+        raise FileError("The file is empty.")
+    if head.startswith(XLS_MAGIC):
+        raise FileError("This is an old Excel .xls workbook. Save it as .xlsx, or as "
+                        "CSV UTF-8, and upload that.")
+    if head.startswith(XLSX_MAGIC):
+        return _inspect_xlsx(path, max_bytes)
+    if filename.lower().endswith(".xlsx"):
+        raise FileError("This file is named .xlsx but is not an Excel workbook.")
+    return _inspect_csv(path, max_rows)
+
+
+def rows(path, kind, delimiter):
+    """(line, cells, error) for each row below the header, empty rows left out; error is
+    a sentence when the row itself cannot be read (cells are then empty)."""
+    reader = _xlsx_rows(path) if kind == "xlsx" else _csv_rows(path, delimiter)
+    next(reader, None)  # the header
+    for line, cells, error in reader:
+        if error or any(cells):
+            yield line, cells, error
+
+
+# CSV -----------------------------------------------------------------------------------
+
+
+def _inspect_csv(path, max_rows):
+    _check_text(path)
+    with open(path, encoding="utf-8-sig", newline="") as file:
+        first_line = file.readline()
+    if not first_line.strip():
+        raise FileError("The first line is empty: it must name the columns, for example "
+                        "name,email,group.")
+    delimiter = max(",;\t", key=first_line.count)
+    reader = _csv_rows(path, delimiter)
+    _, header, error = next(reader)
+    if error:
+        raise FileError(f"Line 1 cannot be read: {error}")
+    sample, count = [], 0
+    for _, cells, _ in reader:
+        if not any(cells):
+            continue
+        count += 1
+        if len(sample) < SAMPLE_ROWS:
+            sample.append(cells)
+        if count > max_rows:
+            raise FileError(f"The file has more than {max_rows:,} rows; split it into files "
+                            f"of at most {max_rows:,} rows.")
+    if not count:
+        raise FileError("The file has a header line but no rows under it.")
+    return Inspection("csv", delimiter, _header(header), sample, count)
+
+
+def _check_text(path):
+    """Refuse binary data and text that is not UTF-8, naming the line of the first bad byte."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    line = 1
+    with open(path, "rb") as file:
+        while chunk := file.read(1 << 20):
+            if b"\0" in chunk:
+                raise FileError("This file holds binary data, not CSV text. Upload a CSV "
+                                "file saved as text, or an .xlsx workbook.")
+            try:
+                decoder.decode(chunk)
+            except UnicodeDecodeError as error:
+                bad = chunk[error.start:error.start + 1].hex().upper()
+                line += chunk[:error.start].count(b"\n")
+                raise FileError(
+                    f"The file is not UTF-8 text: byte 0x{bad} on line {line} cannot be read. "
+                    "In your spreadsheet, save as \u201cCSV UTF-8\u201d, or upload the .xlsx "
+                    "workbook.") from None
+            line += chunk.count(b"\n")
+        try:
+            decoder.decode(b"", final=True)
+        except UnicodeDecodeError:
+            raise FileError("The file is not UTF-8 text: it ends in the middle of a "
+                            "character.") from None
+
+
+def _csv_rows(path, delimiter):
+    """(line, cells, error) for every record, numbered by the line it starts on."""
+    with open(path, encoding="utf-8-sig", newline="") as file:
+        reader = csv.reader(file, delimiter=delimiter)
+        start = 1
+        while True:
+            try:
+                cells = next(reader)
+                error = None
+            except StopIteration:
+                return
+            except csv.Error as problem:
+                cells, error = [], _csv_error(problem)
+            yield start, cells[:MAX_COLUMNS], error
+            start = reader.line_num + 1
+
+
+def _csv_error(problem):
+    if "field larger than field limit" in str(problem):
+        return f"a cell is longer than {MAX_CELL:,} characters"
+    return f"the line is not valid CSV ({problem})"
+
+
+# XLSX ----------------------------------------------------------------------------------
+
+
+def _open_workbook(path):
+    # openpyxl raises many kinds of errors on damaged files; any of them means "unreadable".
+    try:
+        return openpyxl.load_workbook(path, read_only=True, data_only=False)
+    except Exception:  # noqa: BLE001
+        raise FileError("The file is not a readable Excel workbook (.xlsx). Open it in your "
+                        "spreadsheet and save it again, or save it as CSV UTF-8.") from None
+
+
+def _inspect_xlsx(path, max_bytes):
+    try:
+        with zipfile.ZipFile(path) as archive:
+            expanded = sum(entry.file_size for entry in archive.infolist())
+    except zipfile.BadZipFile:
+        expanded = 0  # _open_workbook explains
+    if expanded > MAX_EXPANSION * max_bytes:
+        raise FileError("The workbook is too large once unpacked; save it as CSV UTF-8, or "
+                        "split it.")
+    workbook = _open_workbook(path)
+    try:
+        expected = workbook.worksheets[0].max_row
+    finally:
+        workbook.close()
+    reader = _xlsx_rows(path)
+    first = next(reader, None)
+    if first is None or not any(first[1]):
+        raise FileError("The first row of the workbook's first sheet is empty: it must name "
+                        "the columns, for example name, email, group.")
+    sample = []
+    for _, cells, _ in reader:
+        if any(cells):
+            sample.append(cells)
+            if len(sample) == SAMPLE_ROWS:
+                break
+    reader.close()
+    if not sample:
+        raise FileError("The workbook has a header row but no rows under it.")
+    return Inspection("xlsx", None, _header(first[1]), sample,
+                      max(expected - 1, 1) if expected else None)
+
+
+def _xlsx_rows(path):
+    """(line, cells, None) for every row of the first sheet, cells as text."""
+    workbook = _open_workbook(path)
+    line = 0
+    try:
+        values = workbook.worksheets[0].iter_rows(values_only=True, max_col=MAX_COLUMNS)
+        while True:
+            try:
+                row = next(values, None)
+            except Exception:  # noqa: BLE001 (damaged sheet XML, as in _open_workbook)
+                raise FileError(f"The workbook cannot be read after row {line}: the sheet is "
+                                "damaged. Save it again, or save it as CSV UTF-8.") from None
+            if row is None:
+                return
+            line += 1
+            yield line, [_text(value) for value in row], None
+    finally:
+        workbook.close()
+
+
+def _text(value):
+    """A cell's value as the text the issuer sees (formulas keep their leading =)."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, datetime | date | time):
+        return value.isoformat()
+    return str(value)
+
+
+def _header(cells):
+    """Column names: trimmed, one line, at most 100 characters."""
+    return [" ".join(str(cell).split())[:100] for cell in cells[:MAX_COLUMNS]]
