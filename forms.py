@@ -165,11 +165,18 @@ class ImportMappingForm(GroupPicker):
         if field.data and field.data in (self.name_col.data, self.email_col.data):
             raise ValidationError("The group must come from a column of its own.")
 
+    missing_group = "The file has no group column: pick the group for its rows, or create one."
+
     def validate_group_id(self, field):
-        if not self.group_col.data and not self.group_name:
-            raise ValidationError("The file has no group column: pick the group for its "
-                                  "rows, or create one.")
+        if self.groups and not self.group_col.data and not self.group_name:
+            raise ValidationError(self.missing_group)
         super().validate_group_id(field)
+
+    def validate_new_group(self, field):
+        # Without groups only the name field is shown: the message goes there.
+        if not self.groups and not self.group_col.data and not (field.data or "").strip():
+            raise ValidationError(self.missing_group)
+        super().validate_new_group(field)
 
 
 class ScheduleForm(FlaskForm):

@@ -60,8 +60,12 @@ def rows(path, kind, delimiter):
     reader = _xlsx_rows(path) if kind == "xlsx" else _csv_rows(path, delimiter)
     next(reader, None)  # the header
     for line, cells, error in reader:
-        if error or any(cells):
+        if error or not _empty(cells):
             yield line, cells, error
+
+
+def _empty(cells):
+    return not any(cell.strip() for cell in cells)
 
 
 # CSV -----------------------------------------------------------------------------------
@@ -81,7 +85,7 @@ def _inspect_csv(path, max_rows):
         raise FileError(f"Line 1 cannot be read: {error}")
     sample, count = [], 0
     for _, cells, _ in reader:
-        if not any(cells):
+        if _empty(cells):
             continue
         count += 1
         if len(sample) < SAMPLE_ROWS:
@@ -171,12 +175,12 @@ def _inspect_xlsx(path, max_bytes):
         workbook.close()
     reader = _xlsx_rows(path)
     first = next(reader, None)
-    if first is None or not any(first[1]):
+    if first is None or _empty(first[1]):
         raise FileError("The first row of the workbook's first sheet is empty: it must name "
                         "the columns, for example name, email, group.")
     sample = []
     for _, cells, _ in reader:
-        if any(cells):
+        if not _empty(cells):
             sample.append(cells)
             if len(sample) == SAMPLE_ROWS:
                 break
@@ -192,7 +196,10 @@ def _xlsx_rows(path):
     workbook = _open_workbook(path)
     line = 0
     try:
-        values = workbook.worksheets[0].iter_rows(values_only=True, max_col=MAX_COLUMNS)
+        sheet = workbook.worksheets[0]
+        # iter_rows pads every row to max_col: ask for the sheet's own width when known.
+        width = min(sheet.max_column or MAX_COLUMNS, MAX_COLUMNS)
+        values = sheet.iter_rows(values_only=True, max_col=width)
         while True:
             try:
                 row = next(values, None)
@@ -221,5 +228,9 @@ def _text(value):
 
 
 def _header(cells):
-    """Column names: trimmed, one line, at most 100 characters."""
-    return [" ".join(str(cell).split())[:100] for cell in cells[:MAX_COLUMNS]]
+    """Column names: trimmed, one line, at most 100 characters; empty ones at the end
+    dropped."""
+    names = [" ".join(str(cell).split())[:100] for cell in cells[:MAX_COLUMNS]]
+    while names and not names[-1]:
+        names.pop()
+    return names

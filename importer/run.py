@@ -7,6 +7,8 @@ transaction of set-based INSERT … SELECT statements, so an import is never hal
 """
 
 import logging
+import re
+import unicodedata
 from collections import Counter
 from datetime import timedelta
 from pathlib import Path
@@ -38,6 +40,7 @@ from models.types import utcnow
 
 BATCH = 1000
 SHOWN = 200  # characters of a refused cell kept to show the issuer
+LINE_BREAKS = re.compile(r"[\r\n\u2028\u2029]+")
 
 log = logging.getLogger(__name__)
 imports, import_rows = ImportJob.__table__, ImportRow.__table__
@@ -97,9 +100,12 @@ def _clean(problems, value, rule, *args):
 
 
 def _shown(value):
-    if value and len(value) > SHOWN:
-        return value[:SHOWN] + "…"
-    return value
+    """A refused cell as the issuer may see it: one line, line breaks marked, cut short."""
+    if not value:
+        return value
+    value = LINE_BREAKS.sub(" ⏎ ", value[:SHOWN + 1])
+    value = "".join("�" if unicodedata.category(ch) == "Cc" else ch for ch in value)
+    return value[:SHOWN] + "…" if len(value) > SHOWN else value
 
 
 def check(job, owner):
@@ -267,14 +273,15 @@ def issue(job, owner):
                                                 groups.c.name == import_rows.c.group_name))
         .where(good).order_by(import_rows.c.line)))
 
-    queued = _queue_messages(connection, good, job, now) if queue else 0
-    deltas = Counter()
-    for without, n in connection.execute(
-            sa.select(import_rows.c.email.is_(None), sa.func.count()).where(good)
-            .group_by(import_rows.c.email.is_(None))):
-        deltas[(org_id, no_address if without else with_address)] += n
-    StatusCount.apply(connection, deltas)
-    issued = sum(deltas.values())
+    if queue:
+        _queue_messages(connection, good, job, now)
+    counts = dict(connection.execute(
+        sa.select(import_rows.c.email.is_(None), sa.func.count()).where(good)
+        .group_by(import_rows.c.email.is_(None))).all())
+    addressed, issued = counts.get(False, 0), sum(counts.values())
+    queued = addressed if queue else 0
+    StatusCount.apply(connection, Counter({(org_id, no_address): counts.get(True, 0),
+                                           (org_id, with_address): addressed}))
     _held(job.id, owner, "issuing", state="done", issued=issued, queued=queued, error=None,
           finished_at=now, lease_owner=None, lease_until=None, stored_as=None)
     db.session.info["mail_queued"] = bool(queued)  # wakes this process's mail job
@@ -290,7 +297,7 @@ def issue(job, owner):
 def _queue_messages(connection, good, job, now):
     """Queue one message per new credential with an address, and its timeline event."""
     messages, credentials = EmailMessage.__table__, Credential.__table__
-    inserted = connection.execute(sa.insert(messages).from_select(
+    connection.execute(sa.insert(messages).from_select(
         ["org_id", "credential_id", "requested_by_id", "to_address", "state", "attempts",
          "next_attempt_at", "message_id", "token", "created_at", "open_count", "is_reminder"],
         sa.select(sa.literal(job.org_id), credentials.c.id, sa.literal(job.user_id),
@@ -305,7 +312,6 @@ def _queue_messages(connection, good, job, now):
                   sa.literal("queued"), _at(now), sa.literal("to ") + messages.c.to_address)
         .join_from(import_rows, messages, messages.c.message_id == import_rows.c.message_id)
         .where(good, import_rows.c.email.is_not(None))))
-    return inserted.rowcount
 
 
 def _at(moment):

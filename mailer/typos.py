@@ -1,5 +1,7 @@
 """Suggest a fix for a mistyped address domain (the mailcheck approach)."""
 
+import functools
+
 # Mail providers recipients use most; a domain close to one of these is likely a typo.
 COMMON_DOMAINS = (
     "gmail.com", "googlemail.com", "yahoo.com", "yahoo.co.uk", "yahoo.fr", "yahoo.de",
@@ -40,6 +42,8 @@ def _closest(word, candidates, limit):
     """The nearest candidate within limit edits (ties: the first listed), or None."""
     best, best_distance = None, limit + 1
     for candidate in candidates:
+        if abs(len(candidate) - len(word)) >= best_distance:
+            continue  # each extra letter is an edit: it cannot be nearer
         d = distance(word, candidate)
         if d < best_distance:
             best, best_distance = candidate, d
@@ -48,7 +52,11 @@ def _closest(word, candidates, limit):
 
 def suggest_domain(domain):
     """A likely intended domain for a mistyped one, or None when it looks right."""
-    domain = domain.lower().strip(".")
+    return _suggest_domain(domain.lower().strip("."))
+
+
+@functools.lru_cache(maxsize=4096)  # an import asks about the same few domains many times
+def _suggest_domain(domain):
     if domain in COMMON_DOMAINS or "." not in domain:
         return None
     # Short names are one edit from many others; allow a second edit only for long ones.

@@ -32,6 +32,7 @@ def make_app(tmp_path, kind="sqlite", **config):
         "SCHEDULER_ENABLED": False,
         "MAIL_DEFAULT_SENDER": "credentials@issuer.test",
         "MAIL_SERVER": "127.0.0.1",  # a "real" server; tests that send start one
+        "IMPORT_FOLDER": str(tmp_path / "imports"),
         **config,
     })
     with app.app_context():
