@@ -200,13 +200,20 @@ def mark_duplicates(connection, import_id, org_id):
                   rows.c.email_key.is_not(None))
     connection.execute(sa.update(rows).where(*candidates, first.is_not(None))
                        .values(problem_kind="duplicate", duplicate_of=first))
+    # One statement per group the organization has already: an uncorrelated IN list is
+    # built once, where a correlated look-up per row would scan the group each time.
     credentials, groups = Credential.__table__, CredentialGroup.__table__
-    existing = (sa.select(1).select_from(credentials.join(groups))
-                .where(groups.c.org_id == org_id, groups.c.name == rows.c.group_name,
-                       sa.func.lower(credentials.c.recipient_email) == rows.c.email_key)
-                .exists())
-    connection.execute(sa.update(rows).where(*candidates, existing)
-                       .values(problem_kind="existing"))
+    named = sa.select(rows.c.group_name).where(*candidates)
+    for group_id, name in connection.execute(
+            sa.select(groups.c.id, groups.c.name)
+            .where(groups.c.org_id == org_id, groups.c.name.in_(named))).all():
+        addresses = (sa.select(sa.func.lower(credentials.c.recipient_email))
+                     .where(credentials.c.group_id == group_id,
+                            credentials.c.recipient_email.is_not(None)))
+        connection.execute(sa.update(rows)
+                           .where(*candidates, rows.c.group_name == name,
+                                  rows.c.email_key.in_(addresses))
+                           .values(problem_kind="existing"))
 
 
 def _counts(import_id):

@@ -161,8 +161,3 @@ class Credential(db.Model):
 
     def __repr__(self):
         return f"<Credential {self.id} {self.issue_state} {self.email_status}>"
-
-
-# Imports look for an address already in the group, whatever its case.
-sa.Index("ix_credentials_group_email", Credential.group_id,
-         sa.func.lower(Credential.recipient_email))

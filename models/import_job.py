@@ -91,8 +91,8 @@ class ImportRow(db.Model):
     __tablename__ = "import_rows"
     __table_args__ = (
         sa.UniqueConstraint("import_id", "line"),
-        # Duplicates within the file and against the group's credentials.
-        sa.Index("ix_import_rows_key", "import_id", "group_name", "email_key"),
+        # Duplicates: the first earlier line with the same group and address.
+        sa.Index("ix_import_rows_key", "import_id", "group_name", "email_key", "line"),
     )
 
     id: so.Mapped[int] = so.mapped_column(primary_key=True)
