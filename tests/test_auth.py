@@ -92,7 +92,9 @@ def test_every_state_change_needs_the_csrf_token(csrf_client):
     for path in ("/credentials/new", f"/credentials/{draft.id}/publish",
                  f"/credentials/{draft.id}/schedule", f"/credentials/{draft.id}/email",
                  f"/credentials/{draft.id}/resend", "/credentials/bulk/preview",
-                 "/credentials/bulk/resend", "/settings/", "/logout"):
+                 "/credentials/bulk/resend", "/settings/", "/imports", "/imports/1/mapping",
+                 "/imports/1/remap", "/imports/1/fixes", "/imports/1/issue",
+                 "/imports/1/discard", "/logout"):
         assert client.post(path, headers={"HX-Request": "true"}).status_code == 400, path
     assert draft.issue_state == "draft"
     # htmx sends the token in a header, set once on <body>.

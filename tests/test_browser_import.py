@@ -28,7 +28,7 @@ def test_upload_check_fix_and_issue(tmp_path, sink):
     expect = sync_api.expect
     sink.delay = 1.0  # long enough to see "Sending"
     app = make_app(tmp_path, MAIL_PORT=sink.port, STATUS_POLL_SECONDS=0.5,
-                   QUEUE_INTERVAL_SECONDS=0.3)
+                   QUEUE_INTERVAL_SECONDS=0.3, WTF_CSRF_ENABLED=True)  # as in production
     upload = tmp_path / "class of 2026.csv"
     upload.write_text(ROWS)
     scheduler = BackgroundScheduler(timezone="UTC")
