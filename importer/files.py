@@ -15,6 +15,7 @@ import openpyxl
 MAX_COLUMNS = 200
 MAX_CELL = 100_000  # characters; a longer CSV cell makes its row a problem, not a crash
 SAMPLE_ROWS = 5
+MAX_SAMPLE_COLUMNS = 30
 # A workbook that would expand beyond this many times the upload limit is refused unread.
 MAX_EXPANSION = 20
 XLSX_MAGIC = b"PK\x03\x04"
@@ -89,7 +90,7 @@ def _inspect_csv(path, max_rows):
             continue
         count += 1
         if len(sample) < SAMPLE_ROWS:
-            sample.append(cells)
+            sample.append(_sample(cells))
         if count > max_rows:
             raise FileError(f"The file has more than {max_rows:,} rows; split it into files "
                             f"of at most {max_rows:,} rows.")
@@ -181,7 +182,7 @@ def _inspect_xlsx(path, max_bytes):
     sample = []
     for _, cells, _ in reader:
         if not _empty(cells):
-            sample.append(cells)
+            sample.append(_sample(cells))
             if len(sample) == SAMPLE_ROWS:
                 break
     reader.close()
@@ -225,6 +226,11 @@ def _text(value):
     if isinstance(value, datetime | date | time):
         return value.isoformat()
     return str(value)
+
+
+def _sample(cells):
+    """A row to show in the mapping: its first columns, each cut short."""
+    return [cell[:100] for cell in cells[:MAX_SAMPLE_COLUMNS]]
 
 
 def _header(cells):
