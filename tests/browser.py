@@ -33,3 +33,13 @@ def chromium(playwright):
     if not os.path.exists(CHROMIUM):
         pytest.skip("Browser tests need Debian's Chromium: sudo apt-get install -y chromium")
     return playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+
+
+def log_in(page, server, email="issuer@acme.test"):
+    """Log in through the login form, as an issuer would."""
+    from conftest import PASSWORD
+
+    page.goto(server.url + "/login")
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()

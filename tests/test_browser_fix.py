@@ -3,7 +3,7 @@ row go to Sending, then Email is not opened. The help page explains all six stat
 
 import pytest
 from apscheduler.schedulers.background import BackgroundScheduler
-from browser import LiveServer, chromium
+from browser import LiveServer, chromium, log_in
 from conftest import PASSWORD, issue, make_app
 
 from cli import create_user
@@ -30,10 +30,7 @@ def test_fix_a_typo_and_resend(tmp_path, sink):
         with LiveServer(app) as server, sync_api.sync_playwright() as playwright:
             browser = chromium(playwright)
             page = browser.new_page()
-            page.goto(server.url + "/login")
-            page.get_by_label("Email").fill("issuer@acme.test")
-            page.get_by_label("Password").fill(PASSWORD)
-            page.get_by_role("button", name="Log in").click()
+            log_in(page, server)
             row = page.locator("tr", has_text="Tim Typo")
             expect(row).to_have_attribute("data-email-status", "bounced", timeout=20_000)
             expect(row).to_contain_text("Did you mean tim@gmail.com?")

@@ -4,7 +4,7 @@ suggested fix, issue the good rows, and watch them appear on the Credentials pag
 
 import pytest
 from apscheduler.schedulers.background import BackgroundScheduler
-from browser import LiveServer, chromium
+from browser import LiveServer, chromium, log_in
 from conftest import PASSWORD, make_app
 
 from cli import create_user
@@ -39,10 +39,7 @@ def test_upload_check_fix_and_issue(tmp_path, sink):
         with LiveServer(app) as server, sync_api.sync_playwright() as playwright:
             browser = chromium(playwright)
             page = browser.new_page()
-            page.goto(server.url + "/login")
-            page.get_by_label("Email").fill("issuer@acme.test")
-            page.get_by_label("Password").fill(PASSWORD)
-            page.get_by_role("button", name="Log in").click()
+            log_in(page, server)
 
             page.get_by_role("link", name="Import a spreadsheet").click()
             page.get_by_label("Spreadsheet").set_input_files(upload)

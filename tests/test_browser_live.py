@@ -5,7 +5,7 @@ import time
 
 import pytest
 from apscheduler.schedulers.background import BackgroundScheduler
-from browser import LiveServer, chromium
+from browser import LiveServer, chromium, log_in
 from conftest import PASSWORD, issue, make_app
 from smtp_server import Sink
 
@@ -48,10 +48,7 @@ def test_rows_turn_not_opened_live_with_bounded_polling(running):
         polls = []
         page.on("request", lambda r: polls.append(time.monotonic())
                 if "/credentials/live" in r.url else None)
-        page.goto(server.url + "/login")
-        page.get_by_label("Email").fill("issuer@acme.test")
-        page.get_by_label("Password").fill(PASSWORD)
-        page.get_by_role("button", name="Log in").click()
+        log_in(page, server)
         opened = time.monotonic()  # no poll can come before the page is there
         rows = page.locator("tr[data-email-status]")
         sync_api.expect(rows).to_have_count(20)
