@@ -15,6 +15,7 @@ NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
     ("x" * 200, "x" * 200),
     ("Zoë Ñúñez 李", "Zoë Ñúñez 李"),
     ("<script>alert(1)</script>", "<script>alert(1)</script>"),  # escaped on output
+    ("Jane = Doe + 1", "Jane = Doe + 1"),  # formula characters only matter at the start
 ])
 def test_names_accepted(value, expected):
     assert clean_text(value) == expected
@@ -30,6 +31,10 @@ def test_names_accepted(value, expected):
     ("Jane\nDoe", "line breaks"),
     ("Jane\x00", "control"),
     ("Jane\u2028Doe", "line breaks"),
+    ("=HYPERLINK(\"http://evil.test\")", "must not start with =: spreadsheets would run it"),
+    ("+1+cmd", "must not start with \\+"),
+    ("  -2+3", "must not start with -"),
+    ("@SUM(A1)", "must not start with @"),
 ])
 def test_names_refused(value, message):
     with pytest.raises(InvalidInput, match=message):
