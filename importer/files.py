@@ -154,10 +154,14 @@ def _csv_error(problem):
 def _open_workbook(path):
     # openpyxl raises many kinds of errors on damaged files; any of them means "unreadable".
     try:
-        return openpyxl.load_workbook(path, read_only=True, data_only=False)
+        workbook = openpyxl.load_workbook(path, read_only=True, data_only=False)
     except Exception:  # noqa: BLE001
         raise FileError("The file is not a readable Excel workbook (.xlsx). Open it in your "
                         "spreadsheet and save it again, or save it as CSV UTF-8.") from None
+    if not workbook.worksheets:
+        workbook.close()
+        raise FileError("The workbook has no sheet of rows (only charts?).")
+    return workbook
 
 
 def _inspect_xlsx(path, max_bytes):

@@ -3,6 +3,7 @@
 import io
 import os
 import re
+import zipfile
 
 import openpyxl
 import pytest
@@ -212,6 +213,15 @@ def test_unreadable_files_are_refused_with_a_clear_message(app, logged_in, conte
     assert message in response.text.replace("&#39;", "'")
     assert db.session.scalar(sa.select(sa.func.count()).select_from(ImportJob)) == 0
     assert os.listdir(app.config["IMPORT_FOLDER"]) == []  # nothing kept
+
+
+def test_a_zip_that_is_not_a_workbook_is_refused(app, logged_in):
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("word/document.xml", "<w:document/>")
+    response = upload(logged_in, buffer.getvalue(), "people.xlsx")
+    assert response.status_code == 422
+    assert "The file is not a readable Excel workbook (.xlsx)." in response.text
 
 
 def test_xlsx_header_only_is_refused(app, logged_in):
