@@ -3,7 +3,13 @@
 import csv
 import io
 
-from conftest import issue, settle
+from conftest import PASSWORD, issue, make_app, settle
+from werkzeug.datastructures import FileStorage
+from werkzeug.test import encode_multipart
+
+from cli import create_user
+from importer.run import run_imports
+from models import db
 
 
 def rows(response):
@@ -45,3 +51,25 @@ def test_formulas_are_neutralised(logged_in, issuer):
 
 def test_export_needs_login(client, issuer):
     assert client.get("/credentials/export.csv").status_code == 302
+
+
+def test_downloads_stream_after_the_request_ends(tmp_path):
+    """As in production, no app context outlives the request: the rows must still stream."""
+    app = make_app(tmp_path)
+    with app.app_context():
+        user = create_user("issuer@acme.test", "Acme Academy", PASSWORD)
+        issue(user, name="Jane Doe", email="jane@example.com")
+        db.session.remove()
+    client = app.test_client()
+    client.post("/login", data={"email": "issuer@acme.test", "password": PASSWORD})
+    response = client.get("/credentials/export.csv")
+    assert response.status_code == 200 and "Jane Doe" in response.text
+    boundary, body = encode_multipart({"file": FileStorage(
+        io.BytesIO(b"name,email,group\n=bad,x@example.com,A\n"), "people.csv")})
+    client.post("/imports", data=body, content_type=f"multipart/form-data; boundary={boundary}")
+    client.post("/imports/1/mapping", data={"name_col": "0", "email_col": "1", "group_col": "2"})
+    run_imports(app)
+    response = client.get("/imports/1/problems.csv")
+    assert response.status_code == 200 and "'=bad" in response.text
+    with app.app_context():
+        db.engine.dispose()

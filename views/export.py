@@ -46,19 +46,23 @@ def export():
              .options(sa.orm.selectinload(Credential.group),
                       sa.orm.selectinload(Credential.messages)))
 
-    credentials = db.session.scalars(query.execution_options(yield_per=500))
-    return csv_response("credentials.csv", COLUMNS, map(row_of, credentials))
+    return csv_response("credentials.csv", COLUMNS, lambda: map(row_of, db.session.scalars(
+        query.execution_options(yield_per=500))))
 
 
 def csv_response(filename, header, rows):
-    """Stream rows as a UTF-8 CSV download, every cell neutralised."""
+    """Stream the rows that rows() gives as a UTF-8 CSV download, every cell neutralised.
+
+    rows is called while streaming: the request's session is closed by then, and a query
+    must run in the one the stream has.
+    """
 
     def lines():
         buffer = io.StringIO()
         writer = csv.writer(buffer)
         buffer.write("\ufeff")  # so spreadsheets read the file as UTF-8
         writer.writerow(header)
-        for row in rows:
+        for row in rows():
             writer.writerow([neutralise(value) for value in row])
             if buffer.tell() > 64_000:
                 yield buffer.getvalue()

@@ -292,10 +292,10 @@ def discard(import_id):
 def problems_csv(import_id):
     """Every refused row with its line and reason, to fix in the spreadsheet."""
     job = import_or_404(import_id)
-    rows = db.session.scalars(
-        sa.select(ImportRow).where(ImportRow.import_id == job.id,
-                                   ImportRow.problem_kind.is_not(None))
-        .order_by(ImportRow.line).execution_options(yield_per=1000))
+    query = (sa.select(ImportRow).where(ImportRow.import_id == job.id,
+                                        ImportRow.problem_kind.is_not(None))
+             .order_by(ImportRow.line).execution_options(yield_per=1000))
     return csv_response(f"import-{job.id}-problems.csv",
                         ["line", "name", "email", "group", "problem"],
-                        ((r.line, r.name, r.email, r.group_name, r.message) for r in rows))
+                        lambda: ((r.line, r.name, r.email, r.group_name, r.message)
+                                 for r in db.session.scalars(query)))
