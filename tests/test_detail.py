@@ -24,6 +24,9 @@ def test_panel_explains_the_bounce_and_suggests_the_fix(logged_in, bounced):
     assert "The mailbox does not exist." in panel
     assert "550 5.1.1 &lt;tim@gmial.com&gt;: User unknown" in panel
     assert "Did you mean <strong>tim@gmail.com</strong>?" in panel
+    # Said once in the panel and once in its row (swapped out of band), not twice more.
+    assert panel.count("The mailbox does not exist.") == 2
+    assert panel.count("Did you mean") == 2
     assert "Send even though this address bounced" in panel  # hard bounce, unchanged
     assert '<ol class="timeline">' in panel and "<strong>Queued</strong>" in panel
     assert f'<tr id="credential-{bounced.id}" data-email-status="bounced" hx-swap-oob="true"' in (
