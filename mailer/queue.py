@@ -248,7 +248,8 @@ def apply_outcome(connection, message_id, credential_id, outcome, attempts, note
                        {"row_id": message_id, **{f"new_{k}": v for k, v in values.items()}})
     connection.execute(EVENT, {"credential_id": credential_id, "type": kind,
                                "message_id": message_id, "detail": note + detail, "at": now})
-    sync_statuses(connection, [credential_id])
+    if values["state"] != "retry":  # sending → retry is Sending either way
+        sync_statuses(connection, [credential_id])
     return values["state"]
 
 

@@ -8,7 +8,7 @@ RETRY_HINT = re.compile(
     r"(?:try again|retry|wait)\D{0,20}?(\d{1,6})\s*(s|sec|seconds?|m|min|minutes?)\b", re.I)
 
 
-# A refusal the recipient's IT can lift by allowing our sender (see views/blocked.py).
+# A refusal the recipient's IT can lift by allowing our sender (see views.queries.blocked_domains).
 BLOCKED = "Blocked as spam or by the receiving server's policy."
 
 
