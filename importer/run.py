@@ -143,7 +143,7 @@ def check(job, owner):
         db.session.execute(sa.text("ANALYZE import_rows"))
     mark_duplicates(db.session.connection(), spec.id, spec.org_id)
     good, problems = _counts(spec.id)
-    _held(spec.id, owner, "checking", state="checked", total_rows=seen, good_rows=good,
+    _held(spec.id, owner, "checking", state="checked", good_rows=good,
           problem_rows=problems, lease_owner=None, lease_until=None)
     db.session.commit()
 
@@ -289,15 +289,16 @@ def issue(job, owner):
     counts = dict(connection.execute(
         sa.select(import_rows.c.email.is_(None), sa.func.count()).where(good)
         .group_by(import_rows.c.email.is_(None))).all())
-    addressed, issued = counts.get(False, 0), sum(counts.values())
+    addressed = counts.get(False, 0)
     queued = addressed if queue else 0
     StatusCount.apply(connection, Counter({(org_id, no_address): counts.get(True, 0),
                                            (org_id, with_address): addressed}))
-    _held(job.id, owner, "issuing", state="done", issued=issued, queued=queued, error=None,
+    _held(job.id, owner, "issuing", state="done", queued=queued, error=None,
           finished_at=now, lease_owner=None, lease_until=None, stored_as=None)
     db.session.info["mail_queued"] = bool(queued)  # wakes this process's mail job
     db.session.commit()
-    log.info("import %s: issued %s credentials for user %s", job.id, issued, user_id)
+    log.info("import %s: issued %s credentials for user %s", job.id, sum(counts.values()),
+             user_id)
     # The credentials hold the good rows now (and their tokens): keep only the problems.
     write_lock()
     db.session.execute(sa.delete(import_rows).where(good))

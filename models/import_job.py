@@ -45,7 +45,6 @@ class ImportJob(db.Model):
     lease_owner: so.Mapped[str | None] = so.mapped_column(sa.String(64))
     lease_until: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)
     processed_rows: so.Mapped[int] = so.mapped_column(default=0)
-    total_rows: so.Mapped[int] = so.mapped_column(default=0)
     good_rows: so.Mapped[int] = so.mapped_column(default=0)
     problem_rows: so.Mapped[int] = so.mapped_column(default=0)
     error: so.Mapped[str | None] = so.mapped_column(sa.Text)
@@ -54,7 +53,6 @@ class ImportJob(db.Model):
     action: so.Mapped[str | None] = so.mapped_column(sa.String(10))
     scheduled_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)
     send_email: so.Mapped[bool] = so.mapped_column(default=True)
-    issued: so.Mapped[int] = so.mapped_column(default=0)
     queued: so.Mapped[int] = so.mapped_column(default=0)
 
     created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
@@ -69,6 +67,16 @@ class ImportJob(db.Model):
 
     def column_label(self, index):
         return dict(self.column_choices).get(index) if index is not None else None
+
+    @property
+    def total_rows(self):
+        """Rows read below the header (empty ones left out), once checked."""
+        return self.good_rows + self.problem_rows
+
+    @property
+    def issued(self):
+        """Credentials the import created: every good row, once done."""
+        return self.good_rows if self.state == "done" else 0
 
     @property
     def progress(self):
