@@ -72,6 +72,12 @@ class Credential(db.Model):
     def status(self):
         return EmailStatus(self.email_status)
 
+    @property
+    def bounce_reason(self):
+        """Why the email bounced, in plain words, while the status is bounced; else None."""
+        latest = self.latest_message
+        return latest.bounce_reason if latest and self.status is EmailStatus.BOUNCED else None
+
     @classmethod
     def issue(cls, org_id, recipient_name, recipient_email, group, action,
               scheduled_at=None, send_email=True, user=None):

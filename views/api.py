@@ -98,7 +98,6 @@ def _create(values, groups):
 
 def as_json(credential):
     """DESIGN.md's credential object."""
-    latest = credential.latest_message
     status = credential.status
     return {
         "id": credential.id,
@@ -112,7 +111,7 @@ def as_json(credential):
         "send_email": credential.send_email,
         "email_status": status.value,
         "email_status_label": status.label,
-        "bounce_reason": latest.bounce_reason if status is EmailStatus.BOUNCED else None,
+        "bounce_reason": credential.bounce_reason,
         "email_suggestion": suggest_address(credential.recipient_email),
     }
 

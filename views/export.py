@@ -8,7 +8,6 @@ from flask import Blueprint, Response, request, stream_with_context
 from flask_login import current_user, login_required
 
 from models import Credential, db
-from models.status import EmailStatus
 from validation import FORMULA_STARTS
 from views.queries import filter_args, filtered
 
@@ -31,8 +30,7 @@ def row_of(credential):
     status = credential.status
     return [credential.recipient_name, credential.recipient_email, credential.group.name,
             credential.issue_state, credential.published_at, credential.scheduled_at,
-            status.value, status.label,
-            latest.bounce_reason if status is EmailStatus.BOUNCED else None,
+            status.value, status.label, credential.bounce_reason,
             latest and latest.sent_at, latest and latest.opened_at,
             latest.open_count if latest else 0]
 
