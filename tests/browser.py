@@ -2,6 +2,7 @@
 
 import os
 import threading
+from contextlib import contextmanager
 
 import pytest
 from werkzeug.serving import make_server
@@ -43,3 +44,20 @@ def log_in(page, server, email="issuer@acme.test"):
     page.get_by_label("Email").fill(email)
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Log in").click()
+
+
+@contextmanager
+def served_with_jobs(app):
+    """The app live on loopback, its mail and import jobs run by APScheduler as in make run."""
+    from apscheduler.schedulers.background import BackgroundScheduler
+
+    from mailer.scheduler import add_jobs
+
+    scheduler = BackgroundScheduler(timezone="UTC")
+    add_jobs(scheduler, app)
+    scheduler.start()
+    try:
+        with LiveServer(app) as server:
+            yield server
+    finally:
+        scheduler.shutdown()

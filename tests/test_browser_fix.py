@@ -2,12 +2,10 @@
 row go to Sending, then Email is not opened. The help page explains all six statuses."""
 
 import pytest
-from apscheduler.schedulers.background import BackgroundScheduler
-from browser import LiveServer, chromium, log_in
+from browser import chromium, log_in, served_with_jobs
 from conftest import PASSWORD, issue, make_app
 
 from cli import create_user
-from mailer.scheduler import add_jobs
 from models import db
 from models.status import EmailStatus
 
@@ -21,13 +19,10 @@ def test_fix_a_typo_and_resend(tmp_path, sink):
     sink.delay = 0.3  # long enough to see "Sending"
     app = make_app(tmp_path, MAIL_PORT=sink.port, STATUS_POLL_SECONDS=0.5,
                    QUEUE_INTERVAL_SECONDS=0.3)
-    scheduler = BackgroundScheduler(timezone="UTC")
     with app.app_context():
         user = create_user("issuer@acme.test", "Acme Academy", PASSWORD)
         issue(user, name="Tim Typo", email="tim@gmial.com", action="publish")
-        add_jobs(scheduler, app)
-        scheduler.start()
-        with LiveServer(app) as server, sync_api.sync_playwright() as playwright:
+        with served_with_jobs(app) as server, sync_api.sync_playwright() as playwright:
             browser = chromium(playwright)
             page = browser.new_page()
             log_in(page, server)
@@ -50,6 +45,5 @@ def test_fix_a_typo_and_resend(tmp_path, sink):
             for status in EmailStatus:
                 expect(page.locator(f"section#{status.value}")).to_contain_text(status.label)
             browser.close()
-        scheduler.shutdown()
         db.engine.dispose()
     assert [rcpt for rcpt, _, _ in sink.received] == ["tim@gmail.com"]

@@ -3,12 +3,10 @@ suggested fix, issue the good rows, and watch them appear on the Credentials pag
 *Sending*, then *Email is not opened*."""
 
 import pytest
-from apscheduler.schedulers.background import BackgroundScheduler
-from browser import LiveServer, chromium, log_in
+from browser import chromium, log_in, served_with_jobs
 from conftest import PASSWORD, make_app
 
 from cli import create_user
-from mailer.scheduler import add_jobs
 from models import db
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -31,12 +29,9 @@ def test_upload_check_fix_and_issue(tmp_path, sink):
                    QUEUE_INTERVAL_SECONDS=0.3, WTF_CSRF_ENABLED=True)  # as in production
     upload = tmp_path / "class of 2026.csv"
     upload.write_text(ROWS)
-    scheduler = BackgroundScheduler(timezone="UTC")
     with app.app_context():
         create_user("issuer@acme.test", "Acme Academy", PASSWORD)
-        add_jobs(scheduler, app)
-        scheduler.start()
-        with LiveServer(app) as server, sync_api.sync_playwright() as playwright:
+        with served_with_jobs(app) as server, sync_api.sync_playwright() as playwright:
             browser = chromium(playwright)
             page = browser.new_page()
             log_in(page, server)
@@ -78,7 +73,6 @@ def test_upload_check_fix_and_issue(tmp_path, sink):
             expect(page.locator("tr[data-email-status=not_opened]")).to_have_count(
                 3, timeout=20_000)
             browser.close()
-        scheduler.shutdown()
         db.engine.dispose()
     assert sorted(rcpt for rcpt, _, _ in sink.received) == [
         "ada@example.com", "alan@example.com", "tim@gmail.com"]
