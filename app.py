@@ -7,8 +7,13 @@ from pathlib import Path
 import click
 from flask import Flask, request
 
+import validation
 from extensions import csrf, htmx, login_manager, mail, migrate
 from models import db, write_lock
+
+
+class ConfigError(RuntimeError):
+    """A setting the app cannot start with; the message says what to write instead."""
 
 
 def _flag(name, default):
@@ -53,7 +58,7 @@ def config_from_env(instance_path):
         "MAIL_USE_SSL": _flag("MAIL_USE_SSL", False),
         "MAIL_USERNAME": env("MAIL_USERNAME") or None,
         "MAIL_PASSWORD": env("MAIL_PASSWORD") or None,
-        "MAIL_DEFAULT_SENDER": env("MAIL_DEFAULT_SENDER") or "credentials@localhost",
+        "MAIL_DEFAULT_SENDER": env("MAIL_DEFAULT_SENDER") or "credentials@tracker.localhost",
         "MAIL_SUPPRESS_SEND": False,  # Flask-Mail suppresses under TESTING; we never do
         "PUBLIC_BASE_URL": (env("PUBLIC_BASE_URL") or "http://127.0.0.1:5000").rstrip("/"),
         "SCHEDULER_ENABLED": _flag("SCHEDULER_ENABLED", False),
@@ -83,6 +88,10 @@ def create_app(test_config=None):
     app.config.from_mapping(config_from_env(app.instance_path))
     if test_config:
         app.config.update(test_config)
+    try:  # parsed once: every From, envelope and Message-ID takes its parts from here
+        app.config["DEFAULT_SENDER"] = validation.clean_sender(app.config["MAIL_DEFAULT_SENDER"])
+    except validation.InvalidInput as error:
+        raise ConfigError(f"MAIL_DEFAULT_SENDER: {error}") from None
     # Mail headers take addresses; the catcher runs on loopback when no server is set.
     if not app.config["MAIL_SERVER"]:
         app.config["MAIL_SERVER"] = "127.0.0.1"

@@ -2,6 +2,8 @@
 
 import unicodedata
 from datetime import datetime
+from email.utils import getaddresses
+from typing import NamedTuple
 
 import email_validator
 from email_validator import EmailNotValidError
@@ -83,6 +85,39 @@ def clean_future_time(value, now):
     if value.year > 9999 - 1:
         raise InvalidInput("Time is too far in the future.")
     return value
+
+
+class Sender(NamedTuple):
+    """Who an email comes from: a display name (may be empty) and a bare address."""
+
+    name: str
+    address: str
+
+    @property
+    def domain(self):
+        """The address's domain in its ASCII (IDNA) form, for Message-IDs and envelopes."""
+        return self.address.rpartition("@")[2].encode("idna").decode("ascii")
+
+
+SENDER_EXAMPLE = ('certificates@acme.example or "Acme Academy <certificates@acme.example>"')
+
+
+def clean_sender(value):
+    """A sender as configured: an address with or without a display name, parsed once."""
+    refusal = InvalidInput(f"{value!r} is not one valid address. Write it as {SENDER_EXAMPLE}.")
+    if not isinstance(value, str) or _has_control(value):
+        raise refusal
+    found = getaddresses([value])
+    if len(found) != 1:
+        raise refusal
+    name, address = found[0]
+    try:
+        address = clean_email(address)
+    except InvalidInput:
+        raise refusal from None
+    if not address:
+        raise refusal
+    return Sender(name.strip(), address)
 
 
 ACTIONS = ("draft", "publish", "schedule")

@@ -1,6 +1,7 @@
 """Build the delivery email of one queued message (no request needed)."""
 
 from email import policy
+from email.utils import formataddr
 
 from flask import current_app
 from flask_mail import Message
@@ -11,11 +12,45 @@ from flask_mail import Message
 SMTP_COMPAT32 = policy.compat32.clone(linesep="\r\n")
 
 
+def address_header(name, address):
+    """One mailbox for a header: the name quoted or RFC 2047-encoded only when it must be,
+    the domain in its ASCII (IDNA) form."""
+    local, _, domain = address.rpartition("@")
+    address = f"{local}@{domain.encode('idna').decode('ascii')}"
+    if not local.isascii():
+        # An international mailbox (SMTPUTF8): its UTF-8 bytes go out as they are, which
+        # leaves no safe place for a display name.
+        return address.encode().decode("ascii", "surrogateescape")
+    return formataddr((name, address), "utf-8")
+
+
 class DeliveryMail(Message):
-    """A Flask-Mail message serialized with SMTP_COMPAT32."""
+    """A Flask-Mail message serialized with SMTP_COMPAT32, its addresses as address_header
+    writes them (Flask-Mail encodes every display name, even plain ones)."""
+
+    def __init__(self, *, sender, **kwargs):
+        super().__init__(sender=sender, **kwargs)
+        self.sender = sender  # Flask-Mail joins it into "name <address>", which a comma breaks
+
+    def _message(self):
+        # Flask-Mail cannot write an international mailbox (it raises): it gets no
+        # recipients, and the To header is written below.
+        recipients, self.recipients = self.recipients, []
+        try:
+            message = super()._message()
+        finally:
+            self.recipients = recipients
+        # Before the headers are replaced: policy.SMTP would store them decoded, and
+        # compat32 would then encode each whole header, address included.
+        message.policy = SMTP_COMPAT32
+        message.replace_header("From", address_header(*self.sender))
+        message.replace_header("To", ", ".join(address_header(*to) for to in self.recipients))
+        if self.reply_to:
+            message.replace_header("Reply-To", address_header(*self.reply_to))
+        return message
 
     def as_bytes(self):
-        return self._message().as_bytes(policy=SMTP_COMPAT32)
+        return self._message().as_bytes()
 
 
 def _render(name, context):
@@ -37,8 +72,8 @@ def compose(message):
     mail = DeliveryMail(
         subject=("Reminder: your credential: " if message.is_reminder else "Your credential: ")
         + credential.group.name,
-        sender=org.sender(current_app.config["MAIL_DEFAULT_SENDER"]),
-        reply_to=org.reply_to,
+        sender=org.sender(current_app.config["DEFAULT_SENDER"]),
+        reply_to=("", org.reply_to) if org.reply_to else None,
         recipients=[(credential.recipient_name, message.to_address)],
         body=_render("email/credential.txt", context),
         html=_render("email/credential.html", context),

@@ -167,7 +167,8 @@ def _deliver(host, mail, recipient):
                                "The receiving server cannot take international addresses.")
             options = ["SMTPUTF8"]
         # The envelope sender is where bounce reports go: the bare sender address.
-        code, text = host.mail(current_app.config["MAIL_DEFAULT_SENDER"], options)
+        sender = _envelope_address(current_app.config["DEFAULT_SENDER"].address)
+        code, text = host.mail(sender, options)
         if code == 250:
             stage = "rcpt"
             code, text = host.rcpt(recipient)

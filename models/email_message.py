@@ -19,8 +19,7 @@ def new_token():
 
 def new_message_id():
     """A Message-ID in the envelope sender's domain, fixed before the first attempt."""
-    sender = current_app.config["MAIL_DEFAULT_SENDER"]
-    return make_msgid(domain=sender.rpartition("@")[2] or "localhost")
+    return make_msgid(domain=current_app.config["DEFAULT_SENDER"].domain)
 
 
 class EmailMessage(db.Model):

@@ -7,6 +7,7 @@ import sqlalchemy.orm as so
 
 from models import db
 from models.types import UTCDateTime, utcnow
+from validation import Sender
 
 
 class Organization(db.Model):
@@ -24,9 +25,10 @@ class Organization(db.Model):
     reminder_after_days: so.Mapped[int | None] = so.mapped_column()
     reminder_max: so.Mapped[int] = so.mapped_column(default=0, server_default="0")
 
-    def sender(self, default_address):
-        """(display name, address) that delivery emails come from."""
-        return (self.sender_name or self.name, self.sender_address or default_address)
+    def sender(self, default):
+        """The Sender delivery emails come from: the organization's own name and address,
+        else its name with the default sender's address."""
+        return Sender(self.sender_name or self.name, self.sender_address or default.address)
 
     def __repr__(self):
         return f"<Organization {self.id} {self.name!r}>"

@@ -1,5 +1,6 @@
 """Fixtures: an app per test on a fresh SQLite file (or PostgreSQL), clients and helpers."""
 
+import base64
 import os
 import re
 
@@ -159,3 +160,30 @@ def settle(credential, state, opened=False, bounce_kind="hard"):
         message.opened_at = utcnow()
     db.session.commit()
     return credential
+
+
+# Configured senders (MAIL_DEFAULT_SENDER), the organization's name, and the From line
+# the mail server must receive.
+SENDER_CASES = [
+    pytest.param("certificates@acme.example", "Acme Academy",
+                 b"From: Acme Academy <certificates@acme.example>", id="bare"),
+    pytest.param("Acme Academy <certificates@acme.example>", "Acme Academy",
+                 b"From: Acme Academy <certificates@acme.example>", id="display-name"),
+    pytest.param('"Acme, Inc." <certificates@acme.example>', "Acme, Inc.",
+                 b'From: "Acme, Inc." <certificates@acme.example>', id="quoted-comma"),
+    pytest.param("Académie Zoë <certificates@acme.example>", "Académie Zoë",
+                 b"From: =?utf-8?b?" + base64.b64encode("Académie Zoë".encode()) +
+                 b"?= <certificates@acme.example>",
+                 id="non-ascii"),
+]
+
+
+def assert_sender_parts(raw, from_line):
+    """The raw headers carry the From line, the Reply-To address and one Message-ID in the
+    sender's domain, each exactly as sent (no parser to repair them)."""
+    headers = raw.split(b"\r\n\r\n", 1)[0].split(b"\r\n")
+    assert from_line in headers
+    assert b"Reply-To: office@acme.example" in headers
+    ids = [header for header in headers if header.lower().startswith(b"message-id:")]
+    assert len(ids) == 1
+    assert re.fullmatch(rb"Message-ID: <[^<>@\s]+@acme\.example>", ids[0]), ids[0]

@@ -18,9 +18,11 @@ def free_port():
 class Sink:
     """Accepts mail unless told otherwise; remembers each delivery's Message-ID."""
 
-    def __init__(self, port=None):
+    def __init__(self, port=None, smtputf8=True):
         self.port = port or free_port()
+        self.smtputf8 = smtputf8  # offer SMTPUTF8 (international addresses)
         self.received = []  # (recipient, Message-ID, raw bytes) in arrival order
+        self.envelope_senders = []  # MAIL FROM of each delivery, in the same order
         self.rcpt_replies = {}  # address -> replies to give at RCPT, one per attempt
         self.delay = 0.0  # seconds to think before answering DATA
         self.drop_at = set()  # delivery numbers (1-based) at which to hang up instead
@@ -34,7 +36,8 @@ class Sink:
         self.rcpt_replies[address.lower()] = list(replies)
 
     def start(self):
-        self.controller = Controller(self, hostname="127.0.0.1", port=self.port)
+        self.controller = Controller(self, hostname="127.0.0.1", port=self.port,
+                                     enable_SMTPUTF8=self.smtputf8)
         self.controller.start()
         return self
 
@@ -84,4 +87,5 @@ class Sink:
             found = re.search(rb"^Message-ID:\s*(<[^>]+>)", envelope.content, re.M | re.I)
             self.received.append((envelope.rcpt_tos[0], found and found.group(1).decode(),
                                   envelope.content))
+            self.envelope_senders.append(envelope.mail_from)
         return f"250 2.0.0 Ok: queued as Q{number}"

@@ -1,6 +1,9 @@
 """The app factory and its configuration from the environment."""
 
-from app import create_app
+import pytest
+from conftest import make_app
+
+from app import ConfigError, create_app
 
 
 def test_environment_is_read(monkeypatch, tmp_path):
@@ -36,11 +39,19 @@ def test_defaults_use_sqlite_and_the_development_catcher(monkeypatch):
 
 
 def test_test_config_overrides(monkeypatch, tmp_path):
-    from conftest import make_app
-
     monkeypatch.setenv("SCHEDULER_ENABLED", "1")  # the environment says otherwise
     monkeypatch.setenv("MAIL_DEFAULT_SENDER", "env@example.com")
     app = make_app(tmp_path)
     assert app.config["TESTING"] is True
     assert app.config["SCHEDULER_ENABLED"] is False
     assert app.config["MAIL_DEFAULT_SENDER"] == "credentials@issuer.test"
+
+
+@pytest.mark.parametrize("configured", [
+    "Acme Academy", "Acme Academy <certificates>", "a@acme.example, b@acme.example", "",
+    "Acme\r\nBcc: x@evil.example <a@acme.example>",
+])
+def test_a_sender_without_one_valid_address_stops_the_start(tmp_path, configured):
+    with pytest.raises(ConfigError, match=r"MAIL_DEFAULT_SENDER: .* Write it as "
+                                          r"certificates@acme\.example or"):
+        make_app(tmp_path, MAIL_DEFAULT_SENDER=configured)

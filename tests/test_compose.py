@@ -2,9 +2,12 @@
 
 import re
 
-from conftest import issue
+import pytest
+from conftest import PASSWORD, SENDER_CASES, assert_sender_parts, issue, make_app
 
+from cli import create_user
 from mailer.compose import compose
+from models import db
 
 
 def test_delivery_email(issuer, app):
@@ -14,7 +17,7 @@ def test_delivery_email(issuer, app):
     mail = compose(message)
     assert mail.msgId == message.message_id
     assert mail.subject == "Your credential: Course A"
-    assert mail.sender == "Acme Academy <credentials@issuer.test>"
+    assert mail.sender == ("Acme Academy", "credentials@issuer.test")
     assert mail.recipients == [("Zoë <O'Brien>", "jane@example.com")]
     link = f"https://credentials.example.org/r/{message.token}"
     pixel = f"https://credentials.example.org/t/{message.token}.gif"
@@ -28,3 +31,15 @@ def test_delivery_email(issuer, app):
     raw = mail.as_bytes()
     assert b"Message-ID: " + message.message_id.encode() in raw
     assert not mail.has_bad_headers()
+
+
+@pytest.mark.parametrize("configured, org_name, from_line", SENDER_CASES)
+def test_sender_name_and_address_stay_apart(tmp_path, configured, org_name, from_line):
+    app = make_app(tmp_path, MAIL_DEFAULT_SENDER=configured)
+    with app.app_context():
+        user = create_user("issuer@acme.test", org_name, PASSWORD)
+        user.org.reply_to = "office@acme.example"
+        message = issue(user, action="publish").latest_message
+        assert message.message_id.endswith("@acme.example>")
+        assert_sender_parts(compose(message).as_bytes(), from_line)
+        db.engine.dispose()

@@ -4,7 +4,7 @@ from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
-from conftest import issue, make_app
+from conftest import SENDER_CASES, assert_sender_parts, issue, make_app
 from smtp_server import free_port
 
 from cli import create_user
@@ -169,3 +169,45 @@ def test_unreachable_port_is_a_retry_not_a_crash(tmp_path):
         assert message.next_attempt_at > utcnow() + timedelta(seconds=25)
         assert db.session.scalar(sa.select(Credential)).email_status == "sending"
         db.engine.dispose()
+
+
+@pytest.mark.parametrize("configured, org_name, from_line", SENDER_CASES)
+def test_the_server_receives_the_sender_name_and_address_apart(tmp_path, sink, configured,
+                                                               org_name, from_line):
+    app = make_app(tmp_path, MAIL_PORT=sink.port, MAIL_DEFAULT_SENDER=configured)
+    with app.app_context():
+        user = create_user("issuer@acme.test", org_name, "correct horse battery")
+        user.org.reply_to = "office@acme.example"
+        (credential,) = publish(user, "jane@example.com")
+        assert send_due() == {"claimed": 1, "sent": 1}
+        ((_, message_id, raw),) = sink.received
+        assert message_id == credential.latest_message.message_id
+        assert sink.envelope_senders == ["certificates@acme.example"]
+        assert_sender_parts(raw, from_line)
+        db.engine.dispose()
+
+
+@pytest.mark.parametrize("smtputf8", [True, False])
+def test_an_international_mailbox_goes_out_in_utf8_or_not_at_all(tmp_path, smtputf8):
+    from smtp_server import Sink
+
+    sink = Sink(smtputf8=smtputf8).start()
+    app = make_app(tmp_path, MAIL_PORT=sink.port)
+    try:
+        with app.app_context():
+            user = create_user("issuer@acme.test", "Acme Academy", "correct horse battery")
+            (credential,) = publish(user, "zoë@exämple.com")
+            if not smtputf8:
+                assert send_due() == {"claimed": 1, "bounced": 1}
+                assert sink.received == []
+                db.session.expire_all()
+                assert "international addresses" in credential.latest_message.bounce_reason
+                return
+            assert send_due() == {"claimed": 1, "sent": 1}
+            ((recipient, _, raw),) = sink.received
+            assert recipient == "zoë@xn--exmple-cua.com"
+            assert "To: zoë@xn--exmple-cua.com\r\n".encode() in raw
+    finally:
+        sink.stop()
+        with app.app_context():
+            db.engine.dispose()

@@ -1,9 +1,11 @@
 """Organization sender settings, and the delivery email that uses them."""
 
 import pytest
-from conftest import issue
+from conftest import PASSWORD, Auth, issue, make_app, settle
 
+from cli import create_user
 from mailer.compose import compose
+from mailer.replies import BLOCKED
 from models import db
 
 
@@ -15,8 +17,8 @@ def test_custom_sender_is_used_by_delivery_emails(logged_in, issuer):
         "sender-sender_address": "certs@acme.test", "sender-reply_to": "help@acme.test"})
     assert response.status_code == 302
     mail = compose(issue(issuer, action="publish").latest_message)
-    assert mail.sender == "Acme Certificates <certs@acme.test>"
-    assert mail.reply_to == "help@acme.test"
+    assert mail.sender == ("Acme Certificates", "certs@acme.test")
+    assert mail.reply_to == ("", "help@acme.test")
 
 
 def test_empty_fields_fall_back_to_the_defaults(logged_in, issuer):
@@ -28,7 +30,7 @@ def test_empty_fields_fall_back_to_the_defaults(logged_in, issuer):
     org = issuer.org
     assert (org.sender_name, org.sender_address, org.reply_to) == (None, None, None)
     mail = compose(issue(issuer, action="publish").latest_message)
-    assert mail.sender == "Acme Academy <credentials@issuer.test>" and mail.reply_to is None
+    assert mail.sender == ("Acme Academy", "credentials@issuer.test") and mail.reply_to is None
 
 
 @pytest.mark.parametrize("fields, message", [
@@ -47,3 +49,24 @@ def test_bad_settings_are_refused_and_kept_for_editing(logged_in, issuer, fields
 
 def test_settings_need_login(client, issuer):
     assert client.get("/settings/").status_code == 302
+
+
+def test_a_sender_with_a_display_name_is_shown_as_name_and_address(tmp_path):
+    app = make_app(tmp_path, MAIL_DEFAULT_SENDER="Tracker Mail <certificates@acme.example>")
+    with app.app_context():
+        user = create_user("issuer@acme.test", "Acme, Inc.", PASSWORD)
+        for i in range(3):
+            credential = settle(issue(user, email=f"p{i}@corp.test", action="publish"),
+                                "bounced")
+            credential.latest_message.bounce_reason = BLOCKED
+        db.session.commit()
+        client = app.test_client()
+        Auth(client).login()
+        settings = client.get("/settings/").text
+        assert "<strong>certificates@acme.example</strong>" in settings
+        assert 'placeholder="certificates@acme.example"' in settings
+        assert "&lt;certificates" not in settings
+        page = client.get("/credentials").text
+        assert ("Please allow email from certificates@acme.example (sender name "
+                '"Acme, Inc.")') in page
+        db.engine.dispose()

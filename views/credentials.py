@@ -57,7 +57,7 @@ def index():
         "org_empty": not text and not any(counts.values()),
         "blocked": blocked_domains(current_user.org_id,
                                    current_app.config["BLOCKED_DOMAIN_THRESHOLD"]),
-        "sender": current_user.org.sender(current_app.config["MAIL_DEFAULT_SENDER"]),
+        "sender": current_user.org.sender(current_app.config["DEFAULT_SENDER"]),
         "publish_form": PublishForm(),
     }
     template = "credentials/_list.html" if htmx and not htmx.boosted else "credentials/index.html"

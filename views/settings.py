@@ -31,4 +31,4 @@ def index():
         return redirect(url_for("settings.index"))
     status = 422 if form.errors or reminders.errors else 200
     return render_template("settings/index.html", form=form, reminders=reminders, org=org,
-                           default_sender=current_app.config["MAIL_DEFAULT_SENDER"]), status
+                           default_sender=current_app.config["DEFAULT_SENDER"]), status
