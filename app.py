@@ -7,9 +7,13 @@ from pathlib import Path
 import click
 from flask import Flask, request
 
+import cli
+import jobs
 import validation
 from extensions import csrf, htmx, login_manager, mail, migrate
-from models import db, write_lock
+from mailer import catcher
+from models import User, db, write_lock
+from typos import suggest_address
 
 
 class ConfigError(RuntimeError):
@@ -107,9 +111,6 @@ def create_app(test_config=None):
     login_manager.login_view = "auth.login"
     login_manager.login_message = "Please log in to see this page."
 
-    from mailer.typos import suggest_address
-    from models import User
-
     app.jinja_env.globals["suggest_address"] = suggest_address
 
     @login_manager.user_loader
@@ -121,6 +122,7 @@ def create_app(test_config=None):
         auth,
         bulk,
         credentials,
+        errors,
         export,
         help,
         imports,
@@ -130,8 +132,8 @@ def create_app(test_config=None):
         tracking,
     )
 
-    for module in (auth, credentials, bulk, export, issuing, imports, help, api, tracking,
-                   outbox, settings):
+    for module in (errors, auth, credentials, bulk, export, issuing, imports, help, api,
+                   tracking, outbox, settings):
         app.register_blueprint(module.bp)
     csrf.exempt(api.bp)  # the API authenticates with bearer keys, not cookies
 
@@ -140,8 +142,6 @@ def create_app(test_config=None):
         # A change reads, then writes: on SQLite, lock first so it cannot fail half-way.
         if request.method not in ("GET", "HEAD", "OPTIONS"):
             write_lock()
-
-    import cli
 
     cli.register(app)
     if _runs_background_services(app):
@@ -164,8 +164,6 @@ def _runs_background_services(app):
 
 def _start_background_services(app):
     """The queue scheduler and, without MAIL_SERVER, the development mail catcher."""
-    from mailer import catcher, scheduler
-
     if app.config.get("DEV_MAIL_CATCHER"):
         try:
             app.extensions["catcher"] = catcher.start(app)
@@ -174,4 +172,4 @@ def _start_background_services(app):
         except OSError as error:
             app.logger.warning("No mail catcher (port %s busy?): %s", app.config["MAIL_PORT"],
                                error)
-    scheduler.start(app)
+    jobs.start(app)

@@ -1,13 +1,23 @@
-"""Command line: users, API keys and the demo issuer (`flask --app app …`)."""
+"""Command line: users, API keys, the demo issuer, the worker, bounce reports
+(`flask --app app …`)."""
 
+import mailbox
 import signal
+from collections import Counter
+from pathlib import Path
 
 import click
 import sqlalchemy as sa
+from apscheduler.schedulers.blocking import BlockingScheduler
+from flask import current_app
 from flask.cli import AppGroup, with_appcontext
 
+import demo as demo_data
+import jobs
 import validation
-from models import ApiKey, Organization, User, db
+from accounts import create_user
+from mailer.bounces import record_report
+from models import ApiKey, User, db
 
 users = AppGroup("users", help="Manage issuer accounts.")
 apikeys = AppGroup("apikeys", help="Manage API keys.")
@@ -21,19 +31,6 @@ def _clean_email(value):
     if not address:
         raise click.BadParameter("An email address is required.")
     return address.lower()
-
-
-def create_user(email, org_name, password):
-    """Create an issuer in the named organization (created if new)."""
-    org = db.session.scalar(sa.select(Organization).filter_by(name=org_name))
-    if org is None:
-        org = Organization(name=org_name)
-        db.session.add(org)
-    user = User(email=email, org=org)
-    user.set_password(password)
-    db.session.add(user)
-    db.session.commit()
-    return user
 
 
 @users.command("create")
@@ -71,12 +68,10 @@ def apikeys_create(email):
 @click.command("demo")
 def demo():
     """Create the demo issuer and demo credentials, unless an issuer exists."""
-    from demo import seed
-
     if db.session.scalar(sa.select(User).limit(1)):
         click.echo("An issuer exists already; log in with your account.")
         return
-    email, password = seed()
+    email, password = demo_data.seed()
     click.echo(f"Demo issuer created. Log in at http://127.0.0.1:5000/login as "
                f"{email} with password {password}")
 
@@ -85,14 +80,9 @@ def demo():
 @with_appcontext
 def worker():
     """Run the mail queue, imports and scheduled publishing in the foreground (no web)."""
-    from apscheduler.schedulers.blocking import BlockingScheduler
-    from flask import current_app
-
-    from mailer.scheduler import add_jobs
-
     app = current_app._get_current_object()
     scheduler = BlockingScheduler(timezone="UTC")
-    add_jobs(scheduler, app)
+    jobs.add_jobs(scheduler, app)
     signal.signal(signal.SIGTERM, lambda *_: scheduler.shutdown(wait=False))
     click.echo(f"Worker running every {app.config['QUEUE_INTERVAL_SECONDS']} s; "
                "Ctrl+C stops it.")
@@ -109,12 +99,6 @@ bounces = AppGroup("bounces", help="Bounce reports that come back later.")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True))
 def bounces_import(paths):
     """Read bounce reports from files or Maildir folders (the sender's mailbox)."""
-    import mailbox
-    from collections import Counter
-    from pathlib import Path
-
-    from mailer.bounces import record_report
-
     results = Counter()
     for path in map(Path, paths):
         if path.is_dir():

@@ -4,15 +4,17 @@ from datetime import timedelta
 
 import sqlalchemy as sa
 
-from cli import create_user
-from mailer.opens import record_opens
-from mailer.queue import claim, record
+import issuing
+from accounts import create_user
+from mailer.queue import claim_messages, record
 from mailer.replies import Outcome, classify
-from models import Credential, CredentialGroup, EmailMessage, db, write_transaction
+from models import EmailMessage, db, write_transaction
 from models.types import utcnow
+from tracking.opens import record_opens
 
 DEMO_EMAIL = "demo@example.com"
 DEMO_PASSWORD = "demo-issuer"
+GROUP = "Python Fundamentals 2026"
 FIREFOX = "Mozilla/5.0 (X11; Linux x86_64; rv:130.0) Gecko/20100101 Firefox/130.0"
 
 # What the mail servers of the demo recipients answered.
@@ -45,29 +47,30 @@ RECIPIENTS = [
 def seed():
     """Create the demo issuer with one credential per demo recipient; return the login."""
     user = create_user(DEMO_EMAIL, "Demo Academy", DEMO_PASSWORD)
-    group = CredentialGroup.get_or_create(user.org_id, "Python Fundamentals 2026")
     storied = [recipient for recipient in RECIPIENTS if recipient[4]]
-    _issue(user, group, storied)
+    _issue(user, storied)
     _tell_stories(storied)
-    _issue(user, group, [recipient for recipient in RECIPIENTS if not recipient[4]])
+    _issue(user, [recipient for recipient in RECIPIENTS if not recipient[4]])
     return DEMO_EMAIL, DEMO_PASSWORD
 
 
-def _issue(user, group, recipients):
-    for name, address, action, send_email, _ in recipients:
-        Credential.issue(user.org_id, name, address, group, action,
-                         utcnow() + timedelta(days=1), send_email, user)
+def _issue(user, recipients):
+    tomorrow = utcnow() + timedelta(days=1)
+    issuing.issue_new(db.session.connection(), user.org_id, user.id, [
+        issuing.NewCredential(name, address, GROUP, action,
+                              tomorrow if action == "schedule" else None, send_email)
+        for name, address, action, send_email, _ in recipients])
     db.session.commit()
 
 
 def _tell_stories(storied):
     """Claim the storied recipients' queued emails and record what became of them."""
-    ids = claim(len(storied), "demo")  # oldest first: exactly these
-    tokens = dict(db.session.execute(
-        sa.select(EmailMessage.id, EmailMessage.token).where(EmailMessage.id.in_(ids))).all())
+    ids = claim_messages(len(storied), "demo")  # oldest first: exactly these
+    tokens = dict(db.session.execute(sa.select(EmailMessage.id, EmailMessage.token)
+                                     .where(EmailMessage.id.in_(ids))).all())
     db.session.rollback()
-    for message_id, (*_, story) in zip(ids, storied, strict=True):
-        record(message_id, OUTCOMES[story], "demo")
+    for row_id, (*_, story) in zip(ids, storied, strict=True):
+        record(row_id, OUTCOMES[story], "demo")
         if story == "opened":
             with write_transaction() as connection:
-                record_opens(connection, [(tokens[message_id], FIREFOX, utcnow(), "image")])
+                record_opens(connection, [(tokens[row_id], FIREFOX, utcnow(), "image")])

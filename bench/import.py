@@ -62,10 +62,10 @@ import sqlalchemy as sa
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from accounts import create_user  # noqa: E402
 from app import create_app  # noqa: E402
-from cli import create_user  # noqa: E402
 from importer import files, mapping  # noqa: E402
-from importer.run import run_imports  # noqa: E402
+from jobs import run_import_job  # noqa: E402
 from models import (  # noqa: E402
     Credential,
     CredentialGroup,
@@ -234,12 +234,12 @@ def run_import(url, folder, source, count, trace=False):
         tracemalloc.start()
     try:
         phase("inspect", lambda: upload("first"))
-        phase("check", lambda: run_imports(app))
+        phase("check", lambda: run_import_job(app))
         to_issuing()
-        phase("issue", lambda: run_imports(app))
+        phase("issue", lambda: run_import_job(app))
         verify(app, result["first_id"], count)
         upload("again")  # the same file once more: every row is in its group already
-        phase("again", lambda: run_imports(app))
+        phase("again", lambda: run_import_job(app))
     finally:
         if trace:
             tracemalloc.stop()
@@ -332,9 +332,8 @@ def run_baseline(url, folder, source, count, all_tables=False, trace=False):
                     "open_count", "is_reminder"],
                    [(row[0], org_id, row[0], user_id, row[4], "queued", 0, now,
                      new_message_id(), new_token(), now, 0, False) for row in rows])
-            insert("email_events", ["credential_id", "message_id", "user_id", "type", "at",
-                                    "detail"],
-                   [(row[0], row[0], user_id, "queued", now, f"to {row[4]}") for row in rows])
+            insert("email_events", ["credential_id", "email_message_id", "user_id", "type", "at"],
+                   [(row[0], row[0], user_id, "queued", now) for row in rows])
         raw.commit()
         seconds = time.perf_counter() - start
         peak = None

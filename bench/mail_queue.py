@@ -24,11 +24,12 @@ import sqlalchemy as sa
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+import issuing  # noqa: E402
+from accounts import create_user  # noqa: E402
 from app import create_app  # noqa: E402
-from cli import create_user  # noqa: E402
 from mailer.compose import compose  # noqa: E402
 from mailer.queue import send_due  # noqa: E402
-from models import Credential, CredentialGroup, EmailMessage, db  # noqa: E402
+from models import EmailMessage, db  # noqa: E402
 
 COUNT = 2000
 SENDER = "credentials@bench.test"
@@ -48,13 +49,11 @@ def start_sink(port):
 
 
 def queue_all(user):
-    group = CredentialGroup.get_or_create(user.org_id, "Benchmarks 101")
-    for i in range(COUNT):
-        Credential.issue(user.org_id, f"Recipient {i}", f"r{i}@example.com", group, "publish",
-                         None, True, user)
-        if i % 500 == 499:
-            db.session.commit()
-    db.session.commit()
+    for start in range(0, COUNT, 500):
+        issuing.issue_new(db.session.connection(), user.org_id, user.id, [
+            issuing.NewCredential(f"Recipient {i}", f"r{i}@example.com", "Benchmarks 101",
+                                  "publish") for i in range(start, min(COUNT, start + 500))])
+        db.session.commit()
 
 
 def emails():

@@ -15,8 +15,8 @@ import sqlalchemy as sa
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from accounts import create_user  # noqa: E402
 from app import create_app  # noqa: E402
-from cli import create_user  # noqa: E402
 from models import Credential, CredentialGroup, EmailMessage, StatusCount, db  # noqa: E402
 from models.types import utcnow  # noqa: E402
 from views.queries import status_counts  # noqa: E402
@@ -58,7 +58,7 @@ def fill(count):
         if messages:
             db.session.execute(sa.insert(EmailMessage), messages)
         db.session.commit()
-    StatusCount.rebuild(user.org_id)  # the bulk insert bypassed the ORM's bookkeeping
+    StatusCount.rebuild(user.org_id)  # the bulk insert wrote no counts
     db.session.commit()
     # Fresh statistics, as a running database has (on PostgreSQL VACUUM also fills the
     # visibility map that index-only counts need; autovacuum does this in production).

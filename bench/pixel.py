@@ -24,11 +24,11 @@ from werkzeug.serving import make_server
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from accounts import create_user  # noqa: E402
 from app import create_app  # noqa: E402
-from cli import create_user  # noqa: E402
-from mailer import opens  # noqa: E402
 from models import Credential, CredentialGroup, EmailMessage, db  # noqa: E402
 from models.types import utcnow  # noqa: E402
+from tracking import opens  # noqa: E402
 from views.tracking import PIXEL  # noqa: E402
 
 COUNT = 3000

@@ -57,4 +57,4 @@ def record_report(raw):
             return "unknown"
         # A late report is not another attempt: the attempts stay as they were.
         return apply_outcome(connection, found.id, found.credential_id, outcome,
-                             found.attempts, note="A bounce report came back: ")
+                             found.attempts, late=True)

@@ -7,10 +7,7 @@ the one message in flight twice, with the same Message-ID.
 """
 
 import functools
-import os
 import smtplib
-import socket
-import uuid
 from collections import Counter
 from datetime import timedelta
 
@@ -26,7 +23,7 @@ from models import (
     EmailMessage,
     db,
     immediate_connection,
-    write_lock,
+    lease_owner,
     write_transaction,
 )
 from models.status_count import sync_statuses
@@ -35,13 +32,9 @@ from models.types import utcnow
 messages = EmailMessage.__table__
 
 
-def worker_name():
-    """Who holds a lease: host, process and a random part (pids are reused)."""
-    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-
-
-def claim(batch_size, owner, now=None):
-    """Lease up to batch_size due messages to owner; return their ids (oldest due first)."""
+def claim_messages(batch_size, owner, now=None):
+    """Lease up to batch_size due messages to owner; return their row ids (oldest due
+    first)."""
     now = now or utcnow()
     due = sa.or_(
         sa.and_(messages.c.state.in_(("queued", "retry")), messages.c.next_attempt_at <= now),
@@ -49,11 +42,11 @@ def claim(batch_size, owner, now=None):
     )
     # FOR UPDATE SKIP LOCKED lets PostgreSQL workers pass each other's rows; SQLite has no
     # row locks and drops the clause: there the immediate transaction makes it atomic.
-    chosen = (sa.select(messages.c.id).where(due)
-              .order_by(messages.c.next_attempt_at, messages.c.id)
-              .limit(batch_size).with_for_update(skip_locked=True))
+    oldest_due = (sa.select(messages.c.id).where(due)
+                  .order_by(messages.c.next_attempt_at, messages.c.id)
+                  .limit(batch_size).with_for_update(skip_locked=True))
     lease = now + timedelta(seconds=current_app.config["LEASE_SECONDS"])
-    statement = (sa.update(messages).where(messages.c.id.in_(chosen))
+    statement = (sa.update(messages).where(messages.c.id.in_(oldest_due))
                  .values(state="sending", lease_until=lease, lease_owner=owner)
                  .returning(messages.c.id))
     with write_transaction() as connection:
@@ -62,8 +55,8 @@ def claim(batch_size, owner, now=None):
 
 def send_due(batch_size=None, owner=None):
     """Claim one batch, send it over one SMTP connection, record each outcome; return counts."""
-    owner = owner or worker_name()
-    ids = claim(batch_size or current_app.config["BATCH_SIZE"], owner)
+    owner = owner or lease_owner()
+    ids = claim_messages(batch_size or current_app.config["BATCH_SIZE"], owner)
     counts = Counter(claimed=len(ids))
     if not ids:
         return counts
@@ -77,21 +70,21 @@ def send_due(batch_size=None, owner=None):
             mail = compose(message)
         except Exception as error:  # a broken template must not stop the batch
             current_app.logger.exception("could not compose message %s", message.id)
-            mail = Outcome("retry", str(error), "Could not build the email.")
+            mail = Outcome("retry", str(error), "compose_failed")
         batch.append((message.id, message.to_address, mail))
     db.session.rollback()  # end the read transaction before talking SMTP
     with immediate_connection() as connection:  # one per batch, a transaction per outcome
-        for message_id, outcome in _send(batch):
-            counts[record(message_id, outcome, owner, connection)] += 1
+        for row_id, outcome in _send(batch):
+            counts[record(row_id, outcome, owner, connection)] += 1
     return counts
 
 
 def _send(batch):
-    """Yield (message id, Outcome) for each message, reusing one SMTP connection."""
+    """Yield (message row id, Outcome) for each message, reusing one SMTP connection."""
     connection = None
-    for index, (message_id, to_address, mail) in enumerate(batch):
+    for index, (row_id, to_address, mail) in enumerate(batch):
         if isinstance(mail, Outcome):
-            yield message_id, mail
+            yield row_id, mail
             continue
         if connection is None:
             try:
@@ -105,7 +98,7 @@ def _send(batch):
         if outcome.connection_lost:
             _close(connection)
             connection = None  # reconnect for the next message
-        yield message_id, outcome
+        yield row_id, outcome
     if connection is not None:
         _close(connection)
 
@@ -156,7 +149,7 @@ def _envelope_address(address):
 def _deliver(host, mail, recipient):
     """MAIL, RCPT and DATA for one message; the Outcome of the step that decided it."""
     if mail.has_bad_headers():
-        return Outcome("bounce", "not sent", "The email had an invalid header.")
+        return Outcome("bounce", "not sent", "bad_header")
     stage = "sender"
     try:
         recipient = _envelope_address(recipient)
@@ -164,7 +157,7 @@ def _deliver(host, mail, recipient):
         if not recipient.isascii():
             if not host.has_extn("smtputf8"):
                 return Outcome("bounce", "not sent: the server does not offer SMTPUTF8",
-                               "The receiving server cannot take international addresses.")
+                               "no_smtputf8")
             options = ["SMTPUTF8"]
         # The envelope sender is where bounce reports go: the bare sender address.
         sender = _envelope_address(current_app.config["DEFAULT_SENDER"].address)
@@ -186,7 +179,7 @@ def _deliver(host, mail, recipient):
             host.rset()
         except (OSError, smtplib.SMTPException):
             pass  # the next message will find the connection gone and reconnect
-        return Outcome("retry", f"not sent: {error}", "Could not send the email.")
+        return Outcome("retry", f"not sent: {error}", "send_failed")
 
 
 def retry_delay(attempts, outcome):
@@ -197,25 +190,25 @@ def retry_delay(attempts, outcome):
 
 
 def _outcome_values(outcome, attempts, now):
-    """The message's new columns and its timeline event for one outcome."""
+    """The message's new columns and its timeline event (type, code, data) for one
+    outcome."""
     values = {"attempts": attempts, "last_reply": outcome.reply[:2000], "lease_until": None,
               "lease_owner": None}
+    reply = {"reply": outcome.reply}
     if outcome.action == "sent":
-        return {**values, "state": "sent", "sent_at": now}, ("sent", outcome.reply)
+        return {**values, "state": "sent", "sent_at": now}, ("sent", None, reply)
     if outcome.action == "bounce" or attempts >= current_app.config["MAX_ATTEMPTS"]:
         hard = outcome.action == "bounce"
-        reason = outcome.reason if hard else f"Gave up after {attempts} tries: {outcome.reason}"
         return ({**values, "state": "bounced", "bounce_kind": "hard" if hard else "soft",
-                 "bounce_reason": reason},
-                ("bounced", f"{reason} Server said: {outcome.reply}"))
+                 "bounce_code": outcome.code},
+                ("bounced", outcome.code, reply if hard else {**reply, "gave_up_after": attempts}))
     next_try = now + timedelta(seconds=retry_delay(attempts, outcome))
     return ({**values, "state": "retry", "next_attempt_at": next_try},
-            ("deferred", f"{outcome.reason} Next try at {next_try:%Y-%m-%d %H:%M:%S} UTC. "
-                         f"Server said: {outcome.reply}"))
+            ("deferred", outcome.code, {**reply, "next_try": f"{next_try:%Y-%m-%d %H:%M:%S}"}))
 
 
 HELD = (sa.select(messages.c.credential_id, messages.c.attempts)
-        .where(messages.c.id == sa.bindparam("message_id"), messages.c.state == "sending",
+        .where(messages.c.id == sa.bindparam("row_id"), messages.c.state == "sending",
                messages.c.lease_owner == sa.bindparam("owner")).with_for_update())
 EVENT = sa.insert(EmailEvent.__table__)
 
@@ -227,44 +220,30 @@ def _update(columns):
             .values({column: sa.bindparam(f"new_{column}") for column in columns}))
 
 
-def record(message_id, outcome, owner, connection=None):
+def record(row_id, outcome, owner, connection=None):
     """Commit one outcome in its own short transaction, unless our lease was lost."""
     if connection is None:
         with immediate_connection() as connection:
-            return record(message_id, outcome, owner, connection)
+            return record(row_id, outcome, owner, connection)
     with connection.begin():
-        held = connection.execute(HELD, {"message_id": message_id, "owner": owner}).first()
+        held = connection.execute(HELD, {"row_id": row_id, "owner": owner}).first()
         if held is None:
             return "lease_lost"
-        return apply_outcome(connection, message_id, held.credential_id, outcome,
+        return apply_outcome(connection, row_id, held.credential_id, outcome,
                              held.attempts + 1)
 
 
-def apply_outcome(connection, message_id, credential_id, outcome, attempts, note=""):
+def apply_outcome(connection, row_id, credential_id, outcome, attempts, late=False):
     """Write an outcome in the caller's transaction: the message's columns, its timeline
-    event (note first) and the derived status; return the message's new state."""
+    event and the derived status; return the message's new state. late: it came in a
+    bounce report after the server had accepted the message."""
     now = utcnow()
-    values, (kind, detail) = _outcome_values(outcome, attempts, now)
+    values, (kind, code, data) = _outcome_values(outcome, attempts, now)
     connection.execute(_update(tuple(sorted(values))),
-                       {"row_id": message_id, **{f"new_{k}": v for k, v in values.items()}})
-    connection.execute(EVENT, {"credential_id": credential_id, "type": kind,
-                               "message_id": message_id, "detail": note + detail, "at": now})
+                       {"row_id": row_id, **{f"new_{k}": v for k, v in values.items()}})
+    connection.execute(EVENT, {"credential_id": credential_id, "type": kind, "code": code,
+                               "data": {**data, "late": True} if late else data,
+                               "email_message_id": row_id, "at": now})
     if values["state"] != "retry":  # sending → retry is Sending either way
         sync_statuses(connection, [credential_id])
     return values["state"]
-
-
-def publish_due(now=None, limit=500):
-    """Publish scheduled credentials whose time has come; return how many."""
-    now = now or utcnow()
-    write_lock()
-    due = db.session.scalars(
-        sa.select(Credential)
-        .where(Credential.issue_state == "scheduled", Credential.scheduled_at <= now)
-        .order_by(Credential.scheduled_at).limit(limit).with_for_update(skip_locked=True)
-    ).all()
-    for credential in due:
-        credential.publish(credential.send_email)
-    db.session.commit()
-    return len(due)
-

@@ -1,15 +1,13 @@
-"""The one SMTP reply classifier: sent, retry later, or bounced, in plain words."""
+"""The one SMTP reply classifier: sent, retry later, or bounced, with a reason code."""
 
 import re
 from dataclasses import dataclass
 
+from models import words
+
 # "try again in 30 seconds", "retry after 120s", "please wait 5 minutes"
 RETRY_HINT = re.compile(
     r"(?:try again|retry|wait)\D{0,20}?(\d{1,6})\s*(s|sec|seconds?|m|min|minutes?)\b", re.I)
-
-
-# A refusal the recipient's IT can lift by allowing our sender (see views.queries.blocked_domains).
-BLOCKED = "Blocked as spam or by the receiving server's policy."
 
 
 @dataclass(frozen=True)
@@ -18,36 +16,41 @@ class Outcome:
 
     action: str  # "sent" | "retry" | "bounce"
     reply: str  # the server's own words, kept for the timeline
-    reason: str | None = None  # plain words for the issuer
+    code: str | None = None  # why it was not delivered: a models.words.REASONS code
     retry_after: float | None = None  # seconds the server asked us to wait
     connection_lost: bool = False  # no answer, or 421: this connection is done
 
+    @property
+    def reason(self):
+        """Why it was not delivered, in plain words (None when it was)."""
+        return words.reason(self.code, self.reply) if self.code else None
+
 
 def explain(code, text):
-    """Plain words for a refusal, from its enhanced status code and wording."""
+    """The reason code of a refusal, from its enhanced status code and wording."""
     words = text.lower()
     enhanced = re.search(r"\b([245])\.(\d{1,3})\.(\d{1,3})\b", text)
     detail = enhanced.group(2, 3) if enhanced else None
     temporary = code is not None and 400 <= code < 500
     if detail == ("2", "2") or any(w in words for w in ("mailbox full", "quota", "over quota")):
-        return "The mailbox is full."
+        return "mailbox_full"
     if temporary:
-        return "The receiving server is busy or asked us to try again later."
+        return "server_busy"
     if detail == ("1", "1") or any(w in words for w in (
             "user unknown", "does not exist", "no such user", "unknown user",
             "mailbox unavailable", "recipient address rejected", "no mailbox")):
-        return "The mailbox does not exist."
+        return "mailbox_unknown"
     if detail in {("1", "2"), ("4", "4")} or any(w in words for w in (
             "domain not found", "host unknown", "no such domain", "domain does not exist")):
-        return "The domain does not exist or does not accept mail."
+        return "domain_unknown"
     if detail == ("2", "1") or "disabled" in words:
-        return "The mailbox is disabled."
+        return "mailbox_disabled"
     if (detail and detail[0] == "7") or any(w in words for w in (
             "spam", "blocked", "blacklist", "blocklist", "policy", "denied", "reputation")):
-        return BLOCKED
+        return "blocked"
     if detail == ("3", "4") or "too large" in words or "size" in words:
-        return "The email is too large for the receiving server."
-    return "The receiving server refused the email."
+        return "too_large"
+    return "refused"
 
 
 def classify(code, text, stage="rcpt"):
@@ -67,9 +70,10 @@ def classify(code, text, stage="rcpt"):
     if hint:
         retry_after = float(hint.group(1)) * (60 if hint.group(2).lower().startswith("m") else 1)
     if code is None:
-        reason = "Could not reach the mail server: " + (text or "no answer") + "."
+        reason = "unreachable"
     elif code >= 500:
-        reason = "Our mail server refused to send: " + text
+        reason = "relay_refused"
     else:
         reason = explain(code, text)
-    return Outcome("retry", reply, reason, retry_after, connection_lost=code in (None, 421))
+    return Outcome("retry", reply or "no answer", reason, retry_after,
+                   connection_lost=code in (None, 421))

@@ -1,5 +1,8 @@
 """Database models, one module each; `db` is the Flask-SQLAlchemy handle."""
 
+import os
+import socket
+import uuid
 from contextlib import contextmanager
 
 import sqlalchemy as sa
@@ -42,6 +45,12 @@ def write_lock():
         db.session.connection(execution_options={"sqlite_immediate": True})
 
 
+def lease_owner():
+    """A name for who holds a lease on queued work: host, process and a random part (pids
+    are reused)."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
 def _is_sqlite(dbapi_connection):
     return type(dbapi_connection).__module__.startswith("sqlite3")
 
@@ -74,13 +83,13 @@ from models.credential import Credential  # noqa: E402
 from models.email_event import EmailEvent  # noqa: E402
 from models.email_message import EmailMessage  # noqa: E402
 from models.group import CredentialGroup  # noqa: E402
-from models.import_job import ImportJob, ImportRow  # noqa: E402
+from models.import_job import ImportJob, ImportRow, LeaseLost  # noqa: E402
 from models.organization import Organization  # noqa: E402
 from models.status_count import StatusCount  # noqa: E402
 from models.user import User  # noqa: E402
 
 __all__ = [
     "ApiKey", "Credential", "CredentialGroup", "EmailEvent", "EmailMessage", "ImportJob",
-    "ImportRow", "Organization", "StatusCount", "User", "db", "immediate_connection", "write_lock",
-    "write_transaction",
+    "ImportRow", "LeaseLost", "Organization", "StatusCount", "User", "db", "immediate_connection",
+    "lease_owner", "write_lock", "write_transaction",
 ]

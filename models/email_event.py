@@ -5,7 +5,7 @@ from datetime import datetime
 import sqlalchemy as sa
 import sqlalchemy.orm as so
 
-from models import db
+from models import db, words
 from models.types import UTCDateTime, utcnow
 
 
@@ -17,17 +17,33 @@ class EmailEvent(db.Model):
     credential_id: so.Mapped[int] = so.mapped_column(
         sa.ForeignKey("credentials.id", ondelete="CASCADE")
     )
-    message_id: so.Mapped[int | None] = so.mapped_column(
+    email_message_id: so.Mapped[int | None] = so.mapped_column(
         sa.ForeignKey("email_messages.id", ondelete="CASCADE"), index=True
     )
     user_id: so.Mapped[int | None] = so.mapped_column(sa.ForeignKey("users.id"))
-    type: so.Mapped[str] = so.mapped_column(sa.String(20))
+    type: so.Mapped[str] = so.mapped_column(sa.String(20))  # models.words.EVENT_LABELS
+    # The event's reason: why it bounced or was deferred (models.words.REASONS), or why the
+    # email was resent (RESEND_CAUSES).
+    code: so.Mapped[str | None] = so.mapped_column(sa.String(20))
+    # What came from outside with it: the server's reply, the old and new address, the
+    # mail program; rendered into words by models.words.event_detail.
+    data: so.Mapped[dict | None] = so.mapped_column(sa.JSON)
     at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
-    detail: so.Mapped[str | None] = so.mapped_column(sa.Text)
 
     credential: so.Mapped["Credential"] = so.relationship()  # noqa: F821
     message: so.Mapped["EmailMessage | None"] = so.relationship()  # noqa: F821
     user: so.Mapped["User | None"] = so.relationship()  # noqa: F821
+
+    @property
+    def label(self):
+        """The event's name in the timeline."""
+        return words.EVENT_LABELS.get(self.type, self.type)
+
+    @property
+    def detail(self):
+        """What happened, in plain words."""
+        to_address = self.message.to_address if self.message else None
+        return words.event_detail(self.type, self.code, self.data or {}, to_address)
 
     def as_json(self):
         """The API's view of the event."""

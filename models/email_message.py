@@ -8,7 +8,7 @@ import sqlalchemy as sa
 import sqlalchemy.orm as so
 from flask import current_app
 
-from models import db
+from models import db, words
 from models.types import UTCDateTime, utcnow
 
 
@@ -28,7 +28,7 @@ class EmailMessage(db.Model):
         # The queue claims by state and due time.
         sa.Index("ix_email_messages_due", "state", "next_attempt_at"),
         # Bounces by reason, for the banner of domains that block us.
-        sa.Index("ix_email_messages_reason", "org_id", "bounce_reason"),
+        sa.Index("ix_email_messages_reason", "org_id", "bounce_code"),
         sa.CheckConstraint(
             "state IN ('queued', 'sending', 'retry', 'sent', 'bounced')", name="state"
         ),
@@ -49,8 +49,9 @@ class EmailMessage(db.Model):
     message_id: so.Mapped[str] = so.mapped_column(sa.String(255), unique=True)
     token: so.Mapped[str] = so.mapped_column(sa.String(64), unique=True, default=new_token)
     last_reply: so.Mapped[str | None] = so.mapped_column(sa.Text)
-    bounce_kind: so.Mapped[str | None] = so.mapped_column(sa.String(10))  # hard | soft
-    bounce_reason: so.Mapped[str | None] = so.mapped_column(sa.Text)
+    # hard: refused for good; soft: temporary failures ran out of tries.
+    bounce_kind: so.Mapped[str | None] = so.mapped_column(sa.String(10))
+    bounce_code: so.Mapped[str | None] = so.mapped_column(sa.String(20))  # models.words.REASONS
     created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
     sent_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)
     opened_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)
@@ -62,6 +63,14 @@ class EmailMessage(db.Model):
     @property
     def hard_bounced(self):
         return self.state == "bounced" and self.bounce_kind == "hard"
+
+    @property
+    def bounce_reason(self):
+        """Why the email bounced, in plain words (None unless it bounced)."""
+        if self.state != "bounced" or not self.bounce_code:
+            return None
+        gave_up_after = self.attempts if self.bounce_kind == "soft" else None
+        return words.bounce_reason(self.bounce_code, self.last_reply, gave_up_after)
 
     def __repr__(self):
         return f"<EmailMessage {self.id} {self.state} to={self.to_address}>"

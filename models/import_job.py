@@ -1,8 +1,8 @@
 """A spreadsheet import: the uploaded file, its column mapping, and its rows once checked.
 
-An import moves mapping → checking → checked → issuing → done; it stops at failed when the
-file cannot be read (nothing issued). The checking and issuing run in the background
-(importer.run); the rows wait in import_rows, checked, until the issuer issues them.
+An import moves mapping → checking → checked → issuing → done (TRANSITIONS has every
+move). Checking and issuing run in the background (importer.run), which holds the import
+by a lease; the rows wait in import_rows, checked, until the issuer issues them.
 """
 
 from datetime import datetime
@@ -16,6 +16,21 @@ from models.types import UTCDateTime, utcnow
 STATES = ("mapping", "checking", "checked", "issuing", "done", "failed")
 # The states in which a background job has work to do.
 PENDING = ("checking", "issuing")
+# Every move an import can make, and what makes it.
+TRANSITIONS = {
+    ("mapping", "checking"): "the issuer saved the column mapping",
+    ("checking", "checked"): "the background job checked every row",
+    ("checking", "failed"): "the file cannot be read (nothing is kept)",
+    ("checking", "mapping"): "the issuer changes the mapping while the check runs",
+    ("checked", "mapping"): "the issuer changes the mapping (the checked rows are dropped)",
+    ("checked", "issuing"): "the issuer issues the good rows",
+    ("issuing", "done"): "the background job issued every good row",
+    ("issuing", "checked"): "issuing stopped on an error: nothing was issued, try again",
+}
+
+
+class LeaseLost(Exception):
+    """Another worker, or the issuer, took the import away from this one."""
 
 
 class ImportJob(db.Model):
@@ -89,6 +104,48 @@ class ImportJob(db.Model):
     def running(self):
         return self.state in PENDING
 
+    def can_move(self, state):
+        """True when the import may move from where it is to this state."""
+        return (self.state, state) in TRANSITIONS
+
+    def _move(self, state, **values):
+        if not self.can_move(state):
+            raise ValueError(f"an import cannot move from {self.state} to {state}")
+        self.state, self.error = state, None
+        self.lease_owner = self.lease_until = None
+        for name, value in values.items():
+            setattr(self, name, value)
+
+    def start_check(self, name_col, email_col, group_col, default_group):
+        """The issuer's mapping: check every row in the background."""
+        self._move("checking", name_col=name_col, email_col=email_col, group_col=group_col,
+                   default_group=default_group, processed_rows=0)
+
+    def start_issuing(self, action, scheduled_at, send_email):
+        """The issuer's choice: issue the good rows in the background."""
+        self._move("issuing", action=action, scheduled_at=scheduled_at,
+                   send_email=send_email, processed_rows=0)
+
+    def back_to_mapping(self):
+        """Map the columns again (the caller drops the checked rows)."""
+        self._move("mapping")
+
+    @staticmethod
+    def move_held(connection, import_id, owner, held, state, **values):
+        """The background job's move: from held to state, only while owner holds the lease
+        (else LeaseLost); moving to another step ends the lease."""
+        if state != held:
+            assert (held, state) in TRANSITIONS, (held, state)
+            values = {"state": state, "lease_owner": None, "lease_until": None, **values}
+        imports = ImportJob.__table__
+        updated = connection.execute(
+            sa.update(imports)
+            .where(imports.c.id == import_id, imports.c.lease_owner == owner,
+                   imports.c.state == held)
+            .values(**values)).rowcount
+        if not updated:
+            raise LeaseLost
+
     def __repr__(self):
         return f"<ImportJob {self.id} {self.state} {self.filename!r}>"
 
@@ -125,7 +182,7 @@ class ImportRow(db.Model):
     message_id: so.Mapped[str | None] = so.mapped_column(sa.String(255))
 
     @property
-    def message(self):
+    def problem_text(self):
         """What is wrong with the row, in plain words (None when it is good)."""
         if self.problem_kind == "duplicate":
             return f"duplicate of line {self.duplicate_of}"

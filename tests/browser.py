@@ -51,7 +51,7 @@ def served_with_jobs(app):
     """The app live on loopback, its mail and import jobs run by APScheduler as in make run."""
     from apscheduler.schedulers.background import BackgroundScheduler
 
-    from mailer.scheduler import add_jobs
+    from jobs import add_jobs
 
     scheduler = BackgroundScheduler(timezone="UTC")
     add_jobs(scheduler, app)

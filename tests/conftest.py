@@ -7,9 +7,12 @@ import re
 import pytest
 import sqlalchemy as sa
 
+import issuing
+from accounts import create_user
 from app import create_app
-from cli import create_user
-from models import ApiKey, db
+from models import ApiKey, Credential, db
+from models.status_count import sync_statuses
+from models.types import utcnow
 
 PASSWORD = "correct horse battery"
 
@@ -138,26 +141,26 @@ def statuses_on_page(html):
 
 def issue(user, name="Jane Doe", email="jane@example.com", action="draft", group="Course A",
           send_email=True, scheduled_at=None):
-    """Issue one credential for the user's organization, committed."""
-    from models import Credential, CredentialGroup
-
-    credential = Credential.issue(user.org_id, name, email,
-                                  CredentialGroup.get_or_create(user.org_id, group), action,
-                                  scheduled_at, send_email, user)
+    """Issue one credential for the user's organization through the issuing service,
+    committed."""
+    new = issuing.NewCredential(name, email, group, action, scheduled_at, send_email)
+    (credential_id,) = issuing.issue_new(db.session.connection(), user.org_id, user.id,
+                                         [new]).ids
     db.session.commit()
-    return credential
+    return db.session.get(Credential, credential_id)
 
 
-def settle(credential, state, opened=False, bounce_kind="hard"):
-    """Put the latest message in a queue state, as the mail pipeline would."""
-    from models.types import utcnow
-
+def mark_latest(credential, state, opened=False, bounce_kind="hard", code="mailbox_unknown"):
+    """Put the latest message in a queue state (bounced with a reason code; opened), as
+    the mail pipeline would, with the stored status re-derived; committed."""
     message = credential.latest_message
     message.state = state
     if state == "bounced":
-        message.bounce_kind, message.bounce_reason = bounce_kind, "The mailbox does not exist."
+        message.bounce_kind, message.bounce_code = bounce_kind, code
     if opened:
         message.opened_at = utcnow()
+    db.session.flush()
+    sync_statuses(db.session.connection(), [credential.id])
     db.session.commit()
     return credential
 

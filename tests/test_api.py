@@ -3,7 +3,7 @@
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from conftest import api_for, issue, settle
+from conftest import api_for, issue, mark_latest
 
 from models import EmailMessage, db
 
@@ -161,7 +161,7 @@ def test_list_refuses_bad_parameters(api, query):
 
 def test_patch_changes_address_and_sends_nothing(api, issuer):
     credential = issue(issuer, action="publish")
-    settle(credential, "bounced")
+    mark_latest(credential, "bounced")
     response = api.patch(f"/api/v1/credentials/{credential.id}",
                          json={"recipient_email": "jane@example.org"})
     assert response.status_code == 200
@@ -207,7 +207,7 @@ def test_resend_rules(api, issuer):
     response = api.post(f"/api/v1/credentials/{never_sent.id}/resend")
     assert response.status_code == 202 and response.json["email_status"] == "sending"
 
-    bounced = settle(issue(issuer, action="publish"), "bounced")
+    bounced = mark_latest(issue(issuer, action="publish"), "bounced")
     refused = api.post(f"/api/v1/credentials/{bounced.id}/resend")
     assert refused.status_code == 409
     assert "bounced" in refused.json["error"]["message"]
@@ -215,10 +215,10 @@ def test_resend_rules(api, issuer):
     assert forced.status_code == 202
     assert len(bounced.messages) == 2
 
-    soft = settle(issue(issuer, action="publish"), "bounced", bounce_kind="soft")
+    soft = mark_latest(issue(issuer, action="publish"), "bounced", bounce_kind="soft")
     assert api.post(f"/api/v1/credentials/{soft.id}/resend").status_code == 202
 
-    fixed = settle(issue(issuer, action="publish"), "bounced")
+    fixed = mark_latest(issue(issuer, action="publish"), "bounced")
     api.patch(f"/api/v1/credentials/{fixed.id}", json={"recipient_email": "new@example.com"})
     assert api.post(f"/api/v1/credentials/{fixed.id}/resend").status_code == 202
     assert fixed.latest_message.to_address == "new@example.com"

@@ -5,7 +5,7 @@ import re
 import pytest
 from conftest import issue, make_app
 
-from cli import create_user
+from accounts import create_user
 
 ISSUER_PAGES = ["/credentials", "/credentials/new", "/credentials/1/schedule", "/credentials/1",
                 "/credentials/suggestion?recipient_email=a@gmial.com"]

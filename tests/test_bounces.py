@@ -1,7 +1,7 @@
 """Bounce reports that come back after the server accepted the email."""
 
 import pytest
-from conftest import issue, settle
+from conftest import issue, mark_latest
 
 from mailer.bounces import record_report
 from models import db
@@ -45,7 +45,7 @@ Subject: Your credential
 
 @pytest.fixture
 def delivered(issuer):
-    return settle(issue(issuer, action="publish"), "sent")
+    return mark_latest(issue(issuer, action="publish"), "sent")
 
 
 @pytest.mark.parametrize("headers_only", [False, True])

@@ -5,7 +5,7 @@ import pytest
 from browser import chromium, log_in, served_with_jobs
 from conftest import PASSWORD, issue, make_app
 
-from cli import create_user
+from accounts import create_user
 from models import db
 from models.status import EmailStatus
 

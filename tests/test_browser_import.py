@@ -6,7 +6,7 @@ import pytest
 from browser import chromium, log_in, served_with_jobs
 from conftest import PASSWORD, make_app
 
-from cli import create_user
+from accounts import create_user
 from models import db
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]

@@ -9,8 +9,8 @@ from browser import LiveServer, chromium, log_in
 from conftest import PASSWORD, issue, make_app
 from smtp_server import Sink
 
-from cli import create_user
-from mailer.scheduler import add_jobs
+from accounts import create_user
+from jobs import add_jobs
 from models import db
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]

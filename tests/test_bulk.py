@@ -3,9 +3,8 @@
 from datetime import timedelta
 
 import pytest
-from conftest import issue, settle
+from conftest import issue, mark_latest
 
-from mailer.replies import BLOCKED
 from models import EmailMessage, db
 from models.types import utcnow
 
@@ -20,8 +19,8 @@ def queued():
 @pytest.fixture
 def mix(issuer):
     """Two delivered, two hard-bounced (unchanged), one draft."""
-    sent = [settle(issue(issuer, name=f"Sent {i}", action="publish"), "sent") for i in (1, 2)]
-    bounced = [settle(issue(issuer, name=f"Bounced {i}", action="publish"), "bounced")
+    sent = [mark_latest(issue(issuer, name=f"Sent {i}", action="publish"), "sent") for i in (1, 2)]
+    bounced = [mark_latest(issue(issuer, name=f"Bounced {i}", action="publish"), "bounced")
                for i in (1, 2)]
     draft = issue(issuer, name="Draft")
     return sent, bounced, draft
@@ -74,7 +73,7 @@ def test_the_action_checks_again(logged_in, mix):
     form = {"mode": "selected", "ids": ids(sent)}
     assert "Resend to <strong>2</strong>" in logged_in.post(
         "/credentials/bulk/preview", headers=HTMX, data=form).text
-    settle(sent[1], "bounced")  # it bounced between the preview and the click
+    mark_latest(sent[1], "bounced")  # it bounced between the preview and the click
     response = logged_in.post("/credentials/bulk/resend", headers=HTMX, data=form)
     assert "Queued 1 email. 1 skipped: address bounced and unchanged." in response.text
 
@@ -86,11 +85,11 @@ def test_filter_mode_takes_every_matching_row(logged_in, mix):
 
 
 def test_nudge_only_those_unopened_long_enough(logged_in, issuer):
-    old = settle(issue(issuer, name="Old", action="publish"), "sent")
+    old = mark_latest(issue(issuer, name="Old", action="publish"), "sent")
     old.latest_message.sent_at = utcnow() - timedelta(days=5)
-    new = settle(issue(issuer, name="New", action="publish"), "sent")
+    new = mark_latest(issue(issuer, name="New", action="publish"), "sent")
     new.latest_message.sent_at = utcnow() - timedelta(days=1)
-    settle(issue(issuer, name="Opened", action="publish"), "sent", opened=True)
+    mark_latest(issue(issuer, name="Opened", action="publish"), "sent", opened=True)
     db.session.commit()
     preview = " ".join(logged_in.post("/credentials/bulk/preview", headers=HTMX, data={
         "mode": "unopened", "days": "3"}).text.split())
@@ -121,7 +120,7 @@ def test_bad_requests_say_so_and_send_nothing(logged_in, mix, form, message):
 
 
 def test_never_another_organizations_recipients(logged_in, rival):
-    theirs = settle(issue(rival, action="publish"), "sent")
+    theirs = mark_latest(issue(rival, action="publish"), "sent")
     response = logged_in.post("/credentials/bulk/resend", headers=HTMX, data={
         "mode": "selected", "ids": [str(theirs.id), "999999"]})
     assert "Nobody to resend to" in response.text
@@ -131,17 +130,15 @@ def test_never_another_organizations_recipients(logged_in, rival):
 
 
 def blocked(user, address):
-    credential = settle(issue(user, name=address, email=address, action="publish"), "bounced")
-    credential.latest_message.bounce_reason = BLOCKED
-    db.session.commit()
-    return credential
+    return mark_latest(issue(user, name=address, email=address, action="publish"), "bounced",
+                       code="blocked")
 
 
 def test_domain_banner_from_the_threshold_and_resend_to_it(logged_in, issuer, rival, app):
     for i in range(2):
         blocked(issuer, f"p{i}@corp.test")
     blocked(rival, "r0@corp.test")  # another organization's bounce does not count
-    settle(issue(issuer, email="q@corp.test", action="publish"), "bounced")  # mailbox gone
+    mark_latest(issue(issuer, email="q@corp.test", action="publish"), "bounced")  # mailbox gone
     assert "did not get their email" not in logged_in.get("/credentials").text
     blocked(issuer, "p2@CORP.test")
     page = logged_in.get("/credentials").text

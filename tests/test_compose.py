@@ -5,7 +5,7 @@ import re
 import pytest
 from conftest import PASSWORD, SENDER_CASES, assert_sender_parts, issue, make_app
 
-from cli import create_user
+from accounts import create_user
 from mailer.compose import compose
 from models import db
 

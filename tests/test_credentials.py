@@ -4,7 +4,7 @@ import re
 from datetime import timedelta
 
 import pytest
-from conftest import issue, settle, statuses_on_page
+from conftest import issue, mark_latest, statuses_on_page
 from markupsafe import escape
 
 from models.status import EmailStatus
@@ -18,9 +18,9 @@ def one_of_each(user):
     issue(user, name="Not Sent")
     issue(user, name="Not Provided", email=None)
     issue(user, name="Sending", action="publish")
-    settle(issue(user, name="Not Opened", action="publish"), "sent")
-    settle(issue(user, name="Bounced", action="publish"), "bounced")
-    settle(issue(user, name="Opened", action="publish"), "sent", opened=True)
+    mark_latest(issue(user, name="Not Opened", action="publish"), "sent")
+    mark_latest(issue(user, name="Bounced", action="publish"), "bounced")
+    mark_latest(issue(user, name="Opened", action="publish"), "sent", opened=True)
 
 
 @pytest.mark.parametrize("app", ["sqlite", "postgres"], indirect=True)
@@ -140,8 +140,8 @@ def test_sending_rows_carry_their_id_for_the_poller(logged_in, issuer):
 
 def test_live_answers_with_changed_rows_and_counts_only(logged_in, issuer, rival):
     still = issue(issuer, name="Still Sending", action="publish")
-    done = settle(issue(issuer, name="Now Delivered", action="publish"), "sent")
-    theirs = settle(issue(rival, name="Rival Row", action="publish"), "sent")
+    done = mark_latest(issue(issuer, name="Now Delivered", action="publish"), "sent")
+    theirs = mark_latest(issue(rival, name="Rival Row", action="publish"), "sent")
     answer = logged_in.get(f"/credentials/live?id={still.id}&id={done.id}&id={theirs.id}"
                            "&id=x", headers=HTMX).text
     rows = re.findall(r'<tr id="credential-(\d+)" data-email-status="(\w+)" hx-swap-oob="true"',

@@ -1,7 +1,7 @@
 """The recipient panel: status and why, fixing the address, resending, the timeline."""
 
 import pytest
-from conftest import issue, settle
+from conftest import issue, mark_latest
 
 from models import db
 
@@ -11,7 +11,7 @@ HTMX = {"HX-Request": "true"}
 @pytest.fixture
 def bounced(issuer):
     """A credential whose email to a mistyped domain bounced for good."""
-    credential = settle(issue(issuer, name="Tim Typo", email="tim@gmial.com",
+    credential = mark_latest(issue(issuer, name="Tim Typo", email="tim@gmial.com",
                               action="publish"), "bounced")
     credential.latest_message.last_reply = "550 5.1.1 <tim@gmial.com>: User unknown"
     db.session.commit()
@@ -88,7 +88,7 @@ def test_sending_what_was_never_sent(logged_in, issuer):
 
 
 def test_another_organizations_recipient_is_404(logged_in, rival):
-    theirs = settle(issue(rival, action="publish"), "bounced")
+    theirs = mark_latest(issue(rival, action="publish"), "bounced")
     assert logged_in.get(f"/credentials/{theirs.id}").status_code == 404
     assert logged_in.get(f"/credentials/{theirs.id}/row?edit=1").status_code == 404
     assert logged_in.post(f"/credentials/{theirs.id}/email?row=1",

@@ -3,12 +3,12 @@
 import csv
 import io
 
-from conftest import PASSWORD, issue, make_app, settle
+from conftest import PASSWORD, issue, make_app, mark_latest
 from werkzeug.datastructures import FileStorage
 from werkzeug.test import encode_multipart
 
-from cli import create_user
-from importer.run import run_imports
+from accounts import create_user
+from jobs import run_import_job
 from models import db
 
 
@@ -19,9 +19,9 @@ def rows(response):
 
 
 def test_export_round_trip_with_statuses(logged_in, issuer, rival):
-    settle(issue(issuer, name="Zoë Müller", email="zoe@example.com", action="publish"),
+    mark_latest(issue(issuer, name="Zoë Müller", email="zoe@example.com", action="publish"),
            "bounced")
-    settle(issue(issuer, name="Ann", email="ann@example.com", action="publish"), "sent",
+    mark_latest(issue(issuer, name="Ann", email="ann@example.com", action="publish"), "sent",
            opened=True)
     issue(issuer, name="Draft", email=None)
     issue(rival, name="Their Recipient")
@@ -68,7 +68,7 @@ def test_downloads_stream_after_the_request_ends(tmp_path):
         io.BytesIO(b"name,email,group\n=bad,x@example.com,A\n"), "people.csv")})
     client.post("/imports", data=body, content_type=f"multipart/form-data; boundary={boundary}")
     client.post("/imports/1/mapping", data={"name_col": "0", "email_col": "1", "group_col": "2"})
-    run_imports(app)
+    run_import_job(app)
     response = client.get("/imports/1/problems.csv")
     assert response.status_code == 200 and "'=bad" in response.text
     with app.app_context():

@@ -12,7 +12,8 @@ from conftest import api_for, issue
 from werkzeug.datastructures import FileStorage
 from werkzeug.test import encode_multipart
 
-from importer.run import claim, run_imports, run_next
+from importer.run import claim_import, run_next
+from jobs import run_import_job
 from models import (
     Credential,
     CredentialGroup,
@@ -43,7 +44,7 @@ def upload(client, content, filename="people.csv"):
 def work(app):
     """Run the background import job until it has nothing left to do."""
     db.session.commit()  # the test's own reads must not hold an old snapshot
-    run_imports(app)
+    run_import_job(app)
     db.session.expire_all()
 
 
@@ -66,10 +67,10 @@ def checked(app, client, content, filename="people.csv", **mapping):
 
 
 def problems(job):
-    """{line: message} of the refused rows."""
+    """{line: problem text} of the refused rows."""
     rows = db.session.scalars(sa.select(ImportRow).where(
         ImportRow.import_id == job.id, ImportRow.problem_kind.is_not(None)))
-    return {row.line: row.message for row in rows}
+    return {row.line: row.problem_text for row in rows}
 
 
 def issue_import(app, client, job, action="publish", **fields):
@@ -446,8 +447,8 @@ def test_a_check_restarts_cleanly_when_its_lease_expires(app, logged_in, issuer)
     logged_in.post(f"/imports/{job.id}/mapping",
                    data={"name_col": "0", "email_col": "1", "group_col": "2"})
     db.session.commit()
-    assert claim("dead worker") == job.id
-    assert claim("another") is None  # leased
+    assert claim_import("dead worker") == job.id
+    assert claim_import("another") is None  # leased
     # The dead worker had stored some rows; its lease runs out.
     db.session.execute(sa.insert(ImportRow), [{"import_id": job.id, "line": 2, "name": "P0"}])
     db.session.execute(sa.update(ImportJob).values(lease_until=utcnow()))

@@ -8,7 +8,7 @@ from conftest import _database_url
 from flask_migrate import downgrade, upgrade
 
 from app import create_app
-from models import db
+from models import EmailEvent, EmailMessage, db
 
 
 @pytest.mark.parametrize("kind", ["sqlite", "postgres"])
@@ -29,4 +29,75 @@ def test_upgrade_matches_models_and_downgrades(tmp_path, kind):
         downgrade(revision="base")
         with db.engine.connect() as connection:
             assert set(sa.inspect(connection).get_table_names()) <= {"alembic_version"}
+        db.engine.dispose()
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgres"])
+def test_sentences_already_stored_become_codes_and_read_the_same(tmp_path, kind):
+    app = create_app({"SQLALCHEMY_DATABASE_URI": _database_url(kind, tmp_path),
+                      "SECRET_KEY": "x"})
+    with app.app_context():
+        if kind == "postgres":
+            db.drop_all()
+            with db.engine.begin() as connection:
+                connection.execute(sa.text("DROP TABLE IF EXISTS alembic_version"))
+        upgrade(revision="0006")
+        with db.engine.begin() as connection:
+            for statement in [
+                "INSERT INTO organizations (id, name, created_at, reminder_max) "
+                "VALUES (1, 'Acme', '2026-01-01', 0)",
+                "INSERT INTO credential_groups (id, org_id, name, created_at) "
+                "VALUES (1, 1, 'G', '2026-01-01')",
+                "INSERT INTO credentials (id, org_id, group_id, recipient_name, "
+                "recipient_email, issue_state, send_email, token, created_at, email_status) "
+                "VALUES (1, 1, 1, 'Jane', 'jane@example.com', 'published', true, 't1', "
+                "'2026-01-01', 'bounced')",
+            ]:
+                connection.execute(sa.text(statement))
+            for row_id, reason, kind_ in [
+                    (1, "Blocked as spam or by the receiving server's policy.", "hard"),
+                    (2, "Gave up after 6 tries: The mailbox is full.", "soft"),
+                    (3, "Could not reach the mail server: connection lost: timed out.", "soft"),
+                    (4, "Some words nobody wrote a code for.", "hard")]:
+                connection.execute(sa.text(
+                    "INSERT INTO email_messages (id, org_id, credential_id, to_address, state, "
+                    "attempts, next_attempt_at, message_id, token, created_at, open_count, "
+                    "is_reminder, bounce_kind, bounce_reason, last_reply) VALUES (:id, 1, 1, "
+                    "'jane@example.com', 'bounced', 6, '2026-01-01', :mid, :token, "
+                    "'2026-01-01', 0, false, :kind, :reason, 'connection lost: timed out')"),
+                    {"id": row_id, "mid": f"<{row_id}@x>", "token": f"m{row_id}",
+                     "kind": kind_, "reason": reason})
+            for event_id, kind_, detail in [
+                    (1, "resent", "automatic reminder"), (2, "resent", "bulk resend"),
+                    (3, "bounced", "The mailbox is full. Server said: 552 full"),
+                    (4, "queued", "to jane@example.com"), (5, "resent", None)]:
+                connection.execute(sa.text(
+                    "INSERT INTO email_events (id, credential_id, message_id, type, at, detail) "
+                    "VALUES (:id, 1, 1, :type, '2026-01-01', :detail)"),
+                    {"id": event_id, "type": kind_, "detail": detail})
+        upgrade()
+        codes = dict(db.session.execute(sa.select(EmailMessage.id, EmailMessage.bounce_code)).all())
+        assert codes == {1: "blocked", 2: "mailbox_full", 3: "unreachable", 4: "refused"}
+        messages = db.session.scalars(sa.select(EmailMessage).order_by(EmailMessage.id)).all()
+        assert [m.bounce_reason for m in messages[:3]] == [
+            "Blocked as spam or by the receiving server's policy.",
+            "Gave up after 6 tries: The mailbox is full.",
+            "Gave up after 6 tries: Could not reach the mail server: connection lost: "
+            "timed out."]
+        events = db.session.scalars(sa.select(EmailEvent).order_by(EmailEvent.id)).all()
+        assert [(e.code, e.detail) for e in events] == [
+            ("reminder", "automatic reminder"), ("bulk", "bulk resend"),
+            (None, "The mailbox is full. Server said: 552 full"),
+            (None, "to jane@example.com"), (None, None)]
+        db.session.remove()
+        downgrade(revision="0006")
+        with db.engine.connect() as connection:
+            assert connection.execute(sa.text(
+                "SELECT detail FROM email_events ORDER BY id")).scalars().all() == [
+                "automatic reminder", "bulk resend",
+                "The mailbox is full. Server said: 552 full", "to jane@example.com", None]
+            assert connection.execute(sa.text(
+                "SELECT bounce_reason FROM email_messages ORDER BY id")).scalars().all()[:2] == [
+                "Blocked as spam or by the receiving server's policy.",
+                "The mailbox is full."]
         db.engine.dispose()

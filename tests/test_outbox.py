@@ -6,7 +6,7 @@ import pytest
 from conftest import PASSWORD, issue, make_app
 from smtp_server import free_port
 
-from cli import create_user
+from accounts import create_user
 from mailer import catcher
 from mailer.queue import send_due
 from models import db

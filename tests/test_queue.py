@@ -7,8 +7,9 @@ import sqlalchemy as sa
 from conftest import SENDER_CASES, assert_sender_parts, issue, make_app
 from smtp_server import free_port
 
-from cli import create_user
-from mailer.queue import claim, publish_due, send_due
+from accounts import create_user
+from lifecycle.publishing import publish_due
+from mailer.queue import claim_messages, send_due
 from models import Credential, EmailEvent, EmailMessage, db
 from models.types import utcnow
 
@@ -138,10 +139,10 @@ def test_expired_lease_is_claimed_again_and_late_results_are_ignored(user, sink,
     (credential,) = publish(user, "jane@example.com")
     message_id = credential.latest_message.id
     db.session.rollback()  # the worker's functions run their own short transactions
-    assert claim(10, "dead-worker") == [message_id]
-    assert claim(10, "other") == []  # leased
+    assert claim_messages(10, "dead-worker") == [message_id]
+    assert claim_messages(10, "other") == []  # leased
     later = utcnow() + timedelta(seconds=mail_app.config["LEASE_SECONDS"] + 1)
-    assert claim(10, "next-worker", now=later) == [message_id]
+    assert claim_messages(10, "next-worker", now=later) == [message_id]
     assert record(message_id, Outcome("sent", "250 ok"), "dead-worker") == "lease_lost"
     assert record(message_id, Outcome("sent", "250 ok"), "next-worker") == "sent"
 
@@ -152,7 +153,7 @@ def test_scheduled_credentials_publish_when_due(user, sink):
     quiet = issue(user, name="Quiet", action="schedule", scheduled_at=later, send_email=False)
     assert publish_due() == 0
     assert publish_due(now=later + timedelta(seconds=1)) == 2
-    db.session.expire_all()
+    db.session.rollback()  # end our snapshot to see what the job committed
     assert scheduled.issue_state == quiet.issue_state == "published"
     assert scheduled.email_status == "sending" and quiet.email_status == "not_sent"
     assert send_due() == {"claimed": 1, "sent": 1}

@@ -3,16 +3,16 @@
 from datetime import timedelta
 
 import pytest
-from conftest import issue, settle
+from conftest import issue, mark_latest
 
+from lifecycle.reminders import send_reminders
 from mailer.compose import compose
-from mailer.reminders import send_reminders
 from models import db
 from models.types import utcnow
 
 
 def delivered(user, name, days_ago):
-    credential = settle(issue(user, name=name, action="publish"), "sent")
+    credential = mark_latest(issue(user, name=name, action="publish"), "sent")
     credential.latest_message.sent_at = utcnow() - timedelta(days=days_ago)
     db.session.commit()
     return credential
@@ -42,14 +42,14 @@ def test_reminders_after_n_days_capped_at_k_and_stopped_by_an_open(org, issuer):
 
     later = utcnow() + timedelta(days=4)
     for _ in range(2):  # the second reminder is delivered and ignored too
-        settle(old, "sent")
+        mark_latest(old, "sent")
         old.latest_message.sent_at = utcnow()
         db.session.commit()
         send_reminders(now=later)
         later += timedelta(days=4)
     db.session.rollback()
     assert len(old.messages) == 3  # the first email and two reminders: the cap
-    settle(old, "sent")
+    mark_latest(old, "sent")
     send_reminders(now=later + timedelta(days=30))
     db.session.rollback()
     assert len(old.messages) == 3 and old.email_status == "not_opened"

@@ -1,11 +1,10 @@
 """Organization sender settings, and the delivery email that uses them."""
 
 import pytest
-from conftest import PASSWORD, Auth, issue, make_app, settle
+from conftest import PASSWORD, Auth, issue, make_app, mark_latest
 
-from cli import create_user
+from accounts import create_user
 from mailer.compose import compose
-from mailer.replies import BLOCKED
 from models import db
 
 
@@ -56,10 +55,8 @@ def test_a_sender_with_a_display_name_is_shown_as_name_and_address(tmp_path):
     with app.app_context():
         user = create_user("issuer@acme.test", "Acme, Inc.", PASSWORD)
         for i in range(3):
-            credential = settle(issue(user, email=f"p{i}@corp.test", action="publish"),
-                                "bounced")
-            credential.latest_message.bounce_reason = BLOCKED
-        db.session.commit()
+            mark_latest(issue(user, email=f"p{i}@corp.test", action="publish"), "bounced",
+                        code="blocked")
         client = app.test_client()
         Auth(client).login()
         settings = client.get("/settings/").text

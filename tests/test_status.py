@@ -3,9 +3,11 @@
 from types import SimpleNamespace as Obj
 
 import pytest
-from conftest import issue, settle
+from conftest import issue, mark_latest
 
+import issuing
 from models.status import EmailStatus, email_status
+from models.status_count import sync_statuses
 
 NOW = "2026-01-01T00:00:00+00:00"
 
@@ -68,13 +70,14 @@ def test_status_follows_the_newest_message(issuer):
     from models import db
 
     credential = issue(issuer, action="publish")
-    settle(credential, "bounced")
+    mark_latest(credential, "bounced")
     assert credential.status is EmailStatus.BOUNCED
-    credential.change_email("jane@example.org", issuer)
-    credential.resend(issuer)
-    db.session.flush()  # every flush re-derives the statuses it touches
+    issuing.change_address(db.session.connection(), credential.id, "jane@example.org",
+                           issuer.id)
+    issuing.resend(db.session.connection(), [credential], issuer.id)
+    db.session.commit()  # each service call re-derives the statuses it touches
     assert credential.status is EmailStatus.SENDING
-    settle(credential, "sent", opened=True)
+    mark_latest(credential, "sent", opened=True)
     assert credential.status is EmailStatus.OPENED
     assert [m.state for m in credential.messages] == ["bounced", "sent"]
 
@@ -96,17 +99,19 @@ def test_stored_statuses_and_counts_follow_every_change(issuer, rival):
 
     issue(issuer, name="Draft")
     issue(issuer, name="Nobody", email=None, action="publish")
-    bounced = settle(issue(issuer, action="publish"), "bounced")
-    opened = settle(issue(issuer, action="publish"), "sent", opened=True)
+    bounced = mark_latest(issue(issuer, action="publish"), "bounced")
+    opened = mark_latest(issue(issuer, action="publish"), "sent", opened=True)
     issue(rival, action="publish")
-    bounced.change_email("fixed@example.com", issuer)
-    bounced.resend(issuer)
-    opened.change_email(None, issuer)
+    connection = db.session.connection()
+    issuing.change_address(connection, bounced.id, "fixed@example.com", issuer.id)
+    issuing.resend(connection, [bounced], issuer.id)
+    issuing.change_address(connection, opened.id, None, issuer.id)
     db.session.commit()
     # A rolled-back change leaves status and counts as they were.
     settle_later = issue(issuer, action="publish")
     settle_later.latest_message.state = "bounced"
     db.session.flush()
+    sync_statuses(db.session.connection(), [settle_later.id])
     db.session.rollback()
     for user in (issuer, rival):
         assert StatusCount.for_org(user.org_id) == real_counts(user.org_id)

@@ -3,11 +3,11 @@
 from datetime import timedelta
 
 import pytest
-from conftest import issue, settle
+from conftest import issue, mark_latest
 
-from mailer import opens
 from models import EmailEvent, db
 from models.types import utcnow
+from tracking import opens
 from views.tracking import PIXEL
 
 CHROME = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 Chrome/130.0 Safari/537.36"
@@ -18,7 +18,7 @@ GOOGLE_PROXY = ("Mozilla/5.0 (Windows NT 5.1; rv:11.0) Gecko Firefox/11.0 "
 @pytest.fixture
 def delivered(issuer):
     """A credential whose email the server accepted a moment ago."""
-    credential = settle(issue(issuer, action="publish"), "sent")
+    credential = mark_latest(issue(issuer, action="publish"), "sent")
     credential.latest_message.sent_at = utcnow()
     db.session.commit()
     return credential
@@ -85,7 +85,7 @@ def test_replayed_token_counts_again_but_stays_opened(client, delivered):
 
 
 def test_opens_noted_together_are_written_together(client, delivered, issuer):
-    other = settle(issue(issuer, name="Other", action="publish"), "sent")
+    other = mark_latest(issue(issuer, name="Other", action="publish"), "sent")
     tokens = [delivered.latest_message.token, other.latest_message.token]
     for token in tokens + tokens + ["forged"]:
         client.get(f"/t/{token}.gif", headers={"User-Agent": CHROME})

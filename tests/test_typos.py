@@ -2,7 +2,7 @@
 
 import pytest
 
-from mailer.typos import distance, suggest_address
+from typos import distance, suggest_address
 
 
 @pytest.mark.parametrize("address, expected", [

@@ -12,7 +12,7 @@ import pytest
 import sqlalchemy as sa
 from conftest import issue, make_app
 
-from cli import create_user
+from accounts import create_user
 from models import EmailMessage, db
 
 pytestmark = pytest.mark.slow

@@ -3,39 +3,20 @@
 from datetime import UTC, datetime
 
 from flask import Blueprint, g, jsonify, request
-from werkzeug.exceptions import HTTPException
 
+import issuing
+import jobs
 import validation
-from mailer.typos import suggest_address
-from models import ApiKey, Credential, CredentialGroup, db
-from models.credential import StateError
+from models import ApiKey, Credential, db
 from models.status import EmailStatus
+from models.words import ALREADY_PUBLISHED, RESEND_REFUSALS
+from typos import suggest_address
 from validation import InvalidInput
+from views.errors import ApiError
 from views.queries import credential_or_404, page_of, status_counts
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 BULK_MAX = 1000
-
-
-class ApiError(Exception):
-    """An error answered as DESIGN.md's JSON error body."""
-
-    def __init__(self, status, message, fields=None):
-        super().__init__(message)
-        self.status, self.message, self.fields = status, message, fields or {}
-
-
-@bp.errorhandler(ApiError)
-def _api_error(error):
-    return jsonify({"error": {"message": error.message, "fields": error.fields}}), error.status
-
-
-@bp.app_errorhandler(HTTPException)
-def _http_error(error):
-    """JSON errors under /api/, the usual pages elsewhere."""
-    if not request.path.startswith("/api/"):
-        return error
-    return _api_error(ApiError(error.code, error.description))
 
 
 @bp.before_request
@@ -65,35 +46,34 @@ def _check(fields, name, clean, *args):
 
 
 def validate_issue(item):
-    """Clean one credential to create; (values, field errors)."""
+    """Clean one credential to create; (NewCredential or None, field errors)."""
     if not isinstance(item, dict):
         return None, {"_": "Each credential must be a JSON object."}
     fields = {}
-    values = {
-        "recipient_name": _check(fields, "recipient_name", validation.clean_text,
-                                 item.get("recipient_name")),
-        "recipient_email": _check(fields, "recipient_email", validation.clean_email,
-                                  item.get("recipient_email")),
-        "group": _check(fields, "group", validation.clean_text, item.get("group"), "Group"),
-        "action": _check(fields, "action", validation.clean_action, item.get("action", "draft")),
-        "send_email": item.get("send_email", True),
-        "scheduled_at": None,
-    }
-    if not isinstance(values["send_email"], bool):
+    name = _check(fields, "recipient_name", validation.clean_text, item.get("recipient_name"))
+    email = _check(fields, "recipient_email", validation.clean_email,
+                   item.get("recipient_email"))
+    group = _check(fields, "group", validation.clean_text, item.get("group"), "Group")
+    action = _check(fields, "action", validation.clean_action, item.get("action", "draft"))
+    send_email = item.get("send_email", True)
+    if not isinstance(send_email, bool):
         fields["send_email"] = "send_email must be true or false."
-    if values["action"] == "schedule":
-        values["scheduled_at"] = _check(fields, "scheduled_at", validation.clean_future_time,
-                                        item.get("scheduled_at"), datetime.now(UTC))
-    return values, fields
+    scheduled_at = None
+    if action == "schedule":
+        scheduled_at = _check(fields, "scheduled_at", validation.clean_future_time,
+                              item.get("scheduled_at"), datetime.now(UTC))
+    if fields:
+        return None, fields
+    return issuing.NewCredential(name, email, group, action, scheduled_at, send_email), fields
 
 
-def _create(values, groups):
-    group = groups.get(values["group"])
-    if group is None:
-        group = groups[values["group"]] = CredentialGroup.get_or_create(g.org_id, values["group"])
-    return Credential.issue(g.org_id, values["recipient_name"], values["recipient_email"],
-                            group, values["action"], values["scheduled_at"],
-                            values["send_email"], g.api_user)
+def _issue(new_credentials):
+    """Issue the valid credentials of a call as one set; return their ids."""
+    issued = issuing.issue_new(db.session.connection(), g.org_id, g.api_user.id,
+                               new_credentials)
+    db.session.commit()
+    jobs.wake_mail(issued.queued)
+    return issued.ids
 
 
 def as_json(credential):
@@ -122,12 +102,11 @@ def _iso(moment):
 
 @bp.post("/credentials")
 def create():
-    values, fields = validate_issue(_body())
+    new_credential, fields = validate_issue(_body())
     if fields:
         raise ApiError(422, "Some fields are not valid.", fields)
-    credential = _create(values, {})
-    db.session.commit()
-    return jsonify(as_json(credential)), 201
+    (credential_id,) = _issue([new_credential])
+    return jsonify(as_json(db.session.get(Credential, credential_id))), 201
 
 
 @bp.post("/credentials/bulk")
@@ -137,18 +116,18 @@ def create_bulk():
         raise ApiError(400, "'credentials' must be a list.")
     if len(items) > BULK_MAX:
         raise ApiError(413, f"At most {BULK_MAX} credentials per call; got {len(items)}.")
-    results, groups = [], {}
+    results, valid = [], []
     for index, item in enumerate(items):
-        values, fields = validate_issue(item)
+        new_credential, fields = validate_issue(item)
         if fields:
             message = "; ".join(f"{k}: {v}" for k, v in fields.items())
             results.append({"index": index, "error": {"message": message, "fields": fields}})
         else:
-            results.append({"index": index, "credential": _create(values, groups)})
-    db.session.commit()
-    for result in results:
-        if "credential" in result:
-            result["id"] = result.pop("credential").id
+            results.append({"index": index})
+            valid.append((results[-1], new_credential))
+    ids = _issue([new_credential for _, new_credential in valid])
+    for (result, _), credential_id in zip(valid, ids, strict=True):
+        result["id"] = credential_id
     return jsonify({"results": results})
 
 
@@ -197,7 +176,7 @@ def update(credential_id):
     address = _check(fields, "recipient_email", validation.clean_email, body["recipient_email"])
     if fields:
         raise ApiError(422, "Some fields are not valid.", fields)
-    credential.change_email(address, g.api_user)
+    issuing.change_address(db.session.connection(), credential.id, address, g.api_user.id)
     db.session.commit()
     return jsonify(as_json(credential))
 
@@ -210,11 +189,10 @@ def publish(credential_id):
     if not isinstance(send_email, bool):
         raise ApiError(422, "Some fields are not valid.",
                        {"send_email": "send_email must be true or false."})
-    try:
-        credential.publish(send_email, g.api_user)
-    except StateError as error:
-        raise ApiError(409, str(error)) from None
+    if not issuing.publish(db.session.connection(), [credential.id], g.api_user.id, send_email):
+        raise ApiError(409, ALREADY_PUBLISHED)
     db.session.commit()
+    jobs.wake_mail()
     return jsonify(as_json(credential))
 
 
@@ -225,11 +203,13 @@ def resend(credential_id):
     force = body.get("force", False)
     if not isinstance(force, bool):
         raise ApiError(422, "Some fields are not valid.", {"force": "must be true or false"})
-    try:
-        credential.resend(g.api_user, force=force)
-    except StateError as error:
-        raise ApiError(409, str(error)) from None
+    refusal = credential.resend_refusal(force)
+    if refusal:
+        raise ApiError(409, RESEND_REFUSALS[refusal][0])
+    issuing.resend(db.session.connection(), [credential], g.api_user.id,
+                   cause="forced" if force else None)
     db.session.commit()
+    jobs.wake_mail()
     return jsonify(as_json(credential)), 202
 
 

@@ -7,12 +7,13 @@ import sqlalchemy as sa
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
+import issuing
+import jobs
 from extensions import htmx
-from mailer.replies import BLOCKED
 from models import Credential, db
-from models.credential import RESEND_REFUSALS
 from models.status import EmailStatus
 from models.types import utcnow
+from models.words import RESEND_REFUSALS
 from views.queries import filter_args, filtered, like_escape, scoped
 
 bp = Blueprint("bulk", __name__, url_prefix="/credentials/bulk")
@@ -39,7 +40,7 @@ def _days():
     return days
 
 
-def chosen():
+def named_credentials():
     """The organization's credentials the form names, and words for what was asked."""
     mode = request.form.get("mode", "")
     query = scoped(current_user.org_id).order_by(Credential.id)
@@ -66,12 +67,12 @@ def chosen():
     raise BulkError("Unknown bulk action.")
 
 
-def sort_out(credentials, force, unopened_days=None, only_blocked=False):
-    """(credentials to resend, Counter of refusal keys)."""
+def split_resendable(credentials, force, unopened_days=None, only_blocked=False):
+    """(credentials to resend, Counter of why the others are skipped)."""
     cutoff = utcnow() - timedelta(days=unopened_days) if unopened_days else None
     eligible, skipped = [], Counter()
     for credential in credentials:
-        if only_blocked and credential.latest_message.bounce_reason != BLOCKED:
+        if only_blocked and credential.latest_message.bounce_code != "blocked":
             skipped["other_bounce"] += 1
             continue
         sent_at = credential.latest_message and credential.latest_message.sent_at
@@ -87,15 +88,16 @@ def sort_out(credentials, force, unopened_days=None, only_blocked=False):
 
 
 def _plan():
-    query, what = chosen()
+    query, what = named_credentials()
     credentials = db.session.scalars(
         query.limit(MAX_BULK + 1).options(sa.orm.selectinload(Credential.messages))).all()
     if len(credentials) > MAX_BULK:
         raise BulkError(f"That is more than {MAX_BULK:,} recipients; narrow the filter.")
-    unopened = _days() if request.form.get("mode") == "unopened" else None
-    eligible, skipped = sort_out(credentials, request.form.get("force") == "y", unopened,
-                                 only_blocked=request.form.get("mode") == "domain")
-    if request.form.get("mode") == "selected":  # rows gone since the page was loaded
+    mode = request.form.get("mode")
+    unopened = _days() if mode == "unopened" else None
+    eligible, skipped = split_resendable(credentials, request.form.get("force") == "y",
+                                         unopened, only_blocked=mode == "domain")
+    if mode == "selected":  # rows gone since the page was loaded
         requested = {i for i in request.form.getlist("ids") if i.isdigit()}
         if len(requested) > len(credentials):
             skipped["gone"] = len(requested) - len(credentials)
@@ -139,11 +141,10 @@ def resend():
         return _render(what=what, count=0, skipped=_summary(skipped), form=request.form,
                        forceable=skipped.get("bounced_unchanged", 0))
     nudge = request.form.get("mode") == "unopened"
-    why = "reminder: not opened" if nudge else "bulk resend"
-    for credential in eligible:
-        credential.resend(current_user, force=request.form.get("force") == "y", why=why,
-                          reminder=nudge)
+    issuing.resend(db.session.connection(), eligible, current_user.id,
+                   cause="nudge" if nudge else "bulk", reminder=nudge)
     db.session.commit()
+    jobs.wake_mail()
     message = f"Queued {len(eligible)} email{'s' if len(eligible) != 1 else ''}."
     if skipped:
         message += " " + _summary(skipped) + "."

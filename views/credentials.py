@@ -6,12 +6,14 @@ import sqlalchemy as sa
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
+import issuing
+import jobs
 from extensions import htmx
 from forms import EmailForm, PublishForm, ResendForm, ScheduleForm
-from mailer.typos import suggest_address
 from models import Credential, db
-from models.credential import StateError
 from models.status import EmailStatus
+from models.words import ALREADY_PUBLISHED, RESEND_REFUSALS
+from typos import suggest_address
 from views.queries import (
     blocked_domains,
     credential_or_404,
@@ -89,13 +91,13 @@ def live():
 def publish(credential_id):
     """Publish a draft or scheduled credential now, with its email choice."""
     credential = credential_or_404(current_user.org_id, credential_id)
-    try:
-        credential.publish(credential.send_email, current_user)
-        db.session.commit()
+    published = issuing.publish(db.session.connection(), [credential.id], current_user.id)
+    db.session.commit()
+    if published:
+        jobs.wake_mail()
         message = (f"Published the credential of {credential.recipient_name}.", "message")
-    except StateError as error:
-        db.session.rollback()
-        message = (str(error), "error")
+    else:
+        message = (ALREADY_PUBLISHED, "error")
     if htmx:  # the row itself shows what happened
         return _row(credential)
     flash(*message)
@@ -111,7 +113,8 @@ def schedule(credential_id):
         return redirect(url_for("credentials.index"))
     form = ScheduleForm(send_email=credential.send_email)
     if form.validate_on_submit():
-        credential.schedule(form.scheduled_at.data, form.send_email.data)
+        issuing.schedule(db.session.connection(), [credential.id], form.scheduled_at.data,
+                         form.send_email.data)
         db.session.commit()
         flash(f"Scheduled the credential of {credential.recipient_name}.")
         return redirect(url_for("credentials.index"))
@@ -161,7 +164,8 @@ def change_email(credential_id):
         if in_row:
             return _row(credential, 422, editing=True, email_form=form)
         return _detail(credential, 422, email_form=form)
-    credential.change_email(form.recipient_email.data, current_user)
+    issuing.change_address(db.session.connection(), credential.id, form.recipient_email.data,
+                           current_user.id)
     db.session.commit()
     if in_row:
         return _row(credential)
@@ -175,10 +179,11 @@ def resend(credential_id):
     form = ResendForm()
     if not form.validate_on_submit():
         return _detail(credential, 400, resend_form=form)
-    try:
-        credential.resend(current_user, force=form.force.data)
-    except StateError as error:
-        db.session.rollback()
-        return _detail(credential, 409, error=str(error))
+    refusal = credential.resend_refusal(form.force.data)
+    if refusal:
+        return _detail(credential, 409, error=RESEND_REFUSALS[refusal][0])
+    issuing.resend(db.session.connection(), [credential], current_user.id,
+                   cause="forced" if form.force.data else None)
     db.session.commit()
+    jobs.wake_mail()
     return _detail(credential, message="Queued a new email.")

@@ -19,10 +19,12 @@ from flask import (
 from flask_login import current_user, login_required
 from werkzeug.exceptions import RequestEntityTooLarge
 
+import jobs
 from forms import ImportIssueForm, ImportMappingForm, ImportUploadForm
 from importer import files, mapping
-from importer.run import apply_fixes, folder
+from importer.check import apply_fixes, folder, remove_file
 from models import CredentialGroup, ImportJob, ImportRow, db
+from views.errors import json_error, wants_json
 from views.export import csv_response
 
 bp = Blueprint("imports", __name__, url_prefix="/imports")
@@ -52,10 +54,8 @@ def _too_large_message():
 @bp.app_errorhandler(RequestEntityTooLarge)
 def too_large(error):
     """A body over MAX_CONTENT_LENGTH: say so plainly (JSON under /api/)."""
-    if request.path.startswith("/api/"):
-        from views.api import ApiError, _api_error
-
-        return _api_error(ApiError(413, "The request body is too large."))
+    if wants_json():
+        return json_error(413, "The request body is too large.")
     return _index(ImportUploadForm(formdata=None), [_too_large_message()], 413)
 
 
@@ -188,19 +188,10 @@ def progress(import_id):
     return response
 
 
-def _start(job, state):
-    """Hand the import to the background job (woken at commit)."""
-    job.state, job.error, job.processed_rows = state, None, 0
-    job.lease_owner = job.lease_until = None
-    db.session.info["import_pending"] = True
-
-
-def _expect(job, *states):
-    """Refuse an action the import's current step does not allow (a stale page)."""
-    if job.state not in states:
-        flash("That step is over for this import; here is where it stands now.", "error")
-        return redirect(url_for(".show", import_id=job.id))
-    return None
+def _step_over(job):
+    """The answer to an action the import's current step does not allow (a stale page)."""
+    flash("That step is over for this import; here is where it stands now.", "error")
+    return redirect(url_for(".show", import_id=job.id))
 
 
 @bp.post("/<int:import_id>/mapping")
@@ -208,15 +199,15 @@ def _expect(job, *states):
 def save_mapping(import_id):
     """Keep the mapping and check every row in the background."""
     job = import_or_404(import_id)
-    if stale := _expect(job, "mapping"):
-        return stale
+    if not job.can_move("checking"):
+        return _step_over(job)
     form = _mapping_form(job, CredentialGroup.for_org(current_user.org_id), request.form)
     if not form.validate():
         return render_template("imports/show.html", job=job, form=form), 422
-    job.name_col, job.email_col = form.column(form.name_col), form.column(form.email_col)
-    job.group_col, job.default_group = form.column(form.group_col), form.group_name or None
-    _start(job, "checking")
+    job.start_check(form.column(form.name_col), form.column(form.email_col),
+                    form.column(form.group_col), form.group_name or None)
     db.session.commit()
+    jobs.wake_imports()
     return redirect(url_for(".show", import_id=job.id))
 
 
@@ -225,10 +216,10 @@ def save_mapping(import_id):
 def remap(import_id):
     """Back to the mapping (the checked rows are dropped; the file is read again)."""
     job = import_or_404(import_id)
-    if stale := _expect(job, "checked", "checking"):
-        return stale
+    if not job.can_move("mapping"):
+        return _step_over(job)
     db.session.execute(sa.delete(ImportRow).where(ImportRow.import_id == job.id))
-    job.state, job.error, job.lease_owner, job.lease_until = "mapping", None, None, None
+    job.back_to_mapping()
     db.session.commit()
     return redirect(url_for(".show", import_id=job.id))
 
@@ -238,8 +229,8 @@ def remap(import_id):
 def fix(import_id):
     """Use the suggested address on one line, or on every line that has one."""
     job = import_or_404(import_id)
-    if stale := _expect(job, "checked"):
-        return stale
+    if job.state != "checked":  # fixes change checked rows, and only those
+        return _step_over(job)
     line = request.form.get("line", "")
     changed = apply_fixes(job, int(line) if line.isdigit() else None)
     db.session.commit()
@@ -254,8 +245,8 @@ def fix(import_id):
 def issue(import_id):
     """Issue every good row in the background, all at once or not at all."""
     job = import_or_404(import_id)
-    if stale := _expect(job, "checked"):
-        return stale
+    if not job.can_move("issuing"):
+        return _step_over(job)
     form = ImportIssueForm()
     if not job.good_rows:
         flash("No row can be issued: fix the file and upload it again.", "error")
@@ -263,10 +254,11 @@ def issue(import_id):
     if not form.validate_on_submit():
         context = _preview(job, "1")
         return render_template("imports/show.html", job=job, form=form, **context), 422
-    job.action, job.send_email = form.action.data, form.send_email.data
-    job.scheduled_at = form.scheduled_at.data if form.action.data == "schedule" else None
-    _start(job, "issuing")
+    job.start_issuing(form.action.data,
+                      form.scheduled_at.data if form.action.data == "schedule" else None,
+                      form.send_email.data)
     db.session.commit()
+    jobs.wake_imports()
     return redirect(url_for(".show", import_id=job.id))
 
 
@@ -278,8 +270,7 @@ def discard(import_id):
     if job.running:
         flash("The import is being worked on; wait for this step to finish.", "error")
         return redirect(url_for(".show", import_id=job.id))
-    if job.stored_as:
-        (folder() / job.stored_as).unlink(missing_ok=True)
+    remove_file(job.stored_as)
     db.session.execute(sa.delete(ImportRow).where(ImportRow.import_id == job.id))
     db.session.delete(job)
     db.session.commit()
@@ -297,5 +288,5 @@ def problems_csv(import_id):
              .order_by(ImportRow.line).execution_options(yield_per=1000))
     return csv_response(f"import-{job.id}-problems.csv",
                         ["line", "name", "email", "group", "problem"],
-                        lambda: ((r.line, r.name, r.email, r.group_name, r.message)
+                        lambda: ((r.line, r.name, r.email, r.group_name, r.problem_text)
                                  for r in db.session.scalars(query)))

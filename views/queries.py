@@ -5,7 +5,6 @@ from collections import Counter
 import sqlalchemy as sa
 from flask import abort
 
-from mailer.replies import BLOCKED
 from models import Credential, EmailMessage, StatusCount, db
 from models.status import EmailStatus
 
@@ -87,7 +86,7 @@ def blocked_domains(org_id, threshold):
     addresses = db.session.scalars(
         sa.select(EmailMessage.to_address)
         .join(Credential, Credential.id == EmailMessage.credential_id)
-        .where(EmailMessage.org_id == org_id, EmailMessage.bounce_reason == BLOCKED,
+        .where(EmailMessage.org_id == org_id, EmailMessage.bounce_code == "blocked",
                EmailMessage.id == latest,
                Credential.email_status == EmailStatus.BOUNCED.value))
     counts = Counter(address.rpartition("@")[2].lower() for address in addresses)

@@ -5,9 +5,8 @@ import base64
 import sqlalchemy as sa
 from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
 
-from mailer import opens
-from models import Credential, db, write_transaction
-from models.types import utcnow
+from models import Credential, db
+from tracking import opens
 
 bp = Blueprint("tracking", __name__)
 
@@ -18,7 +17,7 @@ PIXEL = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRA
 @bp.get("/t/<token>.gif")
 def pixel(token):
     """Always the same image, never cached; a valid token's open is recorded within a
-    fraction of a second (mailer.opens.OpenRecorder)."""
+    fraction of a second (tracking.opens.OpenRecorder)."""
     try:
         opens.recorder(current_app._get_current_object()).note(
             token, request.headers.get("User-Agent", ""))
@@ -31,14 +30,10 @@ def pixel(token):
 @bp.get("/r/<token>")
 def follow(token):
     """The link in the email: counts as an open, then shows the credential."""
-    with write_transaction() as connection:
-        found = opens.record_opens(
-            connection, [(token, request.user_agent.string[:300], utcnow(), "link")])
-    message = found.get(token)
-    credential = message and db.session.get(Credential, message.credential_id)
-    if credential is None or credential.issue_state != "published":
+    credential_token = opens.follow_link(token, request.user_agent.string)
+    if credential_token is None:
         abort(404)
-    return redirect(url_for("tracking.credential", token=credential.token))
+    return redirect(url_for("tracking.credential", token=credential_token))
 
 
 @bp.get("/c/<token>")

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import sqlalchemy as sa
 
-from models import EmailEvent, EmailMessage, write_transaction
+from models import Credential, EmailEvent, EmailMessage, write_transaction
 from models.status_count import sync_statuses
 from models.types import utcnow
 
@@ -37,7 +37,7 @@ def is_prefetch(user_agent, sent_at, now):
             and now - sent_at <= PREFETCH_WINDOW)
 
 
-MESSAGES, EVENTS = EmailMessage.__table__, EmailEvent.__table__
+MESSAGES, EVENTS, CREDENTIALS = EmailMessage.__table__, EmailEvent.__table__, Credential.__table__
 BY_TOKENS = sa.select(MESSAGES.c.id, MESSAGES.c.token, MESSAGES.c.credential_id,
                       MESSAGES.c.sent_at, MESSAGES.c.opened_at, MESSAGES.c.open_count).where(
     MESSAGES.c.token.in_(sa.bindparam("tokens", expanding=True)))
@@ -59,29 +59,41 @@ def record_opens(connection, hits):
         message = found.get(token)
         if message is None:
             continue
-        event = {"credential_id": message.credential_id, "message_id": message.id, "at": at}
+        event = {"credential_id": message.credential_id, "email_message_id": message.id,
+                 "at": at, "data": {"agent": agent_family(user_agent)}}
         if via == "image" and is_prefetch(user_agent, message.sent_at, at):
-            events.append({**event, "type": "auto_opened",
-                           "detail": "automatically, by a mail privacy proxy"})
+            events.append({**event, "type": "auto_opened"})
             continue
         opens, first = counts.get(message.id, (0, at))
         counts[message.id] = (opens + 1, first)
         if message.opened_at is None:
             opened.add(message.credential_id)
         if via == "link":
-            events.append({**event, "type": "viewed",
-                           "detail": f"followed the link ({agent_family(user_agent)})"})
+            events.append({**event, "type": "viewed"})
         elif message.open_count + opens < MAX_OPEN_EVENTS:
-            events.append({**event, "type": "opened",
-                           "detail": f"by a person ({agent_family(user_agent)})"})
+            events.append({**event, "type": "opened"})
     if counts:
-        connection.execute(COUNT_OPENS, [{"opened_id": message_id, "opens": n, "first": first}
-                                         for message_id, (n, first) in counts.items()])
+        connection.execute(COUNT_OPENS, [{"opened_id": row_id, "opens": n, "first": first}
+                                         for row_id, (n, first) in counts.items()])
     if events:
         connection.execute(EVENTS.insert(), events)
     if opened:
         sync_statuses(connection, opened)
     return found
+
+
+def follow_link(token, user_agent):
+    """The link in the email was followed: record it as an open, and return the token of
+    the credential page to show (None for an unknown token or an unpublished credential)."""
+    with write_transaction() as connection:
+        message = record_opens(connection, [(token, user_agent[:300], utcnow(), "link")]).get(
+            token)
+        if message is None:
+            return None
+        return connection.execute(
+            sa.select(CREDENTIALS.c.token).where(CREDENTIALS.c.id == message.credential_id,
+                                                 CREDENTIALS.c.issue_state == "published")
+        ).scalar()
 
 
 class OpenRecorder:

@@ -1,0 +1,18 @@
+"""Issuer accounts: the organization they belong to, and how they are created."""
+
+import sqlalchemy as sa
+
+from models import Organization, User, db
+
+
+def create_user(email, org_name, password):
+    """Create an issuer in the named organization (created if new), committed."""
+    org = db.session.scalar(sa.select(Organization).filter_by(name=org_name))
+    if org is None:
+        org = Organization(name=org_name)
+        db.session.add(org)
+    user = User(email=email, org=org)
+    user.set_password(password)
+    db.session.add(user)
+    db.session.commit()
+    return user

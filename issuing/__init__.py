@@ -1,0 +1,14 @@
+"""The one issuing service: new credentials, their delivery emails, and what changes them.
+
+Every way of issuing (the form, the API, its bulk call, a spreadsheet import) and every
+change to a credential's email (publish, schedule, a new address, a resend, a reminder)
+is a function here that works on a set of rows, one row being a set of one. Each writes
+in the caller's transaction and derives the statuses it changes; the caller commits and
+then wakes the mail job if it queued mail (jobs.wake_mail).
+"""
+
+from issuing.changes import change_address, publish, resend, schedule
+from issuing.new import NewCredential, issue, issue_new
+
+__all__ = ["NewCredential", "change_address", "issue", "issue_new", "publish", "resend",
+           "schedule"]

@@ -1,0 +1,77 @@
+"""What happens to credentials after issuing: publish, schedule, a new address, a resend.
+
+Each works on a set of credentials (one being a set of one), in the caller's transaction,
+and re-derives the statuses whose inputs it changed.
+"""
+
+import sqlalchemy as sa
+
+from issuing.emails import CREDENTIALS, EVENTS, new_emails, queue_emails
+from models.status_count import sync_statuses
+from models.types import utcnow
+
+
+def publish(connection, credential_ids, user_id=None, send_email=None, now=None):
+    """Publish drafts and scheduled credentials now, with each one's email choice (or
+    send_email for all); queue the email of those with email on and an address. Returns
+    the ids published: those already published are left alone."""
+    now = now or utcnow()
+    values = {"issue_state": "published", "published_at": now, "scheduled_at": None}
+    if send_email is not None:
+        values["send_email"] = send_email
+    published = connection.execute(
+        sa.update(CREDENTIALS)
+        .where(CREDENTIALS.c.id.in_(list(credential_ids)),
+               CREDENTIALS.c.issue_state != "published")
+        .values(values)
+        .returning(CREDENTIALS.c.id, CREDENTIALS.c.token, CREDENTIALS.c.send_email,
+                   CREDENTIALS.c.recipient_email)).all()
+    mailed = [row for row in published if row.send_email and row.recipient_email]
+    if mailed:
+        queue_emails(connection, new_emails(row.token for row in mailed), user_id, now)
+        sync_statuses(connection, [row.id for row in mailed])  # no other input changed
+    return [row.id for row in published]
+
+
+def schedule(connection, credential_ids, at_time, send_email):
+    """Publish these drafts or scheduled credentials at a future time instead (validated
+    by the caller); returns the ids scheduled. No status input changes."""
+    return connection.execute(
+        sa.update(CREDENTIALS)
+        .where(CREDENTIALS.c.id.in_(list(credential_ids)),
+               CREDENTIALS.c.issue_state != "published")
+        .values(issue_state="scheduled", scheduled_at=at_time, send_email=send_email)
+        .returning(CREDENTIALS.c.id)).scalars().all()
+
+
+def change_address(connection, credential_id, address, user_id=None, now=None):
+    """Give the recipient a new address (or none); it sends nothing. False when it was the
+    same address already."""
+    old = connection.execute(sa.select(CREDENTIALS.c.recipient_email)
+                             .where(CREDENTIALS.c.id == credential_id)).scalar_one()
+    if old == address:
+        return False
+    connection.execute(sa.update(CREDENTIALS).where(CREDENTIALS.c.id == credential_id)
+                       .values(recipient_email=address))
+    connection.execute(sa.insert(EVENTS), {
+        "credential_id": credential_id, "user_id": user_id, "type": "address_changed",
+        "data": {"old": old, "new": address}, "at": now or utcnow()})
+    sync_statuses(connection, [credential_id])
+    return True
+
+
+def resend(connection, credentials, user_id=None, cause=None, reminder=False, now=None):
+    """Queue a new email for each credential (objects with id and token, already checked
+    by Credential.resend_refusal); the older messages stay in the timeline. cause is a
+    models.words.RESEND_CAUSES code. Returns how many were queued."""
+    # Every credential that passed resend_refusal has an address: each gets its email.
+    credentials = list(credentials)
+    if not credentials:
+        return 0
+    now = now or utcnow()
+    connection.execute(sa.insert(EVENTS), [
+        {"credential_id": credential.id, "user_id": user_id, "type": "resent", "code": cause,
+         "at": now} for credential in credentials])
+    queue_emails(connection, new_emails(c.token for c in credentials), user_id, now, reminder)
+    sync_statuses(connection, [credential.id for credential in credentials])
+    return len(credentials)

@@ -1,0 +1,53 @@
+"""Queueing delivery emails for a set of credentials: the queue rows and their events."""
+
+import sqlalchemy as sa
+
+from models import Credential, EmailEvent, EmailMessage
+from models.email_message import new_message_id, new_token
+from models.types import UTCDateTime
+
+CREDENTIALS, MESSAGES, EVENTS = Credential.__table__, EmailMessage.__table__, EmailEvent.__table__
+# A set of emails to queue: the credential (by token) and the new message's identity.
+QUEUE_COLUMNS = (sa.column("line", sa.Integer), sa.column("token", sa.String),
+                 sa.column("message_id", sa.String), sa.column("message_token", sa.String))
+
+
+def at(moment):
+    """A time as a typed SQL value (stored as naive UTC like every time column)."""
+    return sa.literal(moment, UTCDateTime)
+
+
+def values_cte(columns, rows, name):
+    """Python rows as one SQL set (WITH name(columns) AS (VALUES …)), usable where a table
+    of staged rows would be."""
+    # A bare NULL would leave PostgreSQL to guess its column's type (text): type each one.
+    typed = [tuple(sa.literal(None, column.type) if value is None else value
+                   for column, value in zip(columns, row, strict=True)) for row in rows]
+    return sa.values(*columns, name=name).data(typed).cte(name)
+
+
+def new_emails(tokens):
+    """A set of new emails, one for each credential token, with the Message-ID and
+    tracking token each keeps through every retry."""
+    rows = [(line, token, new_message_id(), new_token()) for line, token in enumerate(tokens)]
+    return values_cte(QUEUE_COLUMNS, rows, "new_emails")
+
+
+def queue_emails(connection, rows, user_id, now, reminder=False):
+    """Queue one message per row (the credential's token, message_id, message_token, line)
+    whose credential has an address, with its "queued" event."""
+    connection.execute(sa.insert(MESSAGES).from_select(
+        ["org_id", "credential_id", "requested_by_id", "to_address", "state", "attempts",
+         "next_attempt_at", "message_id", "token", "created_at", "open_count", "is_reminder"],
+        sa.select(CREDENTIALS.c.org_id, CREDENTIALS.c.id, sa.literal(user_id, sa.Integer),
+                  CREDENTIALS.c.recipient_email, sa.literal("queued"), sa.literal(0), at(now),
+                  rows.c.message_id, rows.c.message_token, at(now), sa.literal(0),
+                  sa.literal(reminder))
+        .join_from(rows, CREDENTIALS, CREDENTIALS.c.token == rows.c.token)
+        .where(CREDENTIALS.c.recipient_email.is_not(None)).order_by(rows.c.line)))
+    connection.execute(sa.insert(EVENTS).from_select(
+        ["credential_id", "email_message_id", "user_id", "type", "at"],
+        sa.select(MESSAGES.c.credential_id, MESSAGES.c.id, sa.literal(user_id, sa.Integer),
+                  sa.literal("queued"), at(now))
+        .join_from(rows, MESSAGES, MESSAGES.c.message_id == rows.c.message_id)
+        .order_by(rows.c.line)))

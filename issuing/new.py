@@ -1,0 +1,116 @@
+"""Issuing new credentials, a set at a time: from the form (a set of one), the API, or the
+staged rows of a spreadsheet import."""
+
+from collections import Counter
+from datetime import datetime
+from typing import NamedTuple
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+
+from issuing.emails import CREDENTIALS, QUEUE_COLUMNS, at, queue_emails, values_cte
+from models import CredentialGroup, StatusCount
+from models.email_message import new_message_id, new_token
+from models.status import email_status
+from models.types import UTCDateTime, utcnow
+
+GROUPS = CredentialGroup.__table__
+ISSUE_STATES = {"draft": "draft", "publish": "published", "schedule": "scheduled"}
+# A set of credentials to issue: what issue() reads, from staged rows or VALUES alike.
+ROW_COLUMNS = (sa.column("name", sa.String), sa.column("email", sa.String),
+               sa.column("group_name", sa.String), sa.column("action", sa.String),
+               sa.column("scheduled_at", UTCDateTime), sa.column("send_email", sa.Boolean),
+               *QUEUE_COLUMNS)
+
+
+class NewCredential(NamedTuple):
+    """One credential to issue, its fields already validated."""
+
+    name: str
+    email: str | None
+    group: str
+    action: str = "draft"  # draft | publish | schedule
+    scheduled_at: datetime | None = None  # for schedule
+    send_email: bool = True
+
+
+class Inputs(NamedTuple):
+    """A new credential's status inputs, for the one rule (models.status.email_status)."""
+
+    recipient_email: str | None
+    state: str | None = None
+    opened_at: datetime | None = None
+
+
+def new_status(has_address, queued):
+    """The status of a credential just issued: the one rule on its inputs."""
+    inputs = Inputs("address" if has_address else None, "queued" if queued else None)
+    return email_status(inputs, inputs if queued else None).value
+
+
+def issue(connection, org_id, user_id, rows, now=None):
+    """Create a credential for each row of a set (ROW_COLUMNS), with its group when new and,
+    when it is published with email to an address, its queued email; the statuses and the
+    counts follow. Set-based: a 100,000-row import is a handful of statements. Returns the
+    counts {"issued", "queued"}."""
+    now = now or utcnow()
+    _add_groups(connection, org_id, rows, now)
+    queues = sa.and_(rows.c.action == "publish", rows.c.send_email)
+    status = sa.case((rows.c.email.is_(None), new_status(False, False)),
+                     (queues, new_status(True, True)), else_=new_status(True, False))
+    issue_state = sa.case(*((rows.c.action == action, state)
+                            for action, state in ISSUE_STATES.items()))
+    connection.execute(sa.insert(CREDENTIALS).from_select(
+        ["org_id", "group_id", "recipient_name", "recipient_email", "issue_state",
+         "scheduled_at", "published_at", "send_email", "token", "created_at", "email_status"],
+        sa.select(sa.literal(org_id), GROUPS.c.id, rows.c.name, rows.c.email, issue_state,
+                  sa.case((rows.c.action == "schedule", rows.c.scheduled_at)),
+                  sa.case((rows.c.action == "publish", at(now))), rows.c.send_email,
+                  rows.c.token, at(now), status)
+        .join_from(rows, GROUPS, sa.and_(GROUPS.c.org_id == org_id,
+                                          GROUPS.c.name == rows.c.group_name))
+        .order_by(rows.c.line)))
+    to_queue = (sa.select(*(rows.c[column.name] for column in QUEUE_COLUMNS))
+                .where(queues, rows.c.email.is_not(None)).subquery("to_queue"))
+    queue_emails(connection, to_queue, user_id, now)
+    counts = dict(connection.execute(
+        sa.select(status, sa.func.count()).select_from(rows).group_by(status)).all())
+    StatusCount.apply(connection, Counter({(org_id, s): n for s, n in counts.items()}))
+    return {"issued": sum(counts.values()), "queued": counts.get(new_status(True, True), 0)}
+
+
+def _add_groups(connection, org_id, rows, now):
+    """Create the groups the rows name that the organization does not have yet."""
+    insert = postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
+    known = sa.select(GROUPS.c.id).where(GROUPS.c.org_id == org_id,
+                                         GROUPS.c.name == rows.c.group_name)
+    connection.execute(insert(GROUPS).from_select(
+        ["org_id", "name", "created_at"],
+        sa.select(sa.literal(org_id), rows.c.group_name, at(now))
+        .where(~known.exists()).distinct()).on_conflict_do_nothing())
+
+
+def staged(new_credentials):
+    """NewCredentials as one set of rows for issue(), each with fresh tokens."""
+    rows = [(c.name, c.email, c.group, c.action, c.scheduled_at, c.send_email, line,
+             new_token(), new_message_id() if c.email else None, new_token() if c.email else None)
+            for line, c in enumerate(new_credentials)]
+    return values_cte(ROW_COLUMNS, rows, "new_credentials"), [row[7] for row in rows]
+
+
+class Issued(NamedTuple):
+    """What issue_new did: the new credentials' ids in their order, and emails queued."""
+
+    ids: list
+    queued: int
+
+
+def issue_new(connection, org_id, user_id, new_credentials, now=None):
+    """Issue NewCredentials (one or many) as one set."""
+    if not new_credentials:
+        return Issued([], 0)
+    rows, tokens = staged(new_credentials)
+    counts = issue(connection, org_id, user_id, rows, now)
+    ids = dict(connection.execute(sa.select(CREDENTIALS.c.token, CREDENTIALS.c.id)
+                                  .where(CREDENTIALS.c.token.in_(tokens))).all())
+    return Issued([ids[token] for token in tokens], counts["queued"])

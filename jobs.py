@@ -1,0 +1,92 @@
+"""APScheduler wiring: it only triggers the jobs; the jobs are plain functions.
+
+The mail job publishes what is due, queues due reminders and drains the mail queue; the
+import job checks and issues spreadsheet imports, apart, so a long import never holds up
+the mail. The web process runs them with SCHEDULER_ENABLED=1, `flask worker` in the
+foreground.
+"""
+
+import atexit
+import threading
+from datetime import UTC, datetime
+
+from apscheduler.schedulers.background import BackgroundScheduler
+from flask import current_app
+
+from importer.run import run_imports
+from lifecycle.publishing import publish_due
+from lifecycle.reminders import send_reminders
+from mailer.queue import send_due
+from models import db
+
+MAIL_JOB = "mail"
+IMPORT_JOB = "imports"
+_started = threading.Lock()
+
+
+def run_mail(app):
+    """Publish what is due, queue due reminders, then drain the queue batch by batch;
+    return the counts."""
+    with app.app_context():
+        try:
+            total = {"published": publish_due(), "reminders": send_reminders(), "claimed": 0}
+            while True:
+                counts = send_due()
+                total["claimed"] += counts["claimed"]
+                if counts["claimed"] < app.config["BATCH_SIZE"]:
+                    return total
+        finally:
+            db.session.remove()
+
+
+def run_import_job(app):
+    """Check or issue every import that has work to do; an issued import's mail goes out
+    at once."""
+    with app.app_context():
+        try:
+            if run_imports():
+                wake_mail()
+        finally:
+            db.session.remove()
+
+
+def add_jobs(scheduler, app):
+    """The mail job and the import job, every QUEUE_INTERVAL_SECONDS, each never two at once,
+    missed runs merged."""
+    for job_id, job in ((MAIL_JOB, run_mail), (IMPORT_JOB, run_import_job)):
+        scheduler.add_job(job, "interval", args=[app], id=job_id,
+                          seconds=app.config["QUEUE_INTERVAL_SECONDS"], max_instances=1,
+                          coalesce=True, next_run_time=datetime.now(UTC))
+
+
+def start(app):
+    """Run the jobs in this process's background, once per process."""
+    if not _started.acquire(blocking=False):
+        return app.extensions.get("scheduler")
+    scheduler = BackgroundScheduler(timezone=UTC, daemon=True)
+    add_jobs(scheduler, app)
+    scheduler.start()
+    atexit.register(lambda: scheduler.shutdown(wait=False))
+    app.extensions["scheduler"] = scheduler
+    return scheduler
+
+
+def wake(job_id):
+    """Run this process's job now rather than at its next tick (after a commit that gave
+    it work); nothing when this process runs no scheduler."""
+    scheduler = current_app.extensions.get("scheduler")
+    if scheduler is not None and scheduler.running:
+        job = scheduler.get_job(job_id)
+        if job is not None:
+            job.modify(next_run_time=datetime.now(UTC))
+
+
+def wake_mail(queued=1):
+    """Mail was queued and committed: send it now."""
+    if queued:
+        wake(MAIL_JOB)
+
+
+def wake_imports():
+    """An import was given work and committed: start it now."""
+    wake(IMPORT_JOB)

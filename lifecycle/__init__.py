@@ -1,0 +1,1 @@
+"""A credential's life after issuing: scheduled publishing and automatic reminders."""

@@ -1,0 +1,47 @@
+"""Automatic reminders: recipients who have not opened after N days, at most K times."""
+
+from datetime import timedelta
+
+import sqlalchemy as sa
+
+import issuing
+from models import Credential, EmailEvent, EmailMessage, Organization, write_transaction
+from models.status import EmailStatus
+from models.types import utcnow
+
+CREDENTIALS, MESSAGES, EVENTS = Credential.__table__, EmailMessage.__table__, EmailEvent.__table__
+ORGS = Organization.__table__
+
+
+def due_reminders(connection, org, now):
+    """(id, token) of the organization's credentials that should get a reminder now."""
+    cutoff = now - timedelta(days=org.reminder_after_days)
+    ever_opened = sa.select(MESSAGES.c.id).where(
+        MESSAGES.c.credential_id == CREDENTIALS.c.id, MESSAGES.c.opened_at.is_not(None))
+    reminders = (sa.select(sa.func.count(EVENTS.c.id))
+                 .where(EVENTS.c.credential_id == CREDENTIALS.c.id, EVENTS.c.type == "resent",
+                        EVENTS.c.code == "reminder").scalar_subquery())
+    latest_sent = (sa.select(sa.func.max(MESSAGES.c.sent_at))
+                   .where(MESSAGES.c.credential_id == CREDENTIALS.c.id).scalar_subquery())
+    return connection.execute(
+        sa.select(CREDENTIALS.c.id, CREDENTIALS.c.token).where(
+            CREDENTIALS.c.org_id == org.id,
+            CREDENTIALS.c.email_status == EmailStatus.NOT_OPENED.value,
+            ~sa.exists(ever_opened),  # never after an open or a followed link
+            reminders < org.reminder_max,
+            latest_sent <= cutoff,
+        ).order_by(CREDENTIALS.c.id).limit(1000)).all()
+
+
+def send_reminders(now=None):
+    """Queue the reminders that are due in every organization; return how many."""
+    now = now or utcnow()
+    count = 0
+    with write_transaction() as connection:
+        orgs = connection.execute(sa.select(ORGS.c.id, ORGS.c.reminder_after_days,
+                                            ORGS.c.reminder_max).where(
+            ORGS.c.reminder_after_days.is_not(None), ORGS.c.reminder_max > 0)).all()
+        for org in orgs:
+            count += issuing.resend(connection, due_reminders(connection, org, now),
+                                    cause="reminder", reminder=True)
+    return count

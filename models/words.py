@@ -1,0 +1,100 @@
+"""Plain words for the codes the database stores: one table for each kind of code.
+
+Rows store short codes (a bounce reason, why an email was resent, what happened in the
+timeline) and the outside words that came with them (a server's reply, an address);
+the sentences people read are put together here, when they are shown. Rewording one
+changes no behaviour: the code stays.
+"""
+
+# Why an email was not delivered (now or for good): the code classify() gives a reply.
+# {said} is the server's own words, without the reply code.
+REASONS = {
+    "mailbox_unknown": "The mailbox does not exist.",
+    "mailbox_full": "The mailbox is full.",
+    "mailbox_disabled": "The mailbox is disabled.",
+    "domain_unknown": "The domain does not exist or does not accept mail.",
+    "blocked": "Blocked as spam or by the receiving server's policy.",
+    "too_large": "The email is too large for the receiving server.",
+    "refused": "The receiving server refused the email.",
+    "server_busy": "The receiving server is busy or asked us to try again later.",
+    "unreachable": "Could not reach the mail server: {said}.",
+    "relay_refused": "Our mail server refused to send: {said}",
+    "no_smtputf8": "The receiving server cannot take international addresses.",
+    "bad_header": "The email had an invalid header.",
+    "compose_failed": "Could not build the email.",
+    "send_failed": "Could not send the email.",
+}
+
+# Why an email was sent again (the code of a "resent" event).
+RESEND_CAUSES = {
+    "forced": "forced",
+    "bulk": "bulk resend",
+    "nudge": "reminder: not opened",
+    "reminder": "automatic reminder",
+}
+
+# Why a resend is refused: (the sentence for one credential, the words for a bulk count).
+RESEND_REFUSALS = {
+    "not_published": ("The credential is not published yet; publish it to send the email.",
+                      "not published yet"),
+    "no_address": ("The credential has no email address.", "no email address"),
+    "bounced_unchanged": ("The address bounced permanently and was not changed. "
+                          "Fix the address first, or force the resend.",
+                          "address bounced and unchanged"),
+}
+
+ALREADY_PUBLISHED = "The credential is already published."
+
+# Each timeline event's name, as the recipient panel shows it.
+EVENT_LABELS = {
+    "queued": "Queued", "sent": "Accepted by the mail server", "deferred": "Delayed, will retry",
+    "bounced": "Bounced", "opened": "Opened", "auto_opened": "Opened automatically",
+    "viewed": "Followed the link", "address_changed": "Address changed", "resent": "Resent",
+}
+
+
+def said(reply):
+    """A server's reply without its leading reply code ("550 5.1.1 No such user" → "5.1.1 No
+    such user"); a reply that has no code is all words."""
+    code, _, rest = (reply or "").partition(" ")
+    return rest if len(code) == 3 and code.isdigit() else (reply or "")
+
+
+def reason(code, reply=None):
+    """The words for a reason code, with the server's words where the sentence quotes them."""
+    return REASONS[code].format(said=said(reply))
+
+
+def bounce_reason(code, reply, gave_up_after=None):
+    """Why an email bounced: the reason, or that temporary failures ran out of tries."""
+    words = reason(code, reply)
+    return f"Gave up after {gave_up_after} tries: {words}" if gave_up_after else words
+
+
+def event_detail(kind, code, data, to_address=None):
+    """The timeline's sentence for one event, from its kind, code and data."""
+    if "text" in data:  # written before events had codes (migration 0007): kept as it was
+        return data["text"]
+    reply = data.get("reply")
+    if kind == "queued":
+        return f"to {to_address}"
+    if kind == "sent":
+        return reply
+    if kind == "deferred":
+        return (f"{reason(code, reply)} Next try at {data['next_try']} UTC. "
+                f"Server said: {reply}")
+    if kind == "bounced":
+        late = "A bounce report came back: " if data.get("late") else ""
+        return (f"{late}{bounce_reason(code, reply, data.get('gave_up_after'))} "
+                f"Server said: {reply}")
+    if kind == "opened":
+        return f"by a person ({data['agent']})"
+    if kind == "auto_opened":
+        return "automatically, by a mail privacy proxy"
+    if kind == "viewed":
+        return f"followed the link ({data['agent']})"
+    if kind == "address_changed":
+        return f"{data['old'] or '(none)'} → {data['new'] or '(none)'}"
+    if kind == "resent":
+        return RESEND_CAUSES[code] if code else None
+    return None
