@@ -223,10 +223,6 @@ class ResendForm(FlaskForm):
     force = BooleanField("Send even though this address bounced")
 
 
-class PublishForm(FlaskForm):
-    """Publish a draft now; only the CSRF token is posted."""
-
-
 def scheduled_time(local, utc_offset):
     """The browser's local datetime as an aware UTC time in the future, or a ValidationError."""
     if local is None:

@@ -80,7 +80,7 @@ def csrf_client(tmp_path):
 
 
 def _token(html):
-    return re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', html).group(1)
+    return re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
 
 
 def test_every_state_change_needs_the_csrf_token(csrf_client):

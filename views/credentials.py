@@ -9,7 +9,7 @@ from flask_login import current_user, login_required
 import issuing
 import jobs
 from extensions import htmx
-from forms import EmailForm, PublishForm, ResendForm, ScheduleForm
+from forms import EmailForm, ResendForm, ScheduleForm
 from models import Credential, db
 from models.status import EmailStatus
 from models.words import ALREADY_PUBLISHED, RESEND_REFUSALS
@@ -60,7 +60,6 @@ def index():
         "blocked": blocked_domains(current_user.org_id,
                                    current_app.config["BLOCKED_DOMAIN_THRESHOLD"]),
         "sender": current_user.org.sender(current_app.config["DEFAULT_SENDER"]),
-        "publish_form": PublishForm(),
     }
     template = "credentials/_list.html" if htmx and not htmx.boosted else "credentials/index.html"
     return render_template(template, **view)
@@ -84,7 +83,7 @@ def live():
     return render_template(
         "credentials/_live.html", changed=changed,
         counts=status_counts(current_user.org_id, text), status=status, q=text,
-        statuses=list(EmailStatus), publish_form=PublishForm())
+        statuses=list(EmailStatus))
 
 
 @bp.post("/credentials/<int:credential_id>/publish")
@@ -128,8 +127,7 @@ def _detail(credential, status=200, **forms):
                                              recipient_email=credential.recipient_email))
     forms.setdefault("resend_form", ResendForm(formdata=None))
     view = {"credential": credential, "events": credential.events(),
-            "suggestion": suggest_address(credential.recipient_email),
-            "publish_form": PublishForm(), **forms}
+            "suggestion": suggest_address(credential.recipient_email), **forms}
     template = "credentials/_detail.html" if htmx else "credentials/detail.html"
     return render_template(template, **view), status
 
@@ -150,7 +148,7 @@ def row(credential_id):
 def _row(credential, status=200, editing=False, email_form=None):
     form = email_form or EmailForm(formdata=None, recipient_email=credential.recipient_email)
     return render_template("credentials/_row.html", credential=credential, editing=editing,
-                           email_form=form, publish_form=PublishForm()), status
+                           email_form=form), status
 
 
 @bp.post("/credentials/<int:credential_id>/email")
