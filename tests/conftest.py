@@ -1,11 +1,14 @@
 """Fixtures: an app per test on a fresh SQLite file (or PostgreSQL), clients and helpers."""
 
 import base64
+import contextvars
 import os
 import re
 
 import pytest
 import sqlalchemy as sa
+from flask import has_app_context
+from flask.testing import FlaskClient
 
 import issuing
 from accounts import create_user
@@ -26,6 +29,20 @@ def _database_url(kind, tmp_path):
     return f"sqlite:///{tmp_path / 'test.db'}"
 
 
+class RequestClient(FlaskClient):
+    """A test client whose requests run as in production: each in an app context (and so a
+    database session) of its own, never in the test's; the response is read in full there,
+    after the request ended, as a server would stream it."""
+
+    def open(self, *args, buffered=True, **kwargs):
+        if has_app_context():
+            # The test's own session ends its transaction, as nothing in production holds
+            # one across requests: the request sees what the test wrote, and the test's
+            # next read sees what the request wrote.
+            db.session.commit()
+        return contextvars.Context().run(super().open, *args, buffered=buffered, **kwargs)
+
+
 def make_app(tmp_path, kind="sqlite", **config):
     """A configured app whose database has empty tables."""
     app = create_app({
@@ -39,6 +56,7 @@ def make_app(tmp_path, kind="sqlite", **config):
         "IMPORT_FOLDER": str(tmp_path / "imports"),
         **config,
     })
+    app.test_client_class = RequestClient
     with app.app_context():
         if kind == "postgres":
             db.drop_all()

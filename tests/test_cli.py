@@ -1,5 +1,7 @@
 """CLI: users create, apikeys create, demo."""
 
+import hashlib
+
 import sqlalchemy as sa
 
 from models import ApiKey, Credential, User, db
@@ -17,7 +19,9 @@ def test_users_create_and_apikeys_create(runner, client):
     result = runner.invoke(args=["apikeys", "create", "ann@acme.test"])
     assert result.exit_code == 0, result.output
     key = result.output.strip().splitlines()[-1]
-    assert key not in {k.key_hash for k in db.session.scalars(sa.select(ApiKey))}
+    # Only a digest of the key is stored, never the key itself.
+    stored = [k.key_hash for k in db.session.scalars(sa.select(ApiKey))]
+    assert key.startswith("cmt_") and stored == [hashlib.sha256(key.encode()).hexdigest()]
     response = client.get("/api/v1/email-statuses", headers={"Authorization": f"Bearer {key}"})
     assert response.status_code == 200
 

@@ -374,6 +374,7 @@ def test_a_fix_that_makes_a_duplicate_is_flagged(app, logged_in, issuer):
 
 
 @BOTH
+@pytest.mark.slow
 def test_issued_rows_keep_statuses_counts_and_timeline_right(app, logged_in, issuer):
     text = HEADER + "".join(f"P{i},p{i}@example.com,G{i % 3}\n" for i in range(2500)) \
         + "Nomail,,G0\n"
@@ -467,8 +468,9 @@ def test_stale_actions_and_discard(app, logged_in, issuer):
     response = logged_in.post(f"/imports/{job.id}/remap")
     assert db.session.get(ImportJob, job.id).state == "mapping"
     assert db.session.scalar(sa.select(sa.func.count()).select_from(ImportRow)) == 0
-    logged_in.post(f"/imports/{job.id}/discard")
-    assert db.session.get(ImportJob, job.id) is None
+    job_id = job.id
+    logged_in.post(f"/imports/{job_id}/discard")
+    assert db.session.get(ImportJob, job_id) is None
     assert os.listdir(app.config["IMPORT_FOLDER"]) == []
 
 

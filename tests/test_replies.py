@@ -23,7 +23,8 @@ MAILBOX = "The mailbox does not exist."
      "The email is too large for the receiving server.", None),
     (451, "4.7.1 Greylisted, please try again in 300 seconds", "rcpt", "retry",
      "The receiving server is busy or asked us to try again later.", 300),
-    (421, "4.3.2 Too many connections, retry after 2 minutes", "data", "retry", None, 120),
+    (421, "4.3.2 Too many connections, retry after 2 minutes", "data", "retry",
+     "The receiving server is busy or asked us to try again later.", 120),
     (452, "4.2.2 Mailbox full", "rcpt", "retry", "The mailbox is full.", None),
     (None, "connection lost: [Errno 111] Connection refused", "connect", "retry",
      "Could not reach the mail server: connection lost: [Errno 111] Connection refused.", None),
@@ -33,8 +34,7 @@ MAILBOX = "The mailbox does not exist."
 def test_replies(code, text, stage, action, reason, after):
     outcome = classify(code, text, stage)
     assert outcome.action == action
-    if reason:
-        assert outcome.reason == reason
+    assert outcome.reason == reason
     assert outcome.retry_after == after
     assert text in outcome.reply
 

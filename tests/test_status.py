@@ -42,8 +42,13 @@ def test_every_status_has_label_tooltip_and_icon(app):
 
     icons = Path(app.static_folder) / "icons"
     assert len(EmailStatus) == 6
+    # DESIGN.md's labels, word for word; a tooltip and help advice of their own each.
+    assert [status.label for status in EmailStatus] == [
+        "Email is not sent", "Email is not provided", "Sending", "Email is not opened",
+        "Email is bounced", "Email is opened"]
+    for words in ([s.tooltip for s in EmailStatus], [s.advice for s in EmailStatus]):
+        assert len(set(words)) == 6 and all(len(text) > 40 for text in words)
     for status in EmailStatus:
-        assert status.label and status.tooltip
         assert (icons / f"{status.value}.svg").read_text().startswith("<svg")
 
 
