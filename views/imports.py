@@ -188,19 +188,21 @@ def progress(import_id):
     return response
 
 
-def _step_over(job):
-    """The answer to an action the import's current step does not allow (a stale page)."""
-    flash("That step is over for this import; here is where it stands now.", "error")
-    return redirect(url_for(".show", import_id=job.id))
+def import_ready_for(import_id, state):
+    """The organization's import when it may move to state now; else the answer to a
+    stale page: a redirect to where the import stands."""
+    job = import_or_404(import_id)
+    if not job.can_move(state):
+        flash("That step is over for this import; here is where it stands now.", "error")
+        abort(redirect(url_for(".show", import_id=job.id)))
+    return job
 
 
 @bp.post("/<int:import_id>/mapping")
 @login_required
 def save_mapping(import_id):
     """Keep the mapping and check every row in the background."""
-    job = import_or_404(import_id)
-    if not job.can_move("checking"):
-        return _step_over(job)
+    job = import_ready_for(import_id, "checking")
     form = _mapping_form(job, CredentialGroup.for_org(current_user.org_id), request.form)
     if not form.validate():
         return render_template("imports/show.html", job=job, form=form), 422
@@ -215,9 +217,7 @@ def save_mapping(import_id):
 @login_required
 def remap(import_id):
     """Back to the mapping (the checked rows are dropped; the file is read again)."""
-    job = import_or_404(import_id)
-    if not job.can_move("mapping"):
-        return _step_over(job)
+    job = import_ready_for(import_id, "mapping")
     db.session.execute(sa.delete(ImportRow).where(ImportRow.import_id == job.id))
     job.back_to_mapping()
     db.session.commit()
@@ -228,9 +228,7 @@ def remap(import_id):
 @login_required
 def fix(import_id):
     """Use the suggested address on one line, or on every line that has one."""
-    job = import_or_404(import_id)
-    if job.state != "checked":  # fixes change checked rows, and only those
-        return _step_over(job)
+    job = import_ready_for(import_id, "issuing")  # fixes apply to a checked import only
     line = request.form.get("line", "")
     changed = apply_fixes(job, int(line) if line.isdigit() else None)
     db.session.commit()
@@ -244,9 +242,7 @@ def fix(import_id):
 @login_required
 def issue(import_id):
     """Issue every good row in the background, all at once or not at all."""
-    job = import_or_404(import_id)
-    if not job.can_move("issuing"):
-        return _step_over(job)
+    job = import_ready_for(import_id, "issuing")
     form = ImportIssueForm()
     if not job.good_rows:
         flash("No row can be issued: fix the file and upload it again.", "error")
