@@ -56,7 +56,6 @@ import tempfile
 import time
 import tracemalloc
 from pathlib import Path
-from types import SimpleNamespace
 
 import sqlalchemy as sa
 
@@ -65,6 +64,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from accounts import create_user  # noqa: E402
 from app import create_app  # noqa: E402
 from importer import files, mapping  # noqa: E402
+from issuing.new import new_status  # noqa: E402
 from jobs import run_import_job  # noqa: E402
 from models import (  # noqa: E402
     Credential,
@@ -76,7 +76,6 @@ from models import (  # noqa: E402
     db,
 )
 from models.email_message import new_message_id, new_token  # noqa: E402
-from models.status import email_status  # noqa: E402
 from models.types import utcnow  # noqa: E402
 
 MEMORY_SMALL = 20_000
@@ -92,8 +91,7 @@ LAST = ["Smith", "Johnson", "Williams", "Brown", "Jones", "Garcia", "Miller", "D
         "O'Brien", "Nakamura", "Kowalski", "Van der Berg", "Andersson", "Novák", "Singh",
         "Okafor", "Papadopoulos", "Da Silva", "Kim", "Chen", "Ivanova", "MacDonald"]
 # The status a published credential with a queued message has (as importer.run derives it).
-SENDING = email_status(SimpleNamespace(recipient_email="a"),
-                       SimpleNamespace(state="queued", opened_at=None)).value
+SENDING = new_status(has_address=True, queued=True)
 
 
 def write_csv(path, count):
@@ -225,9 +223,7 @@ def run_import(url, folder, source, count, trace=False):
             if (job.state, job.good_rows, job.problem_rows) != ("checked", count, 0):
                 raise SystemExit(f"the check went wrong: {job.state} {job.error}, "
                                  f"{job.good_rows} good rows, {job.problem_rows} problems")
-            job.action, job.send_email, job.scheduled_at = "publish", True, None
-            job.state, job.error, job.processed_rows = "issuing", None, 0
-            job.lease_owner = job.lease_until = None
+            job.start_issuing("publish", None, True)
             db.session.commit()
 
     if trace:

@@ -24,9 +24,10 @@ from werkzeug.serving import make_server
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+import issuing  # noqa: E402
 from accounts import create_user  # noqa: E402
 from app import create_app  # noqa: E402
-from models import Credential, CredentialGroup, EmailMessage, db  # noqa: E402
+from models import EmailMessage, db  # noqa: E402
 from models.types import utcnow  # noqa: E402
 from tracking import opens  # noqa: E402
 from views.tracking import PIXEL  # noqa: E402
@@ -61,10 +62,9 @@ def _fetch_all(port, paths):
 def setup(app):
     """COUNT sent messages, each with its own token."""
     user = create_user("bench@example.com", "Bench", "bench-password")
-    group = CredentialGroup.get_or_create(user.org_id, "Benchmarks 101")
-    for i in range(COUNT):
-        Credential.issue(user.org_id, f"Recipient {i}", f"r{i}@example.com", group, "publish",
-                         None, True, user)
+    issuing.issue_new(db.session.connection(), user.org_id, user.id, [
+        issuing.NewCredential(f"Recipient {i}", f"r{i}@example.com", "Benchmarks 101", "publish")
+        for i in range(COUNT)])
     db.session.commit()
     db.session.execute(sa.update(EmailMessage).values(state="sent", sent_at=utcnow()))
     db.session.commit()
