@@ -79,10 +79,41 @@ def config_from_env(instance_path):
         "IMPORT_FOLDER": env("IMPORT_FOLDER") or str(Path(instance_path) / "imports"),
         "IMPORT_MAX_BYTES": import_max_bytes,
         "IMPORT_MAX_ROWS": int(env("IMPORT_MAX_ROWS") or 100_000),
+        # Bounces that arrive later (DESIGN.md): VERP, the bounce mailbox, webhooks.
+        "BOUNCE_ADDRESS": env("BOUNCE_ADDRESS") or None,
+        "BOUNCE_IMAP_HOST": env("BOUNCE_IMAP_HOST") or None,
+        "BOUNCE_IMAP_SECURITY": (env("BOUNCE_IMAP_SECURITY") or "ssl").lower(),
+        "BOUNCE_IMAP_PORT": int(env("BOUNCE_IMAP_PORT") or 0) or None,
+        "BOUNCE_IMAP_USER": env("BOUNCE_IMAP_USER") or "",
+        "BOUNCE_IMAP_PASSWORD": env("BOUNCE_IMAP_PASSWORD") or "",
+        "BOUNCE_IMAP_FOLDER": env("BOUNCE_IMAP_FOLDER") or "INBOX",
+        "BOUNCE_POLL_SECONDS": float(env("BOUNCE_POLL_SECONDS") or 60),
+        "SENDGRID_WEBHOOK_PUBLIC_KEY": env("SENDGRID_WEBHOOK_PUBLIC_KEY") or None,
+        "MAILGUN_WEBHOOK_SIGNING_KEY": env("MAILGUN_WEBHOOK_SIGNING_KEY") or None,
+        "POSTMARK_WEBHOOK_USER": env("POSTMARK_WEBHOOK_USER") or None,
+        "POSTMARK_WEBHOOK_PASSWORD": env("POSTMARK_WEBHOOK_PASSWORD") or None,
+        "SES_WEBHOOK": _flag("SES_WEBHOOK", False),
         # Larger request bodies get a 413 before they are read.
         "MAX_CONTENT_LENGTH": max(16 << 20, import_max_bytes + (1 << 20)),
         "SESSION_COOKIE_SAMESITE": "Lax",
     }
+
+
+def _check_settings(config):
+    """Parse the settings that need it once, and refuse to start on a bad one."""
+    try:  # every From, envelope and Message-ID takes its parts from here
+        config["DEFAULT_SENDER"] = validation.clean_sender(config["MAIL_DEFAULT_SENDER"])
+    except validation.InvalidInput as error:
+        raise ConfigError(f"MAIL_DEFAULT_SENDER: {error}") from None
+    if isinstance(config.get("BOUNCE_ADDRESS"), str):
+        try:
+            config["BOUNCE_ADDRESS"] = validation.clean_sender(config["BOUNCE_ADDRESS"])
+        except validation.InvalidInput as error:
+            raise ConfigError(f"BOUNCE_ADDRESS: {error}") from None
+    if config["BOUNCE_IMAP_SECURITY"] not in ("ssl", "starttls", "none"):
+        raise ConfigError("BOUNCE_IMAP_SECURITY must be ssl, starttls or none.")
+    config["BOUNCE_IMAP_PORT"] = config["BOUNCE_IMAP_PORT"] or (
+        993 if config["BOUNCE_IMAP_SECURITY"] == "ssl" else 143)
 
 
 def create_app(test_config=None):
@@ -92,10 +123,7 @@ def create_app(test_config=None):
     app.config.from_mapping(config_from_env(app.instance_path))
     if test_config:
         app.config.update(test_config)
-    try:  # parsed once: every From, envelope and Message-ID takes its parts from here
-        app.config["DEFAULT_SENDER"] = validation.clean_sender(app.config["MAIL_DEFAULT_SENDER"])
-    except validation.InvalidInput as error:
-        raise ConfigError(f"MAIL_DEFAULT_SENDER: {error}") from None
+    _check_settings(app.config)
     # Mail headers take addresses; the catcher runs on loopback when no server is set.
     if not app.config["MAIL_SERVER"]:
         app.config["MAIL_SERVER"] = "127.0.0.1"
@@ -130,17 +158,21 @@ def create_app(test_config=None):
         outbox,
         settings,
         tracking,
+        webhooks,
     )
 
     for module in (errors, auth, credentials, bulk, export, issuing, imports, help, api,
-                   tracking, outbox, settings):
+                   tracking, outbox, settings, webhooks):
         app.register_blueprint(module.bp)
-    csrf.exempt(api.bp)  # the API authenticates with bearer keys, not cookies
+    # The API authenticates with bearer keys, the webhooks with their providers' signatures.
+    csrf.exempt(api.bp)
+    csrf.exempt(webhooks.bp)
 
     @app.before_request
     def take_write_lock_for_changes():
         # A change reads, then writes: on SQLite, lock first so it cannot fail half-way.
-        if request.method not in ("GET", "HEAD", "OPTIONS"):
+        # Webhooks write in transactions of their own, after verifying the request.
+        if request.method not in ("GET", "HEAD", "OPTIONS") and request.blueprint != "webhooks":
             write_lock()
 
     cli.register(app)

@@ -1,10 +1,7 @@
 """Command line: users, API keys, the demo issuer, the worker, bounce reports
 (`flask --app app …`)."""
 
-import mailbox
 import signal
-from collections import Counter
-from pathlib import Path
 
 import click
 import sqlalchemy as sa
@@ -16,7 +13,7 @@ import demo as demo_data
 import jobs
 import validation
 from accounts import create_user
-from mailer.bounces import record_report
+from bounces import mailbox
 from models import ApiKey, User, db
 
 users = AppGroup("users", help="Manage issuer accounts.")
@@ -98,16 +95,22 @@ bounces = AppGroup("bounces", help="Bounce reports that come back later.")
 @bounces.command("import")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True))
 def bounces_import(paths):
-    """Read bounce reports from files or Maildir folders (the sender's mailbox)."""
-    results = Counter()
-    for path in map(Path, paths):
-        if path.is_dir():
-            reports = (message.as_bytes() for message in mailbox.Maildir(path, create=False))
-        else:
-            reports = [path.read_bytes()]
-        for raw in reports:
-            results[record_report(raw)] += 1
-    click.echo(", ".join(f"{n} {what}" for what, n in sorted(results.items())) or "nothing")
+    """Read bounce reports from Maildir folders, mbox files or .eml files."""
+    outcomes = mailbox.import_files(paths)
+    click.echo(", ".join(f"{n} {what}" for what, n in sorted(outcomes.items())) or "nothing")
+
+
+@bounces.command("poll")
+def bounces_poll():
+    """Read the bounce mailbox (BOUNCE_IMAP_*) once, as the worker does every
+    BOUNCE_POLL_SECONDS."""
+    if not mailbox.configured():
+        raise click.ClickException("No bounce mailbox: set BOUNCE_IMAP_HOST (see README).")
+    try:
+        outcomes = mailbox.poll()
+    except mailbox.MailboxError as error:
+        raise click.ClickException(f"Could not read the bounce mailbox: {error}") from None
+    click.echo(", ".join(f"{n} {what}" for what, n in sorted(outcomes.items())) or "nothing")
 
 
 def register(app):

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from apscheduler.schedulers.background import BackgroundScheduler
 from flask import current_app
 
+from bounces import mailbox
 from importer.run import run_imports
 from lifecycle.publishing import publish_due
 from lifecycle.reminders import send_reminders
@@ -21,6 +22,7 @@ from models import db
 
 MAIL_JOB = "mail"
 IMPORT_JOB = "imports"
+BOUNCE_JOB = "bounces"
 _started = threading.Lock()
 
 
@@ -50,13 +52,28 @@ def run_import_job(app):
             db.session.remove()
 
 
+def run_bounce_job(app):
+    """Read the bounce mailbox once; return the outcomes."""
+    with app.app_context():
+        try:
+            return mailbox.poll()
+        except mailbox.MailboxError as error:  # noted for the Settings page; tried again
+            app.logger.warning("bounce mailbox: %s", error)
+            return None
+        finally:
+            db.session.remove()
+
+
 def add_jobs(scheduler, app):
-    """The mail job and the import job, every QUEUE_INTERVAL_SECONDS, each never two at once,
-    missed runs merged."""
-    for job_id, job in ((MAIL_JOB, run_mail), (IMPORT_JOB, run_import_job)):
-        scheduler.add_job(job, "interval", args=[app], id=job_id,
-                          seconds=app.config["QUEUE_INTERVAL_SECONDS"], max_instances=1,
-                          coalesce=True, next_run_time=datetime.now(UTC))
+    """The mail job and the import job every QUEUE_INTERVAL_SECONDS, and the bounce mailbox
+    every BOUNCE_POLL_SECONDS when one is set; each never two at once, missed runs merged."""
+    jobs = [(MAIL_JOB, run_mail, app.config["QUEUE_INTERVAL_SECONDS"]),
+            (IMPORT_JOB, run_import_job, app.config["QUEUE_INTERVAL_SECONDS"])]
+    if app.config.get("BOUNCE_IMAP_HOST"):
+        jobs.append((BOUNCE_JOB, run_bounce_job, app.config["BOUNCE_POLL_SECONDS"]))
+    for job_id, job, seconds in jobs:
+        scheduler.add_job(job, "interval", args=[app], id=job_id, seconds=seconds,
+                          max_instances=1, coalesce=True, next_run_time=datetime.now(UTC))
 
 
 def start(app):

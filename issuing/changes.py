@@ -7,6 +7,7 @@ and re-derives the statuses whose inputs it changed.
 import sqlalchemy as sa
 
 from issuing.emails import CREDENTIALS, EVENTS, new_emails, queue_emails
+from models import Suppression
 from models.status_count import sync_statuses
 from models.types import utcnow
 
@@ -60,15 +61,21 @@ def change_address(connection, credential_id, address, user_id=None, now=None):
     return True
 
 
-def resend(connection, credentials, user_id=None, cause=None, reminder=False, now=None):
-    """Queue a new email for each credential (objects with id and token, already checked
-    by Credential.resend_refusal); the older messages stay in the timeline. cause is a
-    models.words.RESEND_CAUSES code. Returns how many were queued."""
+def resend(connection, credentials, user_id=None, cause=None, reminder=False, force=False,
+           now=None):
+    """Queue a new email for each credential (objects with id and token, and with org_id
+    and recipient_email when forced, already checked by Credential.resend_refusal); the
+    older messages stay in the timeline. cause is a models.words.RESEND_CAUSES code; force
+    mails addresses that were suppressed again. Returns how many were queued."""
     # Every credential that passed resend_refusal has an address: each gets its email.
     credentials = list(credentials)
     if not credentials:
         return 0
     now = now or utcnow()
+    if force:
+        for org_id in {credential.org_id for credential in credentials}:
+            Suppression.lift(connection, org_id, [c.recipient_email for c in credentials
+                                                  if c.org_id == org_id])
     connection.execute(sa.insert(EVENTS), [
         {"credential_id": credential.id, "user_id": user_id, "type": "resent", "code": cause,
          "at": now} for credential in credentials])

@@ -2,11 +2,14 @@
 
 import sqlalchemy as sa
 
-from models import Credential, EmailEvent, EmailMessage
+from models import Credential, EmailEvent, EmailMessage, Suppression
 from models.email_message import new_message_id, new_token
+from models.status_count import sync_statuses
 from models.types import UTCDateTime
 
 CREDENTIALS, MESSAGES, EVENTS = Credential.__table__, EmailMessage.__table__, EmailEvent.__table__
+SUPPRESSIONS = Suppression.__table__
+SUPPRESSED = {"bounced": "suppressed_bounce", "complained": "suppressed_complaint"}
 # A set of emails to queue: the credential (by token) and the new message's identity.
 QUEUE_COLUMNS = (sa.column("line", sa.Integer), sa.column("token", sa.String),
                  sa.column("message_id", sa.String), sa.column("message_token", sa.String))
@@ -51,3 +54,27 @@ def queue_emails(connection, rows, user_id, now, reminder=False):
                   sa.literal("queued"), at(now))
         .join_from(rows, MESSAGES, MESSAGES.c.message_id == rows.c.message_id)
         .order_by(rows.c.line)))
+    _bounce_suppressed(connection, rows, now)
+
+
+def _bounce_suppressed(connection, rows, now):
+    """New emails to addresses their organization no longer mails (models.Suppression)
+    bounce at once, saying why, without reaching the mail server."""
+    if not connection.execute(sa.select(sa.exists().select_from(SUPPRESSIONS))).scalar():
+        return  # the common case: one cheap look, nothing more
+    suppressed = connection.execute(
+        sa.select(MESSAGES.c.id, MESSAGES.c.credential_id, SUPPRESSIONS.c.reason)
+        .join_from(rows, MESSAGES, MESSAGES.c.message_id == rows.c.message_id)
+        .join(SUPPRESSIONS, sa.and_(SUPPRESSIONS.c.org_id == MESSAGES.c.org_id,
+                                    SUPPRESSIONS.c.address == sa.func.lower(MESSAGES.c.to_address)))
+    ).all()
+    if not suppressed:
+        return
+    connection.execute(
+        sa.update(MESSAGES).where(MESSAGES.c.id == sa.bindparam("row_id"))
+        .values(state="bounced", bounce_kind="hard", bounce_code=sa.bindparam("code")),
+        [{"row_id": row.id, "code": SUPPRESSED[row.reason]} for row in suppressed])
+    connection.execute(sa.insert(EVENTS), [
+        {"credential_id": row.credential_id, "email_message_id": row.id, "type": "bounced",
+         "code": SUPPRESSED[row.reason], "at": now} for row in suppressed])
+    sync_statuses(connection, [row.credential_id for row in suppressed])

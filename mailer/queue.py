@@ -10,6 +10,7 @@ import functools
 import smtplib
 from collections import Counter
 from datetime import timedelta
+from typing import NamedTuple
 
 import sqlalchemy as sa
 from flask import current_app
@@ -17,10 +18,12 @@ from flask_mail import Connection
 
 from mailer.compose import compose
 from mailer.replies import Outcome, classify
+from mailer.verp import envelope_sender
 from models import (
     Credential,
     EmailEvent,
     EmailMessage,
+    Suppression,
     db,
     immediate_connection,
     lease_owner,
@@ -94,7 +97,7 @@ def _send(batch):
                 for rest_id, _, _ in batch[index:]:  # the server is unreachable for all
                     yield rest_id, outcome
                 return
-        outcome = _deliver(connection.host, mail, to_address)
+        outcome = _deliver(connection.host, mail, to_address, envelope_sender(row_id))
         if outcome.connection_lost:
             _close(connection)
             connection = None  # reconnect for the next message
@@ -146,7 +149,7 @@ def _envelope_address(address):
     return f"{local}@{domain.encode('idna').decode('ascii')}"
 
 
-def _deliver(host, mail, recipient):
+def _deliver(host, mail, recipient, sender):
     """MAIL, RCPT and DATA for one message; the Outcome of the step that decided it."""
     if mail.has_bad_headers():
         return Outcome("bounce", "not sent", "bad_header")
@@ -159,9 +162,8 @@ def _deliver(host, mail, recipient):
                 return Outcome("bounce", "not sent: the server does not offer SMTPUTF8",
                                "no_smtputf8")
             options = ["SMTPUTF8"]
-        # The envelope sender is where bounce reports go: the bare sender address.
-        sender = _envelope_address(current_app.config["DEFAULT_SENDER"].address)
-        code, text = host.mail(sender, options)
+        # The envelope sender is where bounce reports go (mailer.verp).
+        code, text = host.mail(_envelope_address(sender), options)
         if code == 250:
             stage = "rcpt"
             code, text = host.rcpt(recipient)
@@ -207,10 +209,13 @@ def _outcome_values(outcome, attempts, now):
             ("deferred", outcome.code, {**reply, "next_try": f"{next_try:%Y-%m-%d %H:%M:%S}"}))
 
 
-HELD = (sa.select(messages.c.credential_id, messages.c.attempts)
+HELD = (sa.select(messages.c.id, messages.c.credential_id, messages.c.org_id,
+                  messages.c.to_address, messages.c.attempts)
         .where(messages.c.id == sa.bindparam("row_id"), messages.c.state == "sending",
                messages.c.lease_owner == sa.bindparam("owner")).with_for_update())
 EVENT = sa.insert(EmailEvent.__table__)
+# Hard bounces that say nothing about the address: it is not suppressed for them.
+NOT_THE_ADDRESS = {"bad_header"}
 
 
 @functools.cache
@@ -229,21 +234,55 @@ def record(row_id, outcome, owner, connection=None):
         held = connection.execute(HELD, {"row_id": row_id, "owner": owner}).first()
         if held is None:
             return "lease_lost"
-        return apply_outcome(connection, row_id, held.credential_id, outcome,
-                             held.attempts + 1)
+        return apply_outcome(connection, held, outcome, held.attempts + 1)
 
 
-def apply_outcome(connection, row_id, credential_id, outcome, attempts, late=False):
+def apply_outcome(connection, message, outcome, attempts, late=None):
     """Write an outcome in the caller's transaction: the message's columns, its timeline
-    event and the derived status; return the message's new state. late: it came in a
-    bounce report after the server had accepted the message."""
-    now = utcnow()
+    event and the derived status; an address refused for good is suppressed. message: a
+    row with id, credential_id, org_id and to_address. late: the data of the report that
+    brought it after the server had accepted the message (its source and time). Returns
+    the message's new state."""
+    writes = outcome_writes(message, outcome, attempts, utcnow(), late)
+    write_outcomes(connection, [writes])
+    return writes.state
+
+
+class OutcomeWrites(NamedTuple):
+    """What one outcome writes: the message's new columns, its event, maybe a suppression."""
+
+    message: object
+    state: str
+    columns: dict
+    event: dict
+    suppress: bool
+
+
+def outcome_writes(message, outcome, attempts, now, late=None):
+    """The writes of one outcome, not yet made (write_outcomes makes many at once)."""
     values, (kind, code, data) = _outcome_values(outcome, attempts, now)
-    connection.execute(_update(tuple(sorted(values))),
-                       {"row_id": row_id, **{f"new_{k}": v for k, v in values.items()}})
-    connection.execute(EVENT, {"credential_id": credential_id, "type": kind, "code": code,
-                               "data": {**data, "late": True} if late else data,
-                               "email_message_id": row_id, "at": now})
-    if values["state"] != "retry":  # sending → retry is Sending either way
-        sync_statuses(connection, [credential_id])
-    return values["state"]
+    event = {"credential_id": message.credential_id, "type": kind, "code": code,
+             "data": {**data, **(late or {})}, "email_message_id": message.id, "at": now}
+    suppress = values.get("bounce_kind") == "hard" and code not in NOT_THE_ADDRESS
+    return OutcomeWrites(message, values["state"], values, event, suppress)
+
+
+def write_outcomes(connection, writes, events=True):
+    """Make the writes of outcomes in the caller's transaction, a statement for all of a
+    kind: the messages' columns, their events (unless the caller inserts them, in an order
+    of its own), suppressed addresses, the statuses."""
+    if not writes:
+        return
+    by_columns = {}
+    for write in writes:
+        by_columns.setdefault(tuple(sorted(write.columns)), []).append(
+            {"row_id": write.message.id, **{f"new_{k}": v for k, v in write.columns.items()}})
+    for columns, params in by_columns.items():
+        connection.execute(_update(columns), params)
+    if events:
+        connection.execute(EVENT, [write.event for write in writes])
+    Suppression.add_bounced(connection, {write.message.id for write in writes if write.suppress})
+    # sending → retry is Sending either way: no status to derive again.
+    settled = {write.message.credential_id for write in writes if write.state != "retry"}
+    if settled:
+        sync_statuses(connection, settled)

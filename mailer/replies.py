@@ -36,9 +36,11 @@ def explain(code, text):
         return "mailbox_full"
     if temporary:
         return "server_busy"
-    if detail == ("1", "1") or any(w in words for w in (
+    if detail in {("1", "1"), ("1", "10")} or any(w in words for w in (
             "user unknown", "does not exist", "no such user", "unknown user",
-            "mailbox unavailable", "recipient address rejected", "no mailbox")):
+            "mailbox unavailable", "recipient address rejected", "no mailbox",
+            "recipient not found", "recipientnotfound", "unknown recipient",
+            "not recognized", "doesn't have a", "does not have an account")):
         return "mailbox_unknown"
     if detail in {("1", "2"), ("4", "4")} or any(w in words for w in (
             "domain not found", "host unknown", "no such domain", "domain does not exist")):

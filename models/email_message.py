@@ -29,6 +29,8 @@ class EmailMessage(db.Model):
         sa.Index("ix_email_messages_due", "state", "next_attempt_at"),
         # Bounces by reason, for the banner of domains that block us.
         sa.Index("ix_email_messages_reason", "org_id", "bounce_code"),
+        # A late report that names only its recipient finds the latest message to it.
+        sa.Index("ix_email_messages_to", "to_address"),
         sa.CheckConstraint(
             "state IN ('queued', 'sending', 'retry', 'sent', 'bounced')", name="state"
         ),

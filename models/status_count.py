@@ -79,7 +79,8 @@ _INPUTS = (sa.select(CREDENTIALS.c.id, CREDENTIALS.c.org_id, CREDENTIALS.c.recip
                      CREDENTIALS.c.email_status, MESSAGES.c.state, MESSAGES.c.opened_at)
            .select_from(CREDENTIALS.outerjoin(MESSAGES, MESSAGES.c.id == _LATEST))
            .where(CREDENTIALS.c.id.in_(sa.bindparam("ids", expanding=True))))
-_STORE = (sa.update(CREDENTIALS).where(CREDENTIALS.c.id == sa.bindparam("credential_id"))
+_STORE = (sa.update(CREDENTIALS)
+          .where(CREDENTIALS.c.id.in_(sa.bindparam("ids", expanding=True)))
           .values(email_status=sa.bindparam("status")))
 
 
@@ -89,15 +90,15 @@ def sync_statuses(connection, credential_ids):
     The one place that changes a stored Credential.email_status; the rule itself is
     models.status.email_status. Returns {credential id: status}.
     """
-    statuses, changed, deltas = {}, [], Counter()
+    statuses, changed, deltas = {}, {}, Counter()
     for row in connection.execute(_INPUTS, {"ids": list(credential_ids)}):
         status = email_status(row, row if row.state is not None else None).value
         if status != row.email_status:
-            changed.append({"credential_id": row.id, "status": status})
+            changed.setdefault(status, []).append(row.id)
             deltas[(row.org_id, row.email_status)] -= 1
             deltas[(row.org_id, status)] += 1
         statuses[row.id] = status
-    if changed:
-        connection.execute(_STORE, changed)
+    for status, ids in changed.items():  # one statement per new status, however many rows
+        connection.execute(_STORE, {"ids": ids, "status": status})
     StatusCount.apply(connection, deltas)
     return statuses

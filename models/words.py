@@ -23,6 +23,15 @@ REASONS = {
     "bad_header": "The email had an invalid header.",
     "compose_failed": "Could not build the email.",
     "send_failed": "Could not send the email.",
+    "suppressed_bounce": "Not sent: earlier mail to this address bounced for good. Fix the "
+    "address, or send anyway if you know it works now.",
+    "suppressed_complaint": "Not sent: the recipient reported earlier mail as spam.",
+}
+
+# Where a late report came from (an event's data["via"]).
+INTAKES = {
+    "mailbox": "in the bounce mailbox", "file": "from a file", "sendgrid": "from SendGrid",
+    "mailgun": "from Mailgun", "postmark": "from Postmark", "ses": "from Amazon SES",
 }
 
 # Why an email was sent again (the code of a "resent" event).
@@ -50,6 +59,7 @@ EVENT_LABELS = {
     "queued": "Queued", "sent": "Accepted by the mail server", "deferred": "Delayed, will retry",
     "bounced": "Bounced", "opened": "Opened", "auto_opened": "Opened automatically",
     "viewed": "Followed the link", "address_changed": "Address changed", "resent": "Resent",
+    "complained": "Reported as spam", "delivered": "Delivered",
 }
 
 
@@ -71,22 +81,39 @@ def bounce_reason(code, reply, gave_up_after=None):
     return f"Gave up after {gave_up_after} tries: {words}" if gave_up_after else words
 
 
+def _source(data):
+    """ " (from SendGrid, reported … UTC)": where a late report came from, and when."""
+    where = [INTAKES[data["via"]]] if data.get("via") in INTAKES else []
+    if data.get("reported_at"):
+        where.append(f"reported {data['reported_at']} UTC")
+    return f" ({', '.join(where)})" if where else ""
+
+
+def late_report(data, what="bounce"):
+    """ "A bounce report came back (…): " for an event a late report made, else ""."""
+    return f"A {what} report came back{_source(data)}: " if data.get("late") else ""
+
+
 def event_detail(kind, code, data, to_address=None):
     """The timeline's sentence for one event, from its kind, code and data."""
     if "text" in data:  # written before events had codes (migration 0007): kept as it was
         return data["text"]
     reply = data.get("reply")
+    said_so = f" Server said: {reply}" if reply else ""
     if kind == "queued":
         return f"to {to_address}"
     if kind == "sent":
         return reply
     if kind == "deferred":
-        return (f"{reason(code, reply)} Next try at {data['next_try']} UTC. "
-                f"Server said: {reply}")
+        next_try = f" Next try at {data['next_try']} UTC." if data.get("next_try") else ""
+        return f"{late_report(data, 'delay')}{reason(code, reply)}{next_try}{said_so}"
     if kind == "bounced":
-        late = "A bounce report came back: " if data.get("late") else ""
-        return (f"{late}{bounce_reason(code, reply, data.get('gave_up_after'))} "
-                f"Server said: {reply}")
+        return (f"{late_report(data)}{bounce_reason(code, reply, data.get('gave_up_after'))}"
+                f"{said_so}")
+    if kind == "complained":
+        return f"The recipient reported the email as spam{_source(data)}."
+    if kind == "delivered":
+        return f"Delivered to the recipient's mail server{_source(data)}.{said_so}"
     if kind == "opened":
         return f"by a person ({data['agent']})"
     if kind == "auto_opened":

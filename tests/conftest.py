@@ -2,6 +2,7 @@
 
 import base64
 import contextvars
+import hashlib
 import os
 import re
 
@@ -208,3 +209,22 @@ def assert_sender_parts(raw, from_line):
     ids = [header for header in headers if header.lower().startswith(b"message-id:")]
     assert len(ids) == 1
     assert re.fullmatch(rb"Message-ID: <[^<>@\s]+@acme\.example>", ids[0]), ids[0]
+
+
+@pytest.fixture(scope="session")
+def dovecot():
+    """A real Dovecot IMAP server for the session (tests/imap_server.py)."""
+    from imap_server import Dovecot, unavailable
+
+    why = unavailable()
+    if why:
+        pytest.skip(why)
+    server = Dovecot().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def imap_user(request):
+    """A mailbox of this test's own on the session's Dovecot."""
+    return "u" + hashlib.sha256(request.node.nodeid.encode()).hexdigest()[:12]

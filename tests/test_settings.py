@@ -5,7 +5,7 @@ from conftest import PASSWORD, Auth, issue, make_app, mark_latest
 
 from accounts import create_user
 from mailer.compose import compose
-from models import db
+from models import IntakeStatus, db, write_transaction
 
 
 def test_custom_sender_is_used_by_delivery_emails(logged_in, issuer):
@@ -66,4 +66,28 @@ def test_a_sender_with_a_display_name_is_shown_as_name_and_address(tmp_path):
         page = client.get("/credentials").text
         assert ("Please allow email from certificates@acme.example (sender name "
                 '"Acme, Inc.")') in page
+        db.engine.dispose()
+
+
+def test_the_bounce_intake_is_explained_with_what_to_set_up(tmp_path):
+    app = make_app(tmp_path, BOUNCE_ADDRESS="bounces@bounce.acme.example",
+                   BOUNCE_IMAP_HOST="imap.acme.example", BOUNCE_IMAP_USER="bounces",
+                   MAILGUN_WEBHOOK_SIGNING_KEY="key-1",
+                   PUBLIC_BASE_URL="https://credentials.acme.example")
+    with app.app_context():
+        create_user("issuer@acme.test", "Acme", PASSWORD)
+        with write_transaction() as connection:
+            IntakeStatus.note(connection, "mailgun")
+            IntakeStatus.note(connection, "mailbox", "OSError: connection refused")
+        client = app.test_client()
+        Auth(client).login()
+        page = " ".join(client.get("/settings/").text.split())
+        assert "bounces+&lt;tag&gt;@bounce.acme.example" in page
+        assert "bounce.acme.example. 3600 IN MX 10 mail.bounce.acme.example." in page
+        assert "bounces@imap.acme.example:993" in page and "nothing received yet" in page
+        assert "OSError: connection refused" in page
+        assert "https://credentials.acme.example/webhooks/sendgrid" in page
+        assert "off (set <code>SENDGRID_WEBHOOK_PUBLIC_KEY</code>)" in page
+        mailgun = page[page.index("Mailgun"):page.index("Postmark")]
+        assert "on, last worked" in mailgun
         db.engine.dispose()

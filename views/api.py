@@ -207,7 +207,7 @@ def resend(credential_id):
     if refusal:
         raise ApiError(409, RESEND_REFUSALS[refusal][0])
     issuing.resend(db.session.connection(), [credential], g.api_user.id,
-                   cause="forced" if force else None)
+                   cause="forced" if force else None, force=force)
     db.session.commit()
     jobs.wake_mail()
     return jsonify(as_json(credential)), 202

@@ -142,7 +142,8 @@ def resend():
                        forceable=skipped.get("bounced_unchanged", 0))
     nudge = request.form.get("mode") == "unopened"
     issuing.resend(db.session.connection(), eligible, current_user.id,
-                   cause="nudge" if nudge else "bulk", reminder=nudge)
+                   cause="nudge" if nudge else "bulk", reminder=nudge,
+                   force=request.form.get("force") == "y")
     db.session.commit()
     jobs.wake_mail()
     message = f"Queued {len(eligible)} email{'s' if len(eligible) != 1 else ''}."

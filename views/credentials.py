@@ -181,7 +181,7 @@ def resend(credential_id):
     if refusal:
         return _detail(credential, 409, error=RESEND_REFUSALS[refusal][0])
     issuing.resend(db.session.connection(), [credential], current_user.id,
-                   cause="forced" if form.force.data else None)
+                   cause="forced" if form.force.data else None, force=form.force.data)
     db.session.commit()
     jobs.wake_mail()
     return _detail(credential, message="Queued a new email.")

@@ -3,8 +3,9 @@
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
+from bounces import webhooks
 from forms import RemindersForm, SenderForm
-from models import db
+from models import IntakeStatus, db
 
 bp = Blueprint("settings", __name__, url_prefix="/settings")
 
@@ -31,4 +32,34 @@ def index():
         return redirect(url_for("settings.index"))
     status = 422 if form.errors or reminders.errors else 200
     return render_template("settings/index.html", form=form, reminders=reminders, org=org,
-                           default_sender=current_app.config["DEFAULT_SENDER"]), status
+                           default_sender=current_app.config["DEFAULT_SENDER"],
+                           intake=intake()), status
+
+
+def intake():
+    """How bounces come back here: the envelope sender, the mailbox, each webhook, with
+    when each last worked (deployment-wide settings, shown to every issuer)."""
+    config = current_app.config
+    statuses = IntakeStatus.all()
+    base = config["PUBLIC_BASE_URL"]
+    return {
+        "bounce_address": config.get("BOUNCE_ADDRESS"),
+        "envelope": config["DEFAULT_SENDER"].address,
+        "mailbox": {"host": config.get("BOUNCE_IMAP_HOST"), "port": config["BOUNCE_IMAP_PORT"],
+                    "security": config["BOUNCE_IMAP_SECURITY"],
+                    "user": config["BOUNCE_IMAP_USER"], "folder": config["BOUNCE_IMAP_FOLDER"],
+                    "every": config["BOUNCE_POLL_SECONDS"], "status": statuses.get("mailbox")},
+        "files": statuses.get("file"),
+        "webhooks": [{"provider": provider, "name": name, "url": f"{base}/webhooks/{provider}",
+                      "on": webhooks.enabled(provider), "status": statuses.get(provider),
+                      "setting": setting}
+                     for provider, name, setting in WEBHOOKS],
+    }
+
+
+WEBHOOKS = [  # (provider, name, the setting that switches it on)
+    ("sendgrid", "SendGrid", "SENDGRID_WEBHOOK_PUBLIC_KEY"),
+    ("mailgun", "Mailgun", "MAILGUN_WEBHOOK_SIGNING_KEY"),
+    ("postmark", "Postmark", "POSTMARK_WEBHOOK_USER and POSTMARK_WEBHOOK_PASSWORD"),
+    ("ses", "Amazon SES (through SNS)", "SES_WEBHOOK=1"),
+]

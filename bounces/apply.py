@@ -1,0 +1,148 @@
+"""Applying what reports and provider events say to the messages they are about, once.
+
+Matching, first that works: the VERP tag, our Message-ID, the latest message sent to the
+address. A permanent failure bounces the message (and suppresses the address); a delay
+is a "deferred" event; a complaint a "complained" event (and suppresses the address); a
+delivery a "delivered" event. A bounce after an open is recorded, and the open stands.
+
+Reports come in batches (a mailbox holds hundreds): a batch is one transaction and a few
+statements, whatever its size.
+"""
+
+import re
+
+import sqlalchemy as sa
+
+from mailer.queue import EVENT, outcome_writes, write_outcomes
+from mailer.replies import Outcome, classify
+from models import EmailMessage, IntakeReceipt, IntakeStatus, Suppression, write_transaction
+from models.types import utcnow
+
+MESSAGES = EmailMessage.__table__
+COLUMNS = (MESSAGES.c.id, MESSAGES.c.credential_id, MESSAGES.c.org_id, MESSAGES.c.to_address,
+           MESSAGES.c.state, MESSAGES.c.attempts, MESSAGES.c.opened_at, MESSAGES.c.message_id)
+REPLY_CODE = re.compile(r"^([245]\d\d)\b")
+# Receipts are kept per kind of report: the same mail read from the mailbox and from a file
+# is one report.
+RECEIPTS = {"mailbox": "mail", "file": "mail"}
+PRECEDENCE = ("applied", "duplicate", "unknown")
+
+
+def apply_all(source, reports):
+    """Apply reports (or requests), each a list of (key, Finding), in one transaction, and
+    note that the intake worked. Returns each one's outcome: applied (something was),
+    duplicate (all of it was before), unknown (about no message of ours), or nothing (a
+    report that asks for no change)."""
+    if not reports:
+        return []
+    now = utcnow()
+    with write_transaction() as connection:
+        unclaimed = IntakeReceipt.claim_many(connection, RECEIPTS.get(source, source),
+                                             [(key, finding.kind) for keyed in reports
+                                              for key, finding in keyed])
+        # Each finding is new only the first time its key comes (in this batch too).
+        fresh = []
+        for keyed in reports:
+            fresh.append([(finding if key in unclaimed else None) for key, finding in keyed])
+            unclaimed -= {key for key, _ in keyed}
+        findings = [finding for found in fresh for finding in found if finding]
+        messages = match_many(connection, findings)
+        writes, events, complaints = [], [], []
+        for finding in findings:
+            if id(finding) in messages:
+                _plan(finding, messages[id(finding)], source, now, writes, events, complaints)
+        write_outcomes(connection, writes, events=False)
+        if events:
+            connection.execute(EVENT, events)
+        Suppression.add_many(connection, "complained", complaints)
+        IntakeStatus.note(connection, source)
+    return [next((outcome for outcome in PRECEDENCE if outcome in {
+        "duplicate" if finding is None else "applied" if id(finding) in messages else "unknown"
+        for finding in found}), "nothing") for found in fresh]
+
+
+def _plan(finding, message, source, now, writes, events, complaints):
+    """Add what one finding writes to the batch's lists."""
+    late = {"late": True, "via": source}
+    if finding.reported_at:
+        late["reported_at"] = f"{finding.reported_at:%Y-%m-%d %H:%M}"
+    if finding.kind == "failed" and not message.opened_at:
+        # A late report is not another attempt: the attempts stay as they were.
+        writes.append(outcome_writes(message, _failure(finding), message.attempts, now, late))
+        events.append(writes[-1].event)  # the timeline keeps the events in report order
+        return
+    if finding.kind in ("failed", "delayed"):
+        outcome = _failure(finding) if finding.kind == "failed" else _delay(finding)
+        kind, code = ("bounced" if finding.kind == "failed" else "deferred"), outcome.code
+        data = {"reply": finding.reply or outcome.reply, **late}
+    elif finding.kind == "complained":
+        kind, code, data = "complained", None, late
+        complaints.append((message.org_id, message.to_address, message.id))
+    else:
+        kind, code, data = "delivered", None, {"reply": finding.reply, **late}
+    events.append({"credential_id": message.credential_id, "email_message_id": message.id,
+                   "type": kind, "code": code, "at": now,
+                   "data": {key: value for key, value in data.items() if value}})
+
+
+def match_many(connection, findings):
+    """{id(finding): the message it is about (a row of COLUMNS)} for the findings matched."""
+    by_row = _rows(connection, MESSAGES.c.id, {f.row_id for f in findings if f.row_id})
+    by_message_id = _rows(connection, MESSAGES.c.message_id,
+                          {_bracketed(f.message_id) for f in findings if f.message_id})
+    matched = {}
+    for finding in findings:
+        message = (by_row.get(finding.row_id)
+                   or by_message_id.get(_bracketed(finding.message_id))
+                   or _latest_to(connection, finding.recipient))
+        if message is not None:
+            matched[id(finding)] = message
+    return matched
+
+
+def _rows(connection, column, values):
+    """{value of column: row} of the messages with these values."""
+    if not values:
+        return {}
+    rows = connection.execute(sa.select(*COLUMNS).where(column.in_(list(values)))).all()
+    return {row._mapping[column]: row for row in rows}
+
+
+def _latest_to(connection, address):
+    """The latest message sent to an address (when a report names nothing else)."""
+    if not address:
+        return None
+    address = address.strip()
+    latest = (sa.select(*COLUMNS).where(MESSAGES.c.state.in_(("sent", "bounced")))
+              .order_by(MESSAGES.c.id.desc()).limit(1))
+    return (connection.execute(latest.where(MESSAGES.c.to_address == address)).first()
+            or connection.execute(latest.where(
+                sa.func.lower(MESSAGES.c.to_address) == address.lower())).first())
+
+
+def _bracketed(message_id):
+    if not message_id:
+        return None
+    message_id = message_id.strip()
+    return message_id if message_id.startswith("<") else f"<{message_id}>"
+
+
+def _failure(finding):
+    """The Outcome of a permanent failure: the source's own reason code, else the reply's."""
+    code, text = _code_and_text(finding.reply, "550")
+    if finding.code:
+        return Outcome("bounce", f"{code} {text}".strip(), finding.code)
+    return classify(code if code >= 500 else 550, text, "data")
+
+
+def _delay(finding):
+    """The Outcome of a delay: a temporary failure, whatever code the source gave."""
+    code, text = _code_and_text(finding.reply, "450")
+    return classify(code if 400 <= code < 500 else 450, text, "data")
+
+
+def _code_and_text(reply, default):
+    found = REPLY_CODE.match(reply or "")
+    if found:
+        return int(found.group(1)), reply[4:].strip()
+    return int(default), (reply or "").strip()

@@ -1,0 +1,357 @@
+"""Provider webhooks: payloads in each provider's documented shape, signed here with keys
+the test makes; verified, applied once, refused when wrong, off until configured."""
+
+import base64
+import hashlib
+import hmac
+import io
+import json
+import time
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from conftest import PASSWORD, issue, make_app, mark_latest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+from cryptography.x509.oid import NameOID
+
+from accounts import create_user
+from bounces import webhooks
+from models import Suppression, db
+
+SIGNING_KEY = "key-3ax6xnjp29jd6fds4gc373sgvjxteol0"
+CERT_URL = "https://sns.us-east-1.amazonaws.com/SimpleNotificationService-test.pem"
+SENDGRID_KEY = ec.generate_private_key(ec.SECP256R1())
+
+
+@pytest.fixture
+def hooks(tmp_path):
+    app = make_app(tmp_path, SENDGRID_WEBHOOK_PUBLIC_KEY=base64.b64encode(
+        SENDGRID_KEY.public_key().public_bytes(
+            serialization.Encoding.DER,
+            serialization.PublicFormat.SubjectPublicKeyInfo)).decode(),
+        MAILGUN_WEBHOOK_SIGNING_KEY=SIGNING_KEY, POSTMARK_WEBHOOK_USER="postmark",
+        POSTMARK_WEBHOOK_PASSWORD="s3cret-pass", SES_WEBHOOK=True)
+    with app.app_context():
+        yield app
+        db.session.remove()
+        db.engine.dispose()
+
+
+@pytest.fixture
+def delivered(hooks):
+    user = create_user("issuer@acme.test", "Acme Academy", PASSWORD)
+    return mark_latest(issue(user, action="publish"), "sent")
+
+
+def timeline(credential):
+    db.session.rollback()
+    return [(e.type, e.code) for e in credential.events()]
+
+
+# SendGrid -----------------------------------------------------------------------------
+
+
+def sendgrid(client, events, key=SENDGRID_KEY, at=None):
+    body = json.dumps(events).encode()
+    timestamp = str(int(at if at is not None else time.time()))
+    signature = key.sign(timestamp.encode() + body, ec.ECDSA(hashes.SHA256()))
+    return client.post("/webhooks/sendgrid", data=body, content_type="application/json",
+                       headers={"X-Twilio-Email-Event-Webhook-Signature":
+                                base64.b64encode(signature).decode(),
+                                "X-Twilio-Email-Event-Webhook-Timestamp": timestamp})
+
+
+def sendgrid_event(message, event="bounce", **fields):
+    return {"email": message.to_address, "timestamp": int(time.time()),
+            "smtp-id": message.message_id, "event": event, "sg_event_id": f"sg-{event}-1",
+            "sg_message_id": "14c5d75ce93.dfd.64b469.filter0001.16648.5515E0B88.0",
+            **fields}
+
+
+def test_sendgrid_bounce_is_applied_once(hooks, delivered):
+    client, message = hooks.test_client(), delivered.latest_message
+    event = sendgrid_event(message, type="bounce", status="5.1.1",
+                           reason="550 5.1.1 The email account that you tried to reach does "
+                                  "not exist.")
+    assert sendgrid(client, [event]).json == {"events": 1, "outcome": "applied"}
+    assert sendgrid(client, [event]).json["outcome"] == "duplicate"
+    assert timeline(delivered)[-1] == ("bounced", "mailbox_unknown")
+    assert [kind for kind, _ in timeline(delivered)].count("bounced") == 1
+    assert delivered.email_status == "bounced"
+    detail = delivered.events()[-1].detail
+    assert detail.startswith("A bounce report came back (from SendGrid, reported ")
+
+
+def test_sendgrid_blocked_deferred_spamreport_delivered(hooks, delivered):
+    client, message = hooks.test_client(), delivered.latest_message
+    events = [sendgrid_event(message, "delivered", response="250 OK"),
+              sendgrid_event(message, "deferred", response="451 4.7.1 Try later"),
+              sendgrid_event(message, "spamreport"),
+              sendgrid_event(message, "open"),  # not ours to read: ignored
+              sendgrid_event(message, "bounce", type="blocked", reason="554 blocked by IT")]
+    for number, event in enumerate(events):
+        event["sg_event_id"] = f"sg-{number}"
+    assert sendgrid(client, events).json == {"events": 4, "outcome": "applied"}
+    assert timeline(delivered)[-4:] == [("delivered", None), ("deferred", "server_busy"),
+                                        ("complained", None), ("bounced", "blocked")]
+    assert db.session.get(Suppression, (delivered.org_id, message.to_address)).reason == \
+        "complained"
+
+
+@pytest.mark.parametrize("tamper, status", [
+    ("signature", 403), ("body", 403), ("old", 403), ("future", 403), ("missing", 403)])
+def test_sendgrid_refuses_what_it_did_not_sign(hooks, delivered, tamper, status):
+    client, message = hooks.test_client(), delivered.latest_message
+    before = timeline(delivered)
+    events = [sendgrid_event(message, type="bounce", reason="550 no such user")]
+    if tamper == "signature":
+        response = sendgrid(client, events, key=ec.generate_private_key(ec.SECP256R1()))
+    elif tamper == "old":
+        response = sendgrid(client, events, at=time.time() - 11 * 60)
+    elif tamper == "future":
+        response = sendgrid(client, events, at=time.time() + 11 * 60)
+    elif tamper == "missing":
+        response = client.post("/webhooks/sendgrid", json=events)
+    else:
+        good = sendgrid(hooks.test_client(), [])  # a valid signature of another body
+        assert good.status_code == 200
+        body = json.dumps(events).encode()
+        response = client.post("/webhooks/sendgrid", data=body, headers={
+            "X-Twilio-Email-Event-Webhook-Signature": base64.b64encode(SENDGRID_KEY.sign(
+                b"1" + b"[]", ec.ECDSA(hashes.SHA256()))).decode(),
+            "X-Twilio-Email-Event-Webhook-Timestamp": "1"})
+    assert response.status_code == status
+    assert timeline(delivered) == before
+
+
+def test_sendgrid_bad_bodies_are_answered_without_a_500(hooks, delivered):
+    client = hooks.test_client()
+    assert sendgrid(client, {"not": "a list"}).status_code == 400
+    assert sendgrid(client, ["x", 1, None, {"event": "bounce"}]).status_code == 200
+    # An event about no message of ours: answered 200, ignored.
+    stranger = {"email": "nobody@nowhere.example", "event": "bounce", "sg_event_id": "s1",
+                "smtp-id": "<nope@nowhere>", "timestamp": int(time.time())}
+    assert sendgrid(client, [stranger]).json == {"events": 1, "outcome": "unknown"}
+
+
+# Mailgun ----------------------------------------------------------------------------------
+
+
+def mailgun(client, event_data, key=SIGNING_KEY, at=None):
+    timestamp, token = str(int(at if at is not None else time.time())), "a8ce0edb2dd8301dee6c"
+    signature = hmac.new(key.encode(), (timestamp + token).encode(), hashlib.sha256)
+    return client.post("/webhooks/mailgun", json={
+        "signature": {"timestamp": timestamp, "token": token,
+                      "signature": signature.hexdigest()},
+        "event-data": event_data})
+
+
+def mailgun_event(message, event="failed", severity="permanent", id_="mg-1"):
+    return {"event": event, "severity": severity, "id": id_, "timestamp": time.time(),
+            "recipient": message.to_address, "reason": "bounce",
+            "delivery-status": {"code": 550, "enhanced-code": "5.1.1",
+                                "message": "No such user", "description": ""},
+            "message": {"headers": {"message-id": message.message_id.strip("<>"),
+                                    "to": message.to_address}}}
+
+
+def test_mailgun_permanent_and_temporary_failures(hooks, delivered):
+    client, message = hooks.test_client(), delivered.latest_message
+    assert mailgun(client, mailgun_event(message, severity="temporary", id_="t")).json[
+        "outcome"] == "applied"
+    assert timeline(delivered)[-1] == ("deferred", "server_busy")
+    assert delivered.email_status == "not_opened"
+    assert mailgun(client, mailgun_event(message)).json["outcome"] == "applied"
+    assert mailgun(client, mailgun_event(message)).json["outcome"] == "duplicate"
+    assert timeline(delivered)[-1] == ("bounced", "mailbox_unknown")
+    assert delivered.email_status == "bounced"
+
+
+@pytest.mark.parametrize("key, age", [("wrong-key", 0), (SIGNING_KEY, 11 * 60)])
+def test_mailgun_refuses_a_bad_or_old_signature(hooks, delivered, key, age):
+    response = mailgun(hooks.test_client(), mailgun_event(delivered.latest_message), key=key,
+                       at=time.time() - age)
+    assert response.status_code == 403
+    assert delivered.email_status == "not_opened"
+
+
+def test_mailgun_bad_bodies(hooks):
+    client = hooks.test_client()
+    assert client.post("/webhooks/mailgun", data=b"{not json").status_code == 400
+    assert client.post("/webhooks/mailgun", json=[1, 2]).status_code == 403
+    assert client.post("/webhooks/mailgun", json={"signature": "x"}).status_code == 403
+
+
+# Postmark ---------------------------------------------------------------------------------
+
+
+def postmark(client, record, user="postmark", password="s3cret-pass"):
+    token = base64.b64encode(f"{user}:{password}".encode()).decode()
+    return client.post("/webhooks/postmark", json=record,
+                       headers={"Authorization": f"Basic {token}"})
+
+
+def test_postmark_bounce_and_complaint(hooks, delivered):
+    client, message = hooks.test_client(), delivered.latest_message
+    bounce = {"RecordType": "Bounce", "ID": 4323372036854775807, "Type": "HardBounce",
+              "TypeCode": 1, "Name": "Hard bounce", "MessageID": "883953f4-6105-42a2-a16a",
+              "Description": "The server was unable to deliver your message (ex: unknown "
+                             "user, mailbox not found).",
+              "Details": "smtp;550 5.1.1 The email account that you tried to reach does not "
+                         "exist.",
+              "Email": message.to_address, "BouncedAt": datetime.now(UTC).isoformat(),
+              "MessageStream": "outbound"}
+    assert postmark(client, bounce).json["outcome"] == "applied"
+    assert postmark(client, bounce).json["outcome"] == "duplicate"
+    assert timeline(delivered)[-1] == ("bounced", "mailbox_unknown")
+    complaint = {"RecordType": "SpamComplaint", "ID": 42, "Type": "SpamComplaint",
+                 "Email": message.to_address, "BouncedAt": datetime.now(UTC).isoformat()}
+    assert postmark(client, complaint).json["outcome"] == "applied"
+    assert timeline(delivered)[-1] == ("complained", None)
+
+
+@pytest.mark.parametrize("user, password", [("postmark", "wrong"), ("other", "s3cret-pass"),
+                                            ("", "")])
+def test_postmark_needs_its_basic_auth(hooks, delivered, user, password):
+    record = {"RecordType": "Bounce", "ID": 1, "Type": "HardBounce",
+              "Email": delivered.latest_message.to_address}
+    assert postmark(hooks.test_client(), record, user, password).status_code == 401
+    assert hooks.test_client().post("/webhooks/postmark", json=record).status_code == 401
+    assert delivered.email_status == "not_opened"
+
+
+# Amazon SES through SNS ---------------------------------------------------------------------
+
+
+def _certificate(key, valid_days=30):
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "sns.amazonaws.com")])
+    now = datetime.now(UTC)
+    return (x509.CertificateBuilder().subject_name(name).issuer_name(name)
+            .public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now - timedelta(days=1))
+            .not_valid_after(now + timedelta(days=valid_days))
+            .sign(key, hashes.SHA256()))
+
+
+SNS_KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+
+@pytest.fixture
+def sns_certificate(monkeypatch):
+    """Our own certificate, handed to the verifier where the fetch would put SNS's."""
+    monkeypatch.setitem(webhooks.SNS_CERTIFICATES, CERT_URL,
+                        _certificate(SNS_KEY).public_bytes(serialization.Encoding.PEM))
+
+
+def sns(client, body, version="1", key=SNS_KEY, cert_url=CERT_URL, at=None):
+    body = {"MessageId": "22b80b92-fdea-4c2c-8f9d-bdfb0c7bf324",
+            "TopicArn": "arn:aws:sns:us-east-1:123456789012:ses-bounces",
+            "Timestamp": (at or datetime.now(UTC)).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z",
+            "SignatureVersion": version, "SigningCertURL": cert_url, **body}
+    fields = webhooks.SIGNED_FIELDS[body["Type"]]
+    text = "".join(f"{name}\n{body[name]}\n" for name in fields if name in body)
+    algorithm = hashes.SHA1() if version == "1" else hashes.SHA256()
+    body["Signature"] = base64.b64encode(
+        key.sign(text.encode(), padding.PKCS1v15(), algorithm)).decode()
+    return client.post("/webhooks/ses", data=json.dumps(body),
+                       content_type="text/plain; charset=UTF-8",
+                       headers={"x-amz-sns-message-type": body["Type"]})
+
+
+def ses_bounce(message, bounce_type="Permanent"):
+    return {"Type": "Notification", "Message": json.dumps({
+        "notificationType": "Bounce",
+        "bounce": {"bounceType": bounce_type, "bounceSubType": "General",
+                   "bouncedRecipients": [{"emailAddress": message.to_address,
+                                          "action": "failed", "status": "5.1.1",
+                                          "diagnosticCode": "smtp; 550 5.1.1 user unknown"}],
+                   "timestamp": datetime.now(UTC).isoformat(),
+                   "feedbackId": "000001378603177f-7a5433e7"},
+        "mail": {"timestamp": datetime.now(UTC).isoformat(), "source": "credentials@issuer.test",
+                 "messageId": "000001378603177f-7a5433e7-8edb-42ae-af10-f0181f34d6ee",
+                 "destination": [message.to_address],
+                 "commonHeaders": {"messageId": message.message_id,
+                                   "subject": "Your credential: Course A"}}})}
+
+
+@pytest.mark.parametrize("version", ["1", "2"])
+def test_ses_bounce_through_sns(hooks, delivered, sns_certificate, version):
+    client = hooks.test_client()
+    assert sns(client, ses_bounce(delivered.latest_message), version).json[
+        "outcome"] == "applied"
+    assert sns(client, ses_bounce(delivered.latest_message), version).json[
+        "outcome"] == "duplicate"
+    assert timeline(delivered)[-1] == ("bounced", "mailbox_unknown")
+    assert "from Amazon SES" in delivered.events()[-1].detail
+
+
+def test_ses_subscription_is_confirmed(hooks, sns_certificate, monkeypatch):
+    fetched = []
+    monkeypatch.setattr(webhooks, "fetch", fetched.append)
+    subscribe = ("https://sns.us-east-1.amazonaws.com/?Action=ConfirmSubscription&TopicArn="
+                 "arn:aws:sns:us-east-1:123456789012:ses-bounces&Token=2336412f37")
+    response = sns(hooks.test_client(), {
+        "Type": "SubscriptionConfirmation", "Token": "2336412f37",
+        "Message": "You have chosen to subscribe to the topic.", "SubscribeURL": subscribe})
+    assert response.status_code == 200 and fetched == [subscribe]
+
+
+@pytest.mark.parametrize("case", ["wrong key", "old", "http", "other host", "version"])
+def test_ses_refuses_what_sns_did_not_sign(hooks, delivered, sns_certificate, case):
+    message, client = delivered.latest_message, hooks.test_client()
+    if case == "wrong key":
+        response = sns(client, ses_bounce(message),
+                       key=rsa.generate_private_key(public_exponent=65537, key_size=2048))
+    elif case == "old":
+        response = sns(client, ses_bounce(message), at=datetime.now(UTC) - timedelta(minutes=11))
+    elif case == "http":
+        response = sns(client, ses_bounce(message), cert_url=CERT_URL.replace("https", "http"))
+    elif case == "other host":
+        response = sns(client, ses_bounce(message),
+                       cert_url="https://sns.us-east-1.amazonaws.com.evil.example/c.pem")
+    else:
+        response = sns(client, ses_bounce(message), version="3")
+    assert response.status_code == 403
+    assert delivered.email_status == "not_opened"
+
+
+def test_the_real_fetch_takes_only_sns_https_urls_and_caches(hooks, monkeypatch):
+    pem = _certificate(SNS_KEY).public_bytes(serialization.Encoding.PEM)
+    opened = []
+
+    def urlopen(url, timeout):
+        opened.append(url)
+        return io.BytesIO(pem)
+
+    monkeypatch.setattr(webhooks.urllib.request, "urlopen", urlopen)
+    monkeypatch.setattr(webhooks, "SNS_CERTIFICATES", {})
+    url = "https://sns.eu-west-1.amazonaws.com/SimpleNotificationService-abc.pem"
+    for _ in range(3):
+        webhooks.sns_certificate(url)
+    assert opened == [url]
+    for bad in ["http://sns.eu-west-1.amazonaws.com/x.pem", "https://example.com/x.pem",
+                "https://sns.eu-west-1.amazonaws.com:8443/x.pem", "file:///etc/passwd"]:
+        with pytest.raises(webhooks.Refused):
+            webhooks.sns_certificate(bad)
+    assert opened == [url]
+
+
+# Switched off -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("provider", ["sendgrid", "mailgun", "postmark", "ses", "other"])
+def test_each_webhook_is_off_until_configured(client, provider):
+    assert client.post(f"/webhooks/{provider}", json={}).status_code == 404
+
+
+def test_webhooks_leave_the_timeline_readable(hooks, delivered):
+    """Every event a webhook adds renders in the panel and in the events API."""
+    client = hooks.test_client()
+    sendgrid(client, [sendgrid_event(delivered.latest_message, "delivered",
+                                     response="250 2.0.0 OK")])
+    db.session.rollback()
+    (event,) = [e for e in delivered.events() if e.type == "delivered"]
+    assert event.detail.startswith("Delivered to the recipient's mail server (from SendGrid")
+    assert event.as_json()["detail"] == event.detail
