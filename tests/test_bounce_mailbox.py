@@ -159,3 +159,28 @@ def test_a_worker_killed_while_applying_loses_nothing_and_applies_nothing_twice(
     assert sorted(bounced_events()) == sorted(c.id for c in credentials)  # each exactly once
     counts = dovecot.counts(imap_user)
     assert counts["INBOX"] == 0 and counts["Processed"] == 200
+
+
+def test_a_relay_accepts_and_the_report_comes_back_to_the_verp_address(
+        tmp_path, dovecot, imap_user, sink):
+    """The whole way: aiosmtpd as the relay answers 250 to all three, one address is dead,
+    its report comes back to that email's own envelope sender and is read over IMAP."""
+    from mailer.queue import send_due
+
+    app = make_app(tmp_path, MAIL_PORT=sink.port, BOUNCE_ADDRESS="bounces@bounce.acme.example",
+                   **dovecot.settings(imap_user))
+    with app.app_context():
+        user = create_user("issuer@acme.test", "Acme Academy", PASSWORD)
+        credentials = [issue(user, name=f"P{i}", email=f"p{i}@example.com", action="publish")
+                       for i in range(3)]
+        assert send_due() == {"claimed": 3, "sent": 3}
+        envelope = sink.envelope_senders[1]  # what the relay saw for p1's email
+        assert envelope.startswith("bounces+") and envelope.endswith("@bounce.acme.example")
+        # The relay's report names only that address (and a recipient we never wrote to).
+        report = samples.exim("<x@y>", recipient="p1@relay-rewrote.example", to=envelope)
+        dovecot.append(imap_user, report.replace(b"Message-ID: <x@y>", b""))
+        assert mailbox.poll() == {"applied": 1}
+        db.session.rollback()
+        assert [c.email_status for c in credentials] == ["not_opened", "bounced", "not_opened"]
+        assert credentials[1].latest_message.bounce_reason == "The mailbox is full."
+        db.engine.dispose()
