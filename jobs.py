@@ -27,16 +27,12 @@ _started = threading.Lock()
 
 
 def run_mail(app):
-    """Publish what is due, queue due reminders, then drain the queue batch by batch;
-    return the counts."""
+    """Publish what is due, queue due reminders, then send all that is due; return the
+    counts."""
     with app.app_context():
         try:
-            total = {"published": publish_due(), "reminders": send_reminders(), "claimed": 0}
-            while True:
-                counts = send_due()
-                total["claimed"] += counts["claimed"]
-                if counts["claimed"] < app.config["BATCH_SIZE"]:
-                    return total
+            published, reminders = publish_due(), send_reminders()
+            return {"published": published, "reminders": reminders, **send_due()}
         finally:
             db.session.remove()
 

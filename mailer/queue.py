@@ -1,13 +1,18 @@
-"""The outbound queue: claim due messages, send them over one SMTP connection, record.
+"""The outbound queue: connections that each claim a few due messages, send, record.
 
-Rules (DESIGN.md, "The mail queue"): claims are atomic, a claim is a lease that expires,
-no database transaction is open during an SMTP conversation, and each outcome is
-committed before the next message is handed over, so a worker that dies can send at most
-the one message in flight twice, with the same Message-ID.
+Rules (DESIGN.md, "The mail queue" and "Sending at production speed"): claims are atomic,
+a claim is a lease that its connection renews while it works through it, no database
+transaction is open during an SMTP conversation, and each outcome is committed before
+that connection hands over its next message. A worker that dies can therefore send at
+most the messages in flight (one per connection) twice, each with its own Message-ID, and
+its other claims go to the other workers once LEASE_SECONDS have passed.
 """
 
 import functools
+import logging
 import smtplib
+import threading
+import time
 from collections import Counter
 from datetime import timedelta
 from typing import NamedTuple
@@ -16,6 +21,7 @@ import sqlalchemy as sa
 from flask import current_app
 from flask_mail import Connection
 
+from mailer import pace
 from mailer.compose import compose
 from mailer.replies import Outcome, classify
 from mailer.verp import envelope_sender
@@ -33,14 +39,19 @@ from models.status_count import sync_statuses
 from models.types import utcnow
 
 messages = EmailMessage.__table__
+log = logging.getLogger("mailer")
+# A rate limit that would keep a connection waiting longer than this ends its run: its
+# claims go back to the queue rather than being held (a daily limit can wait for hours).
+LONGEST_RATE_WAIT = 30.0
 
 
-def claim_messages(batch_size, owner, now=None):
-    """Lease up to batch_size due messages to owner; return their row ids (oldest due
-    first)."""
+def claim_messages(batch_size, owner, now=None, due_by=None):
+    """Lease up to batch_size messages due by due_by (default now) to owner; return their
+    row ids (oldest due first)."""
     now = now or utcnow()
     due = sa.or_(
-        sa.and_(messages.c.state.in_(("queued", "retry")), messages.c.next_attempt_at <= now),
+        sa.and_(messages.c.state.in_(("queued", "retry")),
+                messages.c.next_attempt_at <= (due_by or now)),
         sa.and_(messages.c.state == "sending", messages.c.lease_until < now),  # expired lease
     )
     # FOR UPDATE SKIP LOCKED lets PostgreSQL workers pass each other's rows; SQLite has no
@@ -48,21 +59,178 @@ def claim_messages(batch_size, owner, now=None):
     oldest_due = (sa.select(messages.c.id).where(due)
                   .order_by(messages.c.next_attempt_at, messages.c.id)
                   .limit(batch_size).with_for_update(skip_locked=True))
-    lease = now + timedelta(seconds=current_app.config["LEASE_SECONDS"])
     statement = (sa.update(messages).where(messages.c.id.in_(oldest_due))
-                 .values(state="sending", lease_until=lease, lease_owner=owner)
+                 .values(state="sending", lease_until=_lease_end(now), lease_owner=owner)
                  .returning(messages.c.id))
     with write_transaction() as connection:
         return sorted(connection.execute(statement).scalars())
 
 
+def _lease_end(now):
+    return now + timedelta(seconds=current_app.config["LEASE_SECONDS"])
+
+
 def send_due(batch_size=None, owner=None):
-    """Claim one batch, send it over one SMTP connection, record each outcome; return counts."""
-    owner = owner or lease_owner()
-    ids = claim_messages(batch_size or current_app.config["BATCH_SIZE"], owner)
-    counts = Counter(claimed=len(ids))
-    if not ids:
-        return counts
+    """Send what is due now over up to SMTP_CONCURRENCY connections, each claiming
+    batch_size messages (BATCH_SIZE) at a time; return the counts. A message that falls due
+    meanwhile (a retry) waits for the next call."""
+    app = current_app._get_current_object()
+    counts = Sending(app, batch_size or app.config["BATCH_SIZE"], owner or lease_owner()).run()
+    db.session.rollback()  # the caller's session sees what the connections wrote
+    return counts
+
+
+def process_pace(app):
+    """This process's Pace, shared by all its connections."""
+    return app.extensions.setdefault("mail_pace", pace.Pace())
+
+
+class Sending:
+    """One send_due call: a connection opens only when the one before it claimed a full
+    batch, so a few messages take one connection and a large queue takes them all."""
+
+    def __init__(self, app, batch_size, owner):
+        self.app, self.batch_size, self.owner = app, batch_size, owner
+        self.due_by = utcnow()
+        self.pace = process_pace(app)
+        self.windows = app.config["MAIL_RATE_WINDOWS"]
+        self.counts = Counter(claimed=0)
+        self.threads = []
+        self.lock = threading.Lock()
+        self.stop = False  # a rate limit far ahead: no connection claims more
+
+    def run(self):
+        self._open_connection()
+        joined = 0
+        while True:
+            with self.lock:
+                if joined == len(self.threads):
+                    return self.counts
+                thread = self.threads[joined]
+            thread.join()
+            joined += 1
+
+    def _open_connection(self):
+        with self.lock:
+            if len(self.threads) >= self.app.config["SMTP_CONCURRENCY"]:
+                return
+            thread = threading.Thread(target=self._connection, name="smtp", daemon=True)
+            self.threads.append(thread)
+        thread.start()
+
+    def _connection(self):
+        """Claim, send and record batch after batch until nothing more is due."""
+        with self.app.app_context():
+            try:
+                while not self.stop:
+                    ids = claim_messages(self.batch_size, self.owner, due_by=self.due_by)
+                    self._count(claimed=len(ids))
+                    if len(ids) == self.batch_size:
+                        self._open_connection()
+                    if ids:
+                        self._send_batch(ids)
+                    if len(ids) < self.batch_size:
+                        return
+            except Exception:  # the database went away: the leases expire, others resend
+                log.exception("mail connection stopped")
+            finally:
+                db.session.remove()
+
+    def _count(self, **counts):
+        with self.lock:
+            self.counts.update(counts)
+
+    def _send_batch(self, ids):
+        lease = Lease(ids, self.owner)
+        batch = _compose_all(ids)
+        smtp = SmtpLink()
+        try:
+            with immediate_connection() as connection:  # a transaction per outcome
+                for row_id, to_address, mail in batch:
+                    slot = None
+                    if isinstance(mail, Outcome) or smtp.unreachable:
+                        outcome = smtp.unreachable or mail
+                    else:
+                        slot = self._wait_for_turn(lease)
+                        if slot is False:
+                            lease.give_back()
+                            return
+                        outcome = smtp.hand_over(row_id, to_address, mail)
+                    state = record(row_id, outcome, self.owner, connection, slot)
+                    lease.done(row_id)
+                    self._count(**{state: 1})
+                    self._after(outcome, state, mail)
+        finally:
+            smtp.close()
+
+    def _wait_for_turn(self, lease):
+        """Wait for this process's pace and the rate limit, renewing the lease meanwhile;
+        return the rate-limit slot taken (None without a limit), or False to stop."""
+        _sleep(self.pace.next_turn(), lease)
+        if not self.windows:
+            return None
+        while True:
+            slot, wait = pace.take_slot(self.windows)
+            if slot is not None:
+                return slot
+            if wait > LONGEST_RATE_WAIT:
+                self.stop = True
+                return False
+            _sleep(wait, lease)
+
+    def _after(self, outcome, state, mail):
+        """Slow down after a throttling reply; log one line per outcome."""
+        if outcome.throttled:
+            self.pace.throttled(outcome.retry_after)
+        elif outcome.action == "sent":
+            self.pace.accepted()
+        code = outcome.reply[:3] if outcome.reply[:3].isdigit() else "-"
+        log.info("mail outcome=%s message_id=%s reply_code=%s reason=%s", state,
+                 getattr(mail, "msgId", "-"), code, outcome.code or "-")
+
+
+def _sleep(seconds, lease):
+    """Sleep, renewing the lease when it is a third gone."""
+    deadline = time.monotonic() + seconds
+    while (left := deadline - time.monotonic()) > 0:
+        time.sleep(min(left, lease.renew_every))
+        lease.renew_if_due()
+
+
+class Lease:
+    """The claimed messages a connection has not yet sent: renewed as it goes, so a worker
+    that dies holds nothing for longer than LEASE_SECONDS."""
+
+    def __init__(self, ids, owner):
+        self.held, self.owner = list(ids), owner
+        self.renew_every = current_app.config["LEASE_SECONDS"] / 3
+        self.renewed = time.monotonic()
+
+    def done(self, row_id):
+        self.held.remove(row_id)
+        self.renew_if_due()
+
+    def renew_if_due(self):
+        if self.held and time.monotonic() - self.renewed >= self.renew_every:
+            self.renewed = time.monotonic()
+            self._update(lease_until=_lease_end(utcnow()))
+
+    def give_back(self):
+        """Put the messages not sent back in the queue, as they were."""
+        self._update(state=sa.case((messages.c.attempts == 0, "queued"), else_="retry"),
+                     lease_until=None, lease_owner=None)
+        self.held = []
+
+    def _update(self, **values):
+        if self.held:
+            with write_transaction() as connection:
+                connection.execute(sa.update(messages).values(**values).where(
+                    messages.c.id.in_(self.held), messages.c.state == "sending",
+                    messages.c.lease_owner == self.owner))
+
+
+def _compose_all(ids):
+    """[(row id, address, mail or the Outcome of a message that could not be built)]."""
     batch = []
     for message in db.session.scalars(
         sa.select(EmailMessage).where(EmailMessage.id.in_(ids)).order_by(EmailMessage.id)
@@ -76,34 +244,34 @@ def send_due(batch_size=None, owner=None):
             mail = Outcome("retry", str(error), "compose_failed")
         batch.append((message.id, message.to_address, mail))
     db.session.rollback()  # end the read transaction before talking SMTP
-    with immediate_connection() as connection:  # one per batch, a transaction per outcome
-        for row_id, outcome in _send(batch):
-            counts[record(row_id, outcome, owner, connection)] += 1
-    return counts
+    return batch
 
 
-def _send(batch):
-    """Yield (message row id, Outcome) for each message, reusing one SMTP connection."""
-    connection = None
-    for index, (row_id, to_address, mail) in enumerate(batch):
-        if isinstance(mail, Outcome):
-            yield row_id, mail
-            continue
-        if connection is None:
+class SmtpLink:
+    """One SMTP connection, opened at the first message and again after one was lost."""
+
+    def __init__(self):
+        self.connection = None
+        self.unreachable = None  # the Outcome of a failed connect: the rest of the batch
+
+    def hand_over(self, row_id, to_address, mail):
+        if self.unreachable:
+            return self.unreachable
+        if self.connection is None:
             try:
-                connection = _connect()
+                self.connection = _connect()
             except (OSError, smtplib.SMTPException) as error:
-                outcome = _failure(error, "connect")
-                for rest_id, _, _ in batch[index:]:  # the server is unreachable for all
-                    yield rest_id, outcome
-                return
-        outcome = _deliver(connection.host, mail, to_address, envelope_sender(row_id))
+                self.unreachable = _failure(error, "connect")
+                return self.unreachable
+        outcome = _deliver(self.connection.host, mail, to_address, envelope_sender(row_id))
         if outcome.connection_lost:
-            _close(connection)
-            connection = None  # reconnect for the next message
-        yield row_id, outcome
-    if connection is not None:
-        _close(connection)
+            self.close()  # reconnect for the next message
+        return outcome
+
+    def close(self):
+        if self.connection is not None:
+            _close(self.connection)
+            self.connection = None
 
 
 class TimedConnection(Connection):
@@ -197,6 +365,10 @@ def _outcome_values(outcome, attempts, now):
     values = {"attempts": attempts, "last_reply": outcome.reply[:2000], "lease_until": None,
               "lease_owner": None}
     reply = {"reply": outcome.reply}
+    if outcome.throttled:  # our pace, not the message: back in the queue after a pause
+        next_try = now + timedelta(seconds=outcome.retry_after or THROTTLED_RETRY_SECONDS)
+        return ({**values, "state": "retry", "next_attempt_at": next_try},
+                ("deferred", outcome.code, reply))
     if outcome.action == "sent":
         return {**values, "state": "sent", "sent_at": now}, ("sent", None, reply)
     if outcome.action == "bounce" or attempts >= current_app.config["MAX_ATTEMPTS"]:
@@ -214,6 +386,8 @@ HELD = (sa.select(messages.c.id, messages.c.credential_id, messages.c.org_id,
         .where(messages.c.id == sa.bindparam("row_id"), messages.c.state == "sending",
                messages.c.lease_owner == sa.bindparam("owner")).with_for_update())
 EVENT = sa.insert(EmailEvent.__table__)
+# When a throttled message is due again, unless the server said when.
+THROTTLED_RETRY_SECONDS = 10
 # Hard bounces that say nothing about the address: it is not suppressed for them.
 NOT_THE_ADDRESS = {"bad_header"}
 
@@ -225,16 +399,21 @@ def _update(columns):
             .values({column: sa.bindparam(f"new_{column}") for column in columns}))
 
 
-def record(row_id, outcome, owner, connection=None):
-    """Commit one outcome in its own short transaction, unless our lease was lost."""
+def record(row_id, outcome, owner, connection=None, slot=None):
+    """Commit one outcome in its own short transaction, unless our lease was lost; slot:
+    the rate-limit slot its hand-over took, which now counts from the server's answer."""
     if connection is None:
         with immediate_connection() as connection:
-            return record(row_id, outcome, owner, connection)
+            return record(row_id, outcome, owner, connection, slot)
     with connection.begin():
+        if slot is not None:
+            pace.finish_slot(connection, slot)
         held = connection.execute(HELD, {"row_id": row_id, "owner": owner}).first()
         if held is None:
             return "lease_lost"
-        return apply_outcome(connection, held, outcome, held.attempts + 1)
+        # A throttling reply is about our pace, not the message: it uses up no attempt.
+        attempts = held.attempts + (0 if outcome.throttled else 1)
+        return apply_outcome(connection, held, outcome, attempts)
 
 
 def apply_outcome(connection, message, outcome, attempts, late=None):

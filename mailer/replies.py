@@ -8,6 +8,10 @@ from models import words
 # "try again in 30 seconds", "retry after 120s", "please wait 5 minutes"
 RETRY_HINT = re.compile(
     r"(?:try again|retry|wait)\D{0,20}?(\d{1,6})\s*(s|sec|seconds?|m|min|minutes?)\b", re.I)
+# "454 Throttling failure: Maximum sending rate exceeded", "421 4.7.0 Too many messages",
+# "451 4.7.1 Rate limited, slow down": the server is fine, we are too fast.
+THROTTLING_CODES = {421, 451, 454}
+THROTTLING = re.compile(r"\brate\b|rate.?limit|too many|throttl|slow(?:ing)? down", re.I)
 
 
 @dataclass(frozen=True)
@@ -19,6 +23,7 @@ class Outcome:
     code: str | None = None  # why it was not delivered: a models.words.REASONS code
     retry_after: float | None = None  # seconds the server asked us to wait
     connection_lost: bool = False  # no answer, or 421: this connection is done
+    throttled: bool = False  # the server asked us to slow down: not the message's fault
 
     @property
     def reason(self):
@@ -71,6 +76,9 @@ def classify(code, text, stage="rcpt"):
     retry_after = None
     if hint:
         retry_after = float(hint.group(1)) * (60 if hint.group(2).lower().startswith("m") else 1)
+    if code in THROTTLING_CODES and THROTTLING.search(text):
+        return Outcome("retry", reply, "throttled", retry_after, connection_lost=code == 421,
+                       throttled=True)
     if code is None:
         reason = "unreachable"
     elif code >= 500:

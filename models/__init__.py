@@ -86,13 +86,15 @@ from models.group import CredentialGroup  # noqa: E402
 from models.import_job import ImportJob, ImportRow, LeaseLost  # noqa: E402
 from models.intake import IntakeReceipt, IntakeStatus  # noqa: E402
 from models.organization import Organization  # noqa: E402
+from models.send_slot import SendSlot  # noqa: E402
 from models.status_count import StatusCount  # noqa: E402
 from models.suppression import Suppression  # noqa: E402
 from models.user import User  # noqa: E402
 
 __all__ = [
     "ApiKey", "Credential", "CredentialGroup", "EmailEvent", "EmailMessage", "ImportJob",
-    "ImportRow", "IntakeReceipt", "IntakeStatus", "LeaseLost", "Organization", "StatusCount",
+    "ImportRow", "IntakeReceipt", "IntakeStatus", "LeaseLost", "Organization", "SendSlot",
+    "StatusCount",
     "Suppression", "User", "db", "immediate_connection", "lease_owner", "write_lock",
     "write_transaction",
 ]

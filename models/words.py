@@ -17,6 +17,8 @@ REASONS = {
     "too_large": "The email is too large for the receiving server.",
     "refused": "The receiving server refused the email.",
     "server_busy": "The receiving server is busy or asked us to try again later.",
+    "throttled": "Our mail server asked us to send more slowly; sending goes on at a gentler "
+    "pace.",
     "unreachable": "Could not reach the mail server: {said}.",
     "relay_refused": "Our mail server refused to send: {said}",
     "no_smtputf8": "The receiving server cannot take international addresses.",
