@@ -14,6 +14,7 @@ import jobs
 import validation
 from accounts import create_user
 from bounces import mailbox
+from mailer.queue import stop_sending
 from models import ApiKey, User, db
 
 users = AppGroup("users", help="Manage issuer accounts.")
@@ -78,9 +79,16 @@ def demo():
 def worker():
     """Run the mail queue, imports and scheduled publishing in the foreground (no web)."""
     app = current_app._get_current_object()
+    jobs.log_outcomes()
     scheduler = BlockingScheduler(timezone="UTC")
     jobs.add_jobs(scheduler, app)
-    signal.signal(signal.SIGTERM, lambda *_: scheduler.shutdown(wait=False))
+
+    def stop(*_):
+        # Connections finish the message they are handing over and give the rest back.
+        stop_sending.set()
+        scheduler.shutdown(wait=True)
+
+    signal.signal(signal.SIGTERM, stop)
     click.echo(f"Worker running every {app.config['QUEUE_INTERVAL_SECONDS']} s; "
                "Ctrl+C stops it.")
     try:

@@ -7,6 +7,7 @@ foreground.
 """
 
 import atexit
+import logging
 import threading
 from datetime import UTC, datetime
 
@@ -72,10 +73,21 @@ def add_jobs(scheduler, app):
                           max_instances=1, coalesce=True, next_run_time=datetime.now(UTC))
 
 
+def log_outcomes():
+    """One log line per message outcome on standard error (the mailer logger), without
+    the scheduler's own line per run."""
+    if not logging.getLogger().handlers:
+        logging.basicConfig(level=logging.INFO,
+                            format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("mailer").setLevel(logging.INFO)
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+
+
 def start(app):
     """Run the jobs in this process's background, once per process."""
     if not _started.acquire(blocking=False):
         return app.extensions.get("scheduler")
+    log_outcomes()
     scheduler = BackgroundScheduler(timezone=UTC, daemon=True)
     add_jobs(scheduler, app)
     scheduler.start()

@@ -40,6 +40,8 @@ from models.types import utcnow
 
 messages = EmailMessage.__table__
 log = logging.getLogger("mailer")
+# Set when the process is asked to stop: connections give back what they have not sent.
+stop_sending = threading.Event()
 # A rate limit that would keep a connection waiting longer than this ends its run: its
 # claims go back to the queue rather than being held (a daily limit can wait for hours).
 LONGEST_RATE_WAIT = 30.0
@@ -120,48 +122,46 @@ class Sending:
 
     def _connection(self):
         """Claim, send and record batch after batch until nothing more is due."""
+        smtp = SmtpLink()
         with self.app.app_context():
             try:
-                while not self.stop:
+                while not (self.stop or stop_sending.is_set()):
                     ids = claim_messages(self.batch_size, self.owner, due_by=self.due_by)
                     self._count(claimed=len(ids))
                     if len(ids) == self.batch_size:
                         self._open_connection()
                     if ids:
-                        self._send_batch(ids)
+                        self._send_batch(ids, smtp)
                     if len(ids) < self.batch_size:
                         return
             except Exception:  # the database went away: the leases expire, others resend
                 log.exception("mail connection stopped")
             finally:
+                smtp.close()
                 db.session.remove()
 
     def _count(self, **counts):
         with self.lock:
             self.counts.update(counts)
 
-    def _send_batch(self, ids):
+    def _send_batch(self, ids, smtp):
         lease = Lease(ids, self.owner)
         batch = _compose_all(ids)
-        smtp = SmtpLink()
-        try:
-            with immediate_connection() as connection:  # a transaction per outcome
-                for row_id, to_address, mail in batch:
-                    slot = None
-                    if isinstance(mail, Outcome) or smtp.unreachable:
-                        outcome = smtp.unreachable or mail
-                    else:
-                        slot = self._wait_for_turn(lease)
-                        if slot is False:
-                            lease.give_back()
-                            return
-                        outcome = smtp.hand_over(row_id, to_address, mail)
-                    state = record(row_id, outcome, self.owner, connection, slot)
-                    lease.done(row_id)
-                    self._count(**{state: 1})
-                    self._after(outcome, state, mail)
-        finally:
-            smtp.close()
+        with immediate_connection() as connection:  # a transaction per outcome
+            for row_id, to_address, mail in batch:
+                slot = None
+                if isinstance(mail, Outcome) or smtp.unreachable:
+                    outcome = smtp.unreachable or mail
+                else:
+                    slot = self._wait_for_turn(lease)
+                    if slot is False or stop_sending.is_set():
+                        lease.give_back()
+                        return
+                    outcome = smtp.hand_over(row_id, to_address, mail)
+                state = record(row_id, outcome, self.owner, connection, slot)
+                lease.done(row_id)
+                self._count(**{state: 1})
+                self._after(outcome, state, mail)
 
     def _wait_for_turn(self, lease):
         """Wait for this process's pace and the rate limit, renewing the lease meanwhile;
@@ -173,7 +173,7 @@ class Sending:
             slot, wait = pace.take_slot(self.windows)
             if slot is not None:
                 return slot
-            if wait > LONGEST_RATE_WAIT:
+            if wait > LONGEST_RATE_WAIT or stop_sending.is_set():
                 self.stop = True
                 return False
             _sleep(wait, lease)
@@ -190,10 +190,11 @@ class Sending:
 
 
 def _sleep(seconds, lease):
-    """Sleep, renewing the lease when it is a third gone."""
+    """Sleep, renewing the lease when it is a third gone; wake when the process stops."""
     deadline = time.monotonic() + seconds
     while (left := deadline - time.monotonic()) > 0:
-        time.sleep(min(left, lease.renew_every))
+        if stop_sending.wait(min(left, lease.renew_every)):
+            return
         lease.renew_if_due()
 
 
@@ -248,7 +249,8 @@ def _compose_all(ids):
 
 
 class SmtpLink:
-    """One SMTP connection, opened at the first message and again after one was lost."""
+    """One SMTP connection, opened at the first message and again after one was lost;
+    once the server could not be reached, the rest of the run gets that outcome."""
 
     def __init__(self):
         self.connection = None

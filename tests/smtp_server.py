@@ -27,6 +27,10 @@ class Sink:
         self.delay = 0.0  # seconds to think before answering DATA
         self.drop_at = set()  # delivery numbers (1-based) at which to hang up instead
         self.connections = 0
+        self.throttle = []  # replies to give instead of accepting the next deliveries
+        self.arrivals = []  # time.monotonic() of each delivery and of each throttle reply
+        self.busy = 0  # deliveries being handed over now, and the most at once
+        self.most_at_once = 0
         self.lock = threading.Lock()
         self.controller = None
 
@@ -76,9 +80,22 @@ class Sink:
         return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):
-        if self.delay:
-            await asyncio.sleep(self.delay)
         with self.lock:
+            self.busy += 1
+            self.most_at_once = max(self.most_at_once, self.busy)
+        try:
+            if self.delay:
+                await asyncio.sleep(self.delay)
+            return self._deliver(server, envelope)
+        finally:
+            with self.lock:
+                self.busy -= 1
+
+    def _deliver(self, server, envelope):
+        with self.lock:
+            self.arrivals.append(time.monotonic())
+            if self.throttle:
+                return self.throttle.pop(0)
             number = len(self.received) + 1
             if number in self.drop_at:
                 self.drop_at.discard(number)
