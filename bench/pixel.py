@@ -6,12 +6,18 @@ keep-alive connections. Every pixel request carries a different valid token, so 
 (the costliest case: the message, its timeline and the status counts are written);
 then every token is requested once more (a repeat open: count and timeline only).
 Target: the pixel at 0.8 or more of the bare route.
-Run: .venv/bin/python bench/pixel.py [DATABASE_URL]
+With --gunicorn, the app runs as in production: gunicorn, 4 sync workers (DESIGN.md's
+command), each recording opens in its own process; gunicorn is stopped before the opens
+are counted, so each worker writes what it noted on its way out.
+Run: .venv/bin/python bench/pixel.py [--gunicorn] [DATABASE_URL]
 """
 
 import http.client
 import logging
 import multiprocessing
+import os
+import signal
+import subprocess
 import sys
 import tempfile
 import threading
@@ -71,37 +77,76 @@ def setup(app):
     return db.session.scalars(sa.select(EmailMessage.token)).all()
 
 
+def bench_app(test_config=None):
+    """The app with a bare route that returns the tracking image's bytes and headers."""
+    app = create_app(test_config)
+    app.add_url_rule("/bare.gif", "bare", lambda: (PIXEL, 200, {
+        "Content-Type": "image/gif", "Cache-Control": "no-store, max-age=0"}))
+    return app
+
+
+def serve_with_gunicorn(url):
+    """Start gunicorn with 4 workers on a free port; return (process, port)."""
+    from tests.smtp_server import free_port
+
+    port = free_port()
+    env = {**os.environ, "DATABASE_URL": url, "SECRET_KEY": "bench", "SCHEDULER_ENABLED": "0"}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "-w", "4", "-b", f"127.0.0.1:{port}",
+         "--log-level", "warning", "bench.pixel:bench_app()"],
+        cwd=Path(__file__).resolve().parent.parent, env=env)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
+            connection.request("GET", "/bare.gif")
+            if connection.getresponse().status == 200:
+                return process, port
+        except OSError:
+            time.sleep(0.1)
+    raise SystemExit("gunicorn did not start")
+
+
 def main():
-    url = sys.argv[1] if len(sys.argv) > 1 else None
+    args = sys.argv[1:]
+    under_gunicorn = "--gunicorn" in args
+    args = [arg for arg in args if arg != "--gunicorn"]
+    url = args[0] if args else None
     url = url and url.replace("postgresql://", "postgresql+psycopg://")
     with tempfile.TemporaryDirectory() as folder:
-        app = create_app({"SQLALCHEMY_DATABASE_URI": url or f"sqlite:///{folder}/p.db",
-                          "SECRET_KEY": "bench"})
-        app.add_url_rule("/bare.gif", "bare", lambda: (PIXEL, 200, {
-            "Content-Type": "image/gif", "Cache-Control": "no-store, max-age=0"}))
+        url = url or f"sqlite:///{folder}/p.db"
+        app = bench_app({"SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": "bench"})
         with app.app_context():
             db.drop_all()
             db.create_all()
             tokens = setup(app)
             opened_before = db.session.scalar(sa.select(sa.func.sum(EmailMessage.open_count)))
-        logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no line per request
-        server = make_server("127.0.0.1", 0, app, threaded=True)
-        threading.Thread(target=server.serve_forever, daemon=True).start()
-        port = server.server_port
+        if under_gunicorn:
+            process, port = serve_with_gunicorn(url)
+        else:
+            logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no line per request
+            server = make_server("127.0.0.1", 0, app, threaded=True)
+            threading.Thread(target=server.serve_forever, daemon=True).start()
+            port = server.server_port
         fetch_all(port, ["/bare.gif"] * 200)  # warm up
         bare = fetch_all(port, ["/bare.gif"] * COUNT)
         pixel = fetch_all(port, [f"/t/{token}.gif" for token in tokens])
         again = fetch_all(port, [f"/t/{token}.gif" for token in tokens])
-        server.shutdown()
-        opens.recorder(app).flush()  # what the recorder has not written yet
+        if under_gunicorn:
+            process.send_signal(signal.SIGTERM)  # its workers write what they noted
+            process.wait(timeout=30)
+        else:
+            server.shutdown()
+            opens.recorder(app).flush()  # what the recorder has not written yet
         with app.app_context():
             opened = db.session.scalar(sa.select(sa.func.sum(EmailMessage.open_count)))
             assert opened - opened_before == 2 * COUNT, "every open must be recorded"
-            if url:  # leave the shared PostgreSQL database empty
+            if url.startswith("postgresql"):  # leave the shared database empty
                 db.session.remove()  # its open read would make DROP TABLE wait
                 db.drop_all()
             db.engine.dispose()
-    print(f"database: {(url or 'sqlite').split(':')[0]}; {COUNT} requests each, "
+    server = "gunicorn -w 4" if under_gunicorn else "werkzeug, threaded"
+    print(f"database: {url.split(':')[0]}; {server}; {COUNT} requests each, "
           f"{CLIENTS} clients")
     print(f"bare route      {COUNT / bare:8.0f} req/s")
     print(f"tracking image  {COUNT / pixel:8.0f} req/s (each a first open)")

@@ -1,15 +1,28 @@
 """Build the delivery email of one queued message (no request needed)."""
 
+import secrets
 from email import policy
 from email.utils import formataddr
 
 from flask import current_app
 from flask_mail import Message
 
+class FastCompat32(policy.Compat32):
+    """compat32 that writes a short plain header as it is: what its folding would give,
+    without building an email.header.Header for each (a third of the cost of a message)."""
+
+    def _fold(self, name, value, sanitize):
+        if (isinstance(value, str) and value.isascii() and value == value.strip()
+                and "\n" not in value and "\r" not in value
+                and len(name) + len(value) + 2 <= (self.max_line_length or 78)):
+            return f"{name}: {value}{self.linesep}"
+        return super()._fold(name, value, sanitize)
+
+
 # The policy Flask-Mail's messages are built with, ending lines in CRLF for SMTP. It writes
 # the same bytes rules as policy.SMTP (which Flask-Mail uses) at half the cost, because it
 # does not re-parse every header while writing; on a local server that doubles throughput.
-SMTP_COMPAT32 = policy.compat32.clone(linesep="\r\n")
+SMTP_COMPAT32 = FastCompat32(linesep="\r\n")
 
 
 def address_header(name, address):
@@ -43,11 +56,22 @@ class DeliveryMail(Message):
         # Before the headers are replaced: policy.SMTP would store them decoded, and
         # compat32 would then encode each whole header, address included.
         message.policy = SMTP_COMPAT32
+        for part in message.walk():
+            if part.is_multipart():
+                part.set_boundary(self._boundary())
         message.replace_header("From", address_header(*self.sender))
         message.replace_header("To", ", ".join(address_header(*to) for to in self.recipients))
         if self.reply_to:
             message.replace_header("Reply-To", address_header(*self.reply_to))
         return message
+
+    def _boundary(self):
+        """A random MIME boundary that is in neither body. Left to the generator, it would
+        compile a regular expression for each message to check that."""
+        while True:
+            boundary = f"=={secrets.token_hex(16)}=="
+            if boundary not in self.body and boundary not in (self.html or ""):
+                return boundary
 
     def as_bytes(self):
         return self._message().as_bytes()
