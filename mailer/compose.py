@@ -7,6 +7,7 @@ from email.utils import formataddr
 from flask import current_app
 from flask_mail import Message
 
+
 class FastCompat32(policy.Compat32):
     """compat32 that writes a short plain header as it is: what its folding would give,
     without building an email.header.Header for each (a third of the cost of a message)."""

@@ -410,12 +410,41 @@ def record(row_id, outcome, owner, connection=None, slot=None):
     with connection.begin():
         if slot is not None:
             pace.finish_slot(connection, slot)
+        if outcome.action == "sent":
+            return _record_sent(connection, row_id, outcome, owner)
         held = connection.execute(HELD, {"row_id": row_id, "owner": owner}).first()
         if held is None:
             return "lease_lost"
         # A throttling reply is about our pace, not the message: it uses up no attempt.
         attempts = held.attempts + (0 if outcome.throttled else 1)
         return apply_outcome(connection, held, outcome, attempts)
+
+
+def _record_sent(connection, row_id, outcome, owner):
+    """The common outcome, which decides nothing from the row: one statement checks the
+    lease and writes the columns (a round trip less per message on PostgreSQL)."""
+    columns, _ = _outcome_values(outcome, None, utcnow())
+    del columns["attempts"]  # counted in SQL: attempts + 1
+    params = {"row_id": row_id, "owner": owner, **{f"new_{k}": v for k, v in columns.items()}}
+    held = connection.execute(_update_held(tuple(sorted(columns))), params).first()
+    if held is None:
+        return "lease_lost"
+    writes = outcome_writes(held, outcome, held.attempts, utcnow())
+    write_outcomes(connection, [writes], columns=False)
+    return writes.state
+
+
+@functools.cache
+def _update_held(columns):
+    """UPDATE of these columns of a message still leased to its owner, one more attempt,
+    returning what the outcome's other writes need; built once per set of columns."""
+    return (sa.update(messages)
+            .where(messages.c.id == sa.bindparam("row_id"), messages.c.state == "sending",
+                   messages.c.lease_owner == sa.bindparam("owner"))
+            .values({**{column: sa.bindparam(f"new_{column}") for column in columns},
+                     "attempts": messages.c.attempts + 1})
+            .returning(messages.c.id, messages.c.credential_id, messages.c.org_id,
+                       messages.c.to_address, messages.c.attempts))
 
 
 def apply_outcome(connection, message, outcome, attempts, late=None):
@@ -448,18 +477,18 @@ def outcome_writes(message, outcome, attempts, now, late=None):
     return OutcomeWrites(message, values["state"], values, event, suppress)
 
 
-def write_outcomes(connection, writes, events=True):
+def write_outcomes(connection, writes, events=True, columns=True):
     """Make the writes of outcomes in the caller's transaction, a statement for all of a
-    kind: the messages' columns, their events (unless the caller inserts them, in an order
-    of its own), suppressed addresses, the statuses."""
+    kind: the messages' columns (unless written already), their events (unless the caller
+    inserts them, in an order of its own), suppressed addresses, the statuses."""
     if not writes:
         return
     by_columns = {}
-    for write in writes:
+    for write in writes if columns else ():
         by_columns.setdefault(tuple(sorted(write.columns)), []).append(
             {"row_id": write.message.id, **{f"new_{k}": v for k, v in write.columns.items()}})
-    for columns, params in by_columns.items():
-        connection.execute(_update(columns), params)
+    for names, params in by_columns.items():
+        connection.execute(_update(names), params)
     if events:
         connection.execute(EVENT, [write.event for write in writes])
     Suppression.add_bounced(connection, {write.message.id for write in writes if write.suppress})
