@@ -14,7 +14,15 @@ ORGS = Organization.__table__
 
 
 def due_reminders(connection, org, now):
-    """(id, token) of the organization's credentials that should get a reminder now."""
+    """(id, token) of the organization's credentials that should get a reminder now, locked
+    until the caller's transaction ends.
+
+    Several workers look at once: on PostgreSQL each takes the rows it found with FOR UPDATE
+    SKIP LOCKED, so another skips them while they are being reminded, and a row reminded
+    (its stored status now "sending") is re-checked by PostgreSQL and no longer matches once
+    that transaction committed. SQLite's write transaction (BEGIN IMMEDIATE) runs one worker
+    at a time, and the next one sees the reminders of the last.
+    """
     cutoff = now - timedelta(days=org.reminder_after_days)
     ever_opened = sa.select(MESSAGES.c.id).where(
         MESSAGES.c.credential_id == CREDENTIALS.c.id, MESSAGES.c.opened_at.is_not(None))
@@ -30,7 +38,8 @@ def due_reminders(connection, org, now):
             ~sa.exists(ever_opened),  # never after an open or a followed link
             reminders < org.reminder_max,
             latest_sent <= cutoff,
-        ).order_by(CREDENTIALS.c.id).limit(1000)).all()
+        ).order_by(CREDENTIALS.c.id).limit(1000)
+        .with_for_update(of=CREDENTIALS, skip_locked=True)).all()
 
 
 def send_reminders(now=None):
