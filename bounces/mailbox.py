@@ -18,7 +18,7 @@ from flask import current_app
 
 from bounces.apply import apply_all
 from bounces.reports import read_report
-from models import IntakeStatus, write_transaction
+from models import IntakeStatus, only_one, write_transaction
 
 PROCESSED, UNRECOGNISED = "Processed", "Unrecognised"
 FOLDER_OF = {"applied": PROCESSED, "duplicate": PROCESSED, "nothing": PROCESSED,
@@ -117,9 +117,15 @@ def connect():
 
 
 def poll(limit=1000):
-    """Read the bounce mailbox once: apply each report, move each mail to its folder.
-    Counter of outcomes; the intake's status notes the poll, or its error (then raised as
-    MailboxError)."""
+    """Read the bounce mailbox once, unless another worker is reading it: apply each report,
+    move each mail to its folder. Counter of outcomes; the intake's status notes the poll,
+    or its error (then raised as MailboxError)."""
+    # Two workers moving the same mail would each file a copy of it.
+    with only_one("bounce-mailbox") as mine:
+        return _poll(limit) if mine else Counter()
+
+
+def _poll(limit):
     outcomes = Counter()
     try:
         imap = connect()

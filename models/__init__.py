@@ -1,8 +1,10 @@
 """Database models, one module each; `db` is the Flask-SQLAlchemy handle."""
 
+import fcntl
 import os
 import socket
 import uuid
+import zlib
 from contextlib import contextmanager
 
 import sqlalchemy as sa
@@ -43,6 +45,33 @@ def write_lock():
     reads first cannot fail half-way on a lock another writer took in between."""
     if not db.session().in_transaction():
         db.session.connection(execution_options={"sqlite_immediate": True})
+
+
+@contextmanager
+def only_one(name):
+    """Yield True to the one holder of the named lock across every process sharing the
+    database, False to the others while it is held; a holder that dies lets go (a
+    PostgreSQL advisory lock on a connection of its own; on SQLite, whose processes share
+    one machine, a file lock beside the database)."""
+    if db.engine.dialect.name == "postgresql":
+        key = zlib.crc32(name.encode())
+        with db.engine.connect() as connection:
+            held = connection.scalar(sa.select(sa.func.pg_try_advisory_lock(key)))
+            connection.commit()  # the lock belongs to the session: no transaction stays open
+            try:
+                yield held
+            finally:
+                if held:
+                    connection.execute(sa.select(sa.func.pg_advisory_unlock(key)))
+                    connection.commit()
+        return
+    with open(f"{db.engine.url.database}.{name}.lock", "a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+        else:
+            yield True  # closing the file lets go
 
 
 def lease_owner():
@@ -95,6 +124,6 @@ __all__ = [
     "ApiKey", "Credential", "CredentialGroup", "EmailEvent", "EmailMessage", "ImportJob",
     "ImportRow", "IntakeReceipt", "IntakeStatus", "LeaseLost", "Organization", "SendSlot",
     "StatusCount",
-    "Suppression", "User", "db", "immediate_connection", "lease_owner", "write_lock",
+    "Suppression", "User", "db", "immediate_connection", "lease_owner", "only_one", "write_lock",
     "write_transaction",
 ]
