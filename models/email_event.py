@@ -11,7 +11,12 @@ from models.types import UTCDateTime, utcnow
 
 class EmailEvent(db.Model):
     __tablename__ = "email_events"
-    __table_args__ = (sa.Index("ix_email_events_timeline", "credential_id", "at"),)
+    __table_args__ = (
+        sa.Index("ix_email_events_timeline", "credential_id", "at"),
+        # Counts by type for /metrics, the last hour's bounces and the mail server's last
+        # reply (mailer.health), without reading the whole table.
+        sa.Index("ix_email_events_type_at", "type", "at"),
+    )
 
     id: so.Mapped[int] = so.mapped_column(primary_key=True)
     credential_id: so.Mapped[int] = so.mapped_column(

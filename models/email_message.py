@@ -31,6 +31,9 @@ class EmailMessage(db.Model):
         sa.Index("ix_email_messages_reason", "org_id", "bounce_code"),
         # A late report that names only its recipient finds the latest message to it.
         sa.Index("ix_email_messages_to", "to_address"),
+        # When the mail server last accepted anything, and what it took in the last hour
+        # (mailer.health, read by every poll of the Credentials page).
+        sa.Index("ix_email_messages_sent_at", "sent_at"),
         sa.CheckConstraint(
             "state IN ('queued', 'sending', 'retry', 'sent', 'bounced')", name="state"
         ),
@@ -61,6 +64,14 @@ class EmailMessage(db.Model):
     is_reminder: so.Mapped[bool] = so.mapped_column(default=False, server_default=sa.false())
 
     credential: so.Mapped["Credential"] = so.relationship(back_populates="messages")  # noqa: F821
+
+    @classmethod
+    def due(cls, now):
+        """SQL: the message is due at now (queued or retry, or sending with an expired lease)."""
+        return sa.or_(
+            sa.and_(cls.state.in_(("queued", "retry")), cls.next_attempt_at <= now),
+            sa.and_(cls.state == "sending", cls.lease_until < now),
+        )
 
     @property
     def hard_bounced(self):

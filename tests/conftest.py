@@ -3,8 +3,10 @@
 import base64
 import contextvars
 import hashlib
+import itertools
 import os
 import re
+from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
@@ -14,7 +16,7 @@ from flask.testing import FlaskClient
 import issuing
 from accounts import create_user
 from app import create_app
-from models import ApiKey, Credential, db
+from models import ApiKey, Credential, EmailEvent, EmailMessage, db
 from models.status_count import sync_statuses
 from models.types import utcnow
 
@@ -182,6 +184,35 @@ def mark_latest(credential, state, opened=False, bounce_kind="hard", code="mailb
     sync_statuses(db.session.connection(), [credential.id])
     db.session.commit()
     return credential
+
+
+def ago(minutes):
+    """The time that many minutes ago (negative: ahead)."""
+    return utcnow() - timedelta(minutes=minutes)
+
+
+_ADDRESSES = (f"r{n}@example.com" for n in itertools.count())
+
+
+def message_with(user, **columns):
+    """A published credential's queued message with these columns set (state, times);
+    committed. Returns the message."""
+    credential = issue(user, email=next(_ADDRESSES), action="publish")
+    row = credential.latest_message
+    if columns:
+        db.session.execute(sa.update(EmailMessage).where(EmailMessage.id == row.id)
+                           .values(**columns))
+        db.session.commit()
+    return row
+
+
+def add_event(row, kind, at, reply, **data):
+    """A timeline event of the message with the mail server's reply, as the queue or a
+    bounce report writes it; committed."""
+    db.session.execute(sa.insert(EmailEvent).values(
+        credential_id=row.credential_id, email_message_id=row.id, type=kind, at=at,
+        data={"reply": reply, **data}))
+    db.session.commit()
 
 
 # Configured senders (MAIL_DEFAULT_SENDER), the organization's name, and the From line

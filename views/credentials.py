@@ -10,6 +10,7 @@ import issuing
 import jobs
 from extensions import htmx
 from forms import EmailForm, ResendForm, ScheduleForm
+from mailer import health
 from models import Credential, db
 from models.status import EmailStatus
 from models.words import ALREADY_PUBLISHED, RESEND_REFUSALS
@@ -61,8 +62,10 @@ def index():
                                    current_app.config["BLOCKED_DOMAIN_THRESHOLD"]),
         "sender": current_user.org.sender(current_app.config["DEFAULT_SENDER"]),
     }
-    template = "credentials/_list.html" if htmx and not htmx.boosted else "credentials/index.html"
-    return render_template(template, **view)
+    if htmx and not htmx.boosted:
+        return render_template("credentials/_list.html", **view)
+    return render_template("credentials/index.html", stall=health.stalled(current_user.org_id),
+                           **view)
 
 
 @bp.get("/credentials/live")
@@ -78,12 +81,15 @@ def live():
         .where(Credential.id.in_(ids), Credential.email_status.not_in(transient))
         .options(sa.orm.selectinload(Credential.group),
                  sa.orm.selectinload(Credential.messages))).all()
+    # While the mail server takes nothing, each answer carries its banner; once rows change,
+    # the banner (or its absence) comes with them.
+    stall = health.stalled(current_user.org_id)
     if not changed:  # most polls: nothing to swap, so no counts to read either
-        return ""
+        return render_template("credentials/_stalled.html", stall=stall, oob=True) if stall else ""
     return render_template(
         "credentials/_live.html", changed=changed,
         counts=status_counts(current_user.org_id, text), status=status, q=text,
-        statuses=list(EmailStatus))
+        statuses=list(EmailStatus), stall=stall)
 
 
 @bp.post("/credentials/<int:credential_id>/publish")
