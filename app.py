@@ -43,8 +43,18 @@ def _secret_key(instance_path):
         return os.environ["SECRET_KEY"]
     path = Path(instance_path) / "secret_key"
     if not path.exists():
-        path.write_text(secrets.token_hex(32))
-        path.chmod(0o600)
+        # Written whole to a private file, then linked into place: processes starting
+        # together (gunicorn's workers) all end up with the one key that got there first.
+        spare = path.with_name(f"secret_key.{os.getpid()}.{secrets.token_hex(4)}")
+        descriptor = os.open(spare, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "w") as handle:
+            handle.write(secrets.token_hex(32))
+        try:
+            os.link(spare, path)
+        except FileExistsError:
+            pass
+        finally:
+            spare.unlink()
     return path.read_text().strip()
 
 
@@ -56,6 +66,8 @@ def config_from_env(instance_path):
     return {
         "SECRET_KEY": _secret_key(instance_path),
         "SQLALCHEMY_DATABASE_URI": _database_url(instance_path),
+        # A connection PostgreSQL dropped (a restart) is replaced, not handed to a request.
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
         "MAIL_SERVER": mail_server,
         "MAIL_PORT": int(env("MAIL_PORT") or (25 if mail_server else 1025)),
         "MAIL_USE_TLS": _flag("MAIL_USE_TLS", False),
@@ -97,6 +109,7 @@ def config_from_env(instance_path):
         "POSTMARK_WEBHOOK_USER": env("POSTMARK_WEBHOOK_USER") or None,
         "POSTMARK_WEBHOOK_PASSWORD": env("POSTMARK_WEBHOOK_PASSWORD") or None,
         "SES_WEBHOOK": _flag("SES_WEBHOOK", False),
+        "METRICS_TOKEN": env("METRICS_TOKEN") or None,
         # Larger request bodies get a 413 before they are read.
         "MAX_CONTENT_LENGTH": max(16 << 20, import_max_bytes + (1 << 20)),
         "SESSION_COOKIE_SAMESITE": "Lax",
@@ -121,6 +134,11 @@ def _check_settings(config):
                           "\"14 per second; 50000 per day\".") from None
     if config["SMTP_CONCURRENCY"] < 1:
         raise ConfigError("SMTP_CONCURRENCY must be 1 or more.")
+    # Each SMTP connection's thread holds a database connection through its batch and
+    # takes a second one now and then (a claim, a lease renewal): a pool any smaller would
+    # open and close database connections all the time.
+    config["SQLALCHEMY_ENGINE_OPTIONS"].setdefault(
+        "pool_size", max(5, 2 * config["SMTP_CONCURRENCY"] + 2))
     if config["BOUNCE_IMAP_SECURITY"] not in ("ssl", "starttls", "none"):
         raise ConfigError("BOUNCE_IMAP_SECURITY must be ssl, starttls or none.")
     config["BOUNCE_IMAP_PORT"] = config["BOUNCE_IMAP_PORT"] or (
@@ -163,6 +181,7 @@ def create_app(test_config=None):
         credentials,
         errors,
         export,
+        health,
         help,
         imports,
         issuing,
@@ -173,7 +192,7 @@ def create_app(test_config=None):
     )
 
     for module in (errors, auth, credentials, bulk, export, issuing, imports, help, api,
-                   tracking, outbox, settings, webhooks):
+                   tracking, outbox, settings, webhooks, health):
         app.register_blueprint(module.bp)
     # The API authenticates with bearer keys, the webhooks with their providers' signatures.
     csrf.exempt(api.bp)

@@ -1,8 +1,11 @@
 """The app factory and its configuration from the environment."""
 
+import multiprocessing
+
 import pytest
 from conftest import make_app
 
+import app as app_module
 from app import ConfigError, create_app
 
 
@@ -36,6 +39,23 @@ def test_defaults_use_sqlite_and_the_development_catcher(monkeypatch):
     # The generated secret key is kept, so sessions survive a restart.
     assert len(app.config["SECRET_KEY"]) == 64
     assert create_app().config["SECRET_KEY"] == app.config["SECRET_KEY"]
+
+
+def _key_after(barrier, folder):
+    barrier.wait(timeout=30)
+    return app_module._secret_key(folder)
+
+
+def test_processes_starting_together_share_one_private_secret_key(tmp_path, monkeypatch):
+    monkeypatch.delenv("SECRET_KEY", raising=False)
+    context = multiprocessing.get_context("fork")
+    with context.Manager() as manager:
+        barrier = manager.Barrier(8)
+        with context.Pool(8) as pool:
+            keys = pool.starmap(_key_after, [(barrier, str(tmp_path))] * 8)
+    assert len(set(keys)) == 1 and len(keys[0]) == 64
+    assert [path.name for path in tmp_path.iterdir()] == ["secret_key"]  # no spare left
+    assert (tmp_path / "secret_key").stat().st_mode & 0o777 == 0o600
 
 
 def test_test_config_overrides(monkeypatch, tmp_path):
