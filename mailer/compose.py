@@ -57,6 +57,7 @@ class DeliveryMail(Message):
         # Before the headers are replaced: policy.SMTP would store them decoded, and
         # compat32 would then encode each whole header, address included.
         message.policy = SMTP_COMPAT32
+        _without_wrapper(message)
         for part in message.walk():
             if part.is_multipart():
                 part.set_boundary(self._boundary())
@@ -76,6 +77,19 @@ class DeliveryMail(Message):
 
     def as_bytes(self):
         return self._message().as_bytes()
+
+
+def _without_wrapper(message):
+    """Flask-Mail wraps the text and HTML alternatives in a multipart/mixed of one part, and
+    gives every part a MIME-Version: the email becomes the alternatives alone, which every
+    receiving server and filter parses in less than half the time (bench/README.md)."""
+    parts = message.get_payload()
+    if message.get_content_type() == "multipart/mixed" and len(parts) == 1 \
+            and parts[0].get_content_type() == "multipart/alternative":
+        message.set_payload(parts[0].get_payload())
+        message.set_type("multipart/alternative")
+    for part in message.get_payload() if message.is_multipart() else ():
+        del part["MIME-Version"]
 
 
 def _render(name, context):

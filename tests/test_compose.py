@@ -1,5 +1,7 @@
 """The delivery email: both parts, tokens in the links, the stored Message-ID."""
 
+import email
+import email.policy
 import re
 
 import pytest
@@ -31,6 +33,12 @@ def test_delivery_email(issuer, app):
     raw = mail.as_bytes()
     assert b"Message-ID: " + message.message_id.encode() in raw
     assert not mail.has_bad_headers()
+    # The two alternatives alone, not wrapped in a multipart/mixed of one part.
+    parsed = email.message_from_bytes(raw, policy=email.policy.default)
+    assert [part.get_content_type() for part in parsed.walk()] == [
+        "multipart/alternative", "text/plain", "text/html"]
+    assert raw.count(b"MIME-Version: 1.0") == 1
+    assert link in parsed.get_body(("plain",)).get_content()
 
 
 @pytest.mark.parametrize("configured, org_name, from_line", SENDER_CASES)
