@@ -55,9 +55,11 @@ def take_slot(windows):
         return slot, 0.0
 
 
-def finish_slot(connection, slot):
-    """The server answered: the hand-over counts from now (in the caller's transaction)."""
-    connection.execute(sa.update(SLOTS).where(SLOTS.c.id == slot).values(counts_at=utcnow()))
+def finish_slots(connection, slots):
+    """The server answered: these hand-overs count from now (in the caller's transaction)."""
+    if slots:
+        connection.execute(sa.update(SLOTS).where(SLOTS.c.id.in_(slots))
+                           .values(counts_at=utcnow()))
 
 
 class Pace:

@@ -113,7 +113,7 @@ def test_a_slot_is_refused_while_the_window_is_full(app):
     assert pace.take_slot(windows) == (None, pace.POLL_SECONDS)
     with db.engine.begin() as connection:
         for slot, _ in slots:
-            pace.finish_slot(connection, slot)
+            pace.finish_slots(connection, [slot])
     slot, wait = pace.take_slot(windows)
     assert slot is None and 0.5 < wait <= 1.0  # the oldest leaves the window within 1 s
     db.session.execute(sa.update(SendSlot).values(counts_at=utcnow() - timedelta(seconds=2)))
