@@ -1,6 +1,7 @@
 """Sending at production speed: parallel connections, throttling, rate limits, leases."""
 
 import itertools
+import threading
 import time
 from collections import Counter
 from datetime import timedelta
@@ -129,3 +130,45 @@ def test_a_claim_is_renewed_while_its_connection_works(user, sink, mail_app):
     # Nobody else could claim them meanwhile: each went out once.
     assert sorted(Counter(sink.message_ids()).values()) == [1] * 6
 
+
+
+@pytest.mark.parametrize("app", ["sqlite", "postgres"], indirect=True)
+def test_outcomes_handed_in_together_are_committed_together(app, issuer, monkeypatch):
+    from mailer import queue
+    from mailer.replies import Outcome
+    from models import immediate_connection
+
+    for i in range(80):
+        issue(issuer, email=f"p{i}@example.com", action="publish")
+    ids = queue.claim_messages(80, "worker-1")
+    groups = []
+    record_all = queue.record_all
+    monkeypatch.setattr(queue, "record_all", lambda connection, outcomes, owner: (
+        groups.append(len(outcomes)), record_all(connection, outcomes, owner))[1])
+    recorder, start, seen = queue.Recorder("worker-1"), threading.Barrier(8), {}
+    watcher = sa.create_engine(app.config["SQLALCHEMY_DATABASE_URI"])
+
+    def connection_thread(mine):
+        with app.app_context(), immediate_connection() as connection, \
+                watcher.connect() as elsewhere:
+            start.wait()
+            for row_id in mine:
+                state = recorder.record(connection, row_id, Outcome("sent", "250 ok"), None)
+                # Committed before record returns: another connection sees it at once.
+                seen[row_id] = (state, elsewhere.scalar(
+                    sa.select(EmailMessage.state).where(EmailMessage.id == row_id)))
+                elsewhere.rollback()
+
+    threads = [threading.Thread(target=connection_thread, args=(ids[n::8],)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    watcher.dispose()
+    assert seen == {row_id: ("sent", "sent") for row_id in ids}
+    assert sum(groups) == 80 and max(groups) > 1  # fewer transactions than outcomes
+    db.session.rollback()
+    events = db.session.scalars(sa.select(EmailEvent.email_message_id)
+                                .where(EmailEvent.type == "sent")).all()
+    assert sorted(events) == sorted(ids)
+    assert db.session.scalar(sa.select(sa.func.max(EmailMessage.attempts))) == 1
