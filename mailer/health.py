@@ -36,16 +36,25 @@ class LastReply(NamedTuple):
     text: str
 
 
+class Retrying(NamedTuple):
+    """Messages waiting for their next try (a temporary failure): how many, the next try."""
+
+    count: int
+    next_at: datetime | None
+
+
 class QueueSummary(NamedTuple):
     due: Due
     sending: int
+    retrying: Retrying
     sent_last_hour: int
     bounced_last_hour: int
     last_reply: LastReply | None
 
 
 class Stall(NamedTuple):
-    """Mail waits and the server takes nothing: how many, the oldest due time, quiet seconds."""
+    """Mail waits and the server takes nothing: how many, since when the oldest was queued,
+    for how many seconds the server has taken nothing."""
 
     waiting: int
     since: datetime
@@ -95,6 +104,13 @@ def last_reply(org_id=None):
     return newest
 
 
+def retrying_later(org_id=None, now=None):
+    """Messages a temporary failure put back for a later try, not due yet."""
+    query = (sa.select(sa.func.count(), sa.func.min(MESSAGES.c.next_attempt_at))
+             .where(MESSAGES.c.state == "retry", MESSAGES.c.next_attempt_at > (now or utcnow())))
+    return Retrying(*db.session.execute(_of_messages(query, org_id)).one())
+
+
 def queue_summary(org_id=None, now=None):
     """The queue of one organization (or of the deployment) for the queue page."""
     now = now or utcnow()
@@ -105,6 +121,7 @@ def queue_summary(org_id=None, now=None):
     return QueueSummary(
         due=due_now(org_id, now),
         sending=sending_now(org_id, now),
+        retrying=retrying_later(org_id, now),
         sent_last_hour=db.session.scalar(_of_messages(sent, org_id)),
         bounced_last_hour=db.session.scalar(_of_events(bounced, org_id)),
         last_reply=last_reply(org_id),
@@ -119,11 +136,16 @@ def stalled(org_id, now=None):
     accepted = db.session.scalar(sa.select(sa.func.max(MESSAGES.c.sent_at)))
     if accepted is not None and accepted > quiet_from:
         return None
-    due = due_now(org_id, now)
-    if not due.count or due.oldest_at > quiet_from:
+    # Waiting: due now, or tried and waiting for its next try (while the server is down,
+    # retries spend most of their time there); since when the oldest was queued.
+    waiting = (sa.select(sa.func.count(), sa.func.min(MESSAGES.c.created_at))
+               .where(MESSAGES.c.state.in_(("queued", "retry", "sending")),
+                      sa.or_(EmailMessage.due(now), MESSAGES.c.attempts > 0)))
+    count, since = db.session.execute(_of_messages(waiting, org_id)).one()
+    if not count or since > quiet_from:
         return None
-    quiet_since = max(due.oldest_at, accepted) if accepted else due.oldest_at
-    return Stall(due.count, due.oldest_at, int((now - quiet_since).total_seconds()))
+    quiet_since = max(since, accepted) if accepted else since
+    return Stall(count, since, int((now - quiet_since).total_seconds()))
 
 
 def event_totals():

@@ -53,7 +53,7 @@ def test_stall_banner_arrives_with_the_status_poller(page, issuer):
 
     # The server took an email 4 min 56 s ago; one has waited for 10 minutes.
     message_with(issuer, state="sent", sent_at=utcnow() - timedelta(seconds=296))
-    message_with(issuer, next_attempt_at=ago(10))
+    message_with(issuer, created_at=ago(10), next_attempt_at=ago(10))
     page.goto(page.base_url + "/credentials")
     alert = page.get_by_role("alert")
     expect(alert).to_have_count(0)

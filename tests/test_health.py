@@ -82,18 +82,25 @@ def test_queue_summary_of_one_organization_and_of_all(issuer, rival):
 
 
 @pytest.mark.parametrize("app", ["sqlite", "postgres"], indirect=True)
-@pytest.mark.parametrize("waiting_for, accepted, quiet_minutes", [
-    pytest.param(None, 30, None, id="nothing waiting"),
-    pytest.param(12, 9, 9, id="quiet since the last email it took"),
-    pytest.param(12, None, 12, id="never took one: quiet since the oldest was due"),
-    pytest.param(12, 2, None, id="it took one two minutes ago"),
-    pytest.param(3, 30, None, id="waiting for three minutes only"),
+@pytest.mark.parametrize("waiting_for, accepted, quiet_minutes, retrying", [
+    pytest.param(None, 30, None, False, id="nothing waiting"),
+    pytest.param(12, 9, 9, False, id="quiet since the last email it took"),
+    pytest.param(12, None, 12, False, id="never took one: quiet since the oldest was queued"),
+    pytest.param(12, None, 12, True, id="tried and waiting for the next try"),
+    pytest.param(12, 2, None, False, id="it took one two minutes ago"),
+    pytest.param(3, 30, None, False, id="waiting for three minutes only"),
 ])
 def test_stalled_when_mail_waits_and_the_server_took_nothing_for_5_minutes(
-        issuer, rival, waiting_for, accepted, quiet_minutes):
+        issuer, rival, waiting_for, accepted, quiet_minutes, retrying):
     if waiting_for is not None:
-        message_with(issuer, next_attempt_at=ago(waiting_for))
-        message_with(issuer, next_attempt_at=ago(1))
+        # The server refused the connection: both wait for their next try, not due now.
+        for minutes in (waiting_for, 1):
+            due = {"next_attempt_at": ago(minutes)}
+            if retrying:
+                due = {"state": "retry", "attempts": 2, "next_attempt_at": ago(-2)}
+            message_with(issuer, created_at=ago(minutes), **due)
+    message_with(issuer, state="retry", next_attempt_at=ago(-1),  # throttled: not waiting
+                 created_at=ago(60))
     if accepted is not None:  # by another organization: the server is the deployment's
         message_with(rival, state="sent", sent_at=ago(accepted))
     stall = health.stalled(issuer.org_id)

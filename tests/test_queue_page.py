@@ -31,6 +31,9 @@ def test_queue_page_shows_the_organizations_queue_and_the_last_reply(client, aut
                                                                      rival):
     message_with(issuer, next_attempt_at=ago(3))
     message_with(issuer, state="sending", lease_until=ago(-1))
+    next_try = ago(-4)  # a temporary failure: tried again in 4 and in 20 minutes
+    for when in (next_try, ago(-20)):
+        message_with(issuer, state="retry", attempts=1, next_attempt_at=when)
     sent = message_with(issuer, state="sent", sent_at=ago(30))
     add_event(sent, "sent", ago(30), "250 2.0.0 <Ok> & queued <script>alert(1)</script>")
     bounced = message_with(issuer, state="bounced")
@@ -44,6 +47,8 @@ def test_queue_page_shows_the_organizations_queue_and_the_last_reply(client, aut
     assert stats(html) == {"due": "1", "sending": "1", "sent": "1", "bounced": "1"}
     words = text(html)
     assert "Oldest waiting email due 3 minutes ago" in words
+    assert (f"To be tried again 2 after a temporary failure, the next at {next_try:%H:%M} UTC"
+            in words)
     assert "250 2.0.0 &lt;Ok&gt; &amp; queued &lt;script&gt;alert(1)&lt;/script&gt;" in html
     assert "<script>alert" not in html and "rival reply" not in html
     assert re.search(r'<time datetime="[^"]+">\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC</time>', html)
@@ -66,7 +71,7 @@ def test_queue_page_needs_a_login_and_says_when_nothing_waits(app, client, auth)
     assert client.get("/queue").headers["Location"].startswith("/login")
     auth.login()
     words = text(client.get("/queue").text)
-    assert "Nothing is waiting." in words
+    assert "Nothing is waiting." in words and "To be tried again None." in words
     assert "No email was handed to the mail server yet." in words
     assert "Mail server Unreachable" in words
 
@@ -79,11 +84,11 @@ def banner(html):
 
 @pytest.mark.parametrize("app", ["sqlite", "postgres"], indirect=True)
 def test_credentials_banner_while_the_mail_server_takes_nothing(client, auth, issuer, rival):
-    oldest = message_with(issuer, next_attempt_at=ago(12))
+    oldest = message_with(issuer, created_at=ago(12), next_attempt_at=ago(12))
     for minutes in (8, 7):
-        message_with(issuer, next_attempt_at=ago(minutes))
+        message_with(issuer, created_at=ago(minutes), next_attempt_at=ago(minutes))
     message_with(rival, state="sent", sent_at=ago(9))  # the last email any server took
-    since = oldest.next_attempt_at
+    since = oldest.created_at
 
     auth.login()
     html = client.get("/credentials").text
