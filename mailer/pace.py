@@ -98,7 +98,3 @@ class Pace:
             turn = max(now, self._resume_at, self._next_at)
             self._next_at = turn + self._gap
             return turn - now
-
-    @property
-    def slowed(self):
-        return self._gap > 0 or self._resume_at > time.monotonic()
