@@ -11,6 +11,8 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(BIN)/python -m pip install -q --disable-pip-version-check -r requirements-dev.txt
 	touch $@
 
+# Development: mail is caught locally (shown at /outbox) unless MAIL_SERVER is set.
+run: export DEV_MAIL_CATCHER = 1
 run: $(VENV)/.installed
 	$(FLASK) db upgrade
 	$(FLASK) demo

@@ -5,12 +5,15 @@ import secrets
 from pathlib import Path
 
 import click
-from flask import Flask, request
+import limits
+from flask import Flask, current_app, request
+from flask_login import current_user
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 import cli
 import jobs
 import validation
-from extensions import csrf, htmx, login_manager, mail, migrate
+from extensions import csrf, htmx, limiter, login_manager, mail, migrate
 from mailer import catcher, pace
 from models import User, db, write_lock
 from typos import suggest_address
@@ -69,6 +72,7 @@ def config_from_env(instance_path):
         # A connection PostgreSQL dropped (a restart) is replaced, not handed to a request.
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
         "MAIL_SERVER": mail_server,
+        "DEV_MAIL_CATCHER": _flag("DEV_MAIL_CATCHER", False),
         "MAIL_PORT": int(env("MAIL_PORT") or (25 if mail_server else 1025)),
         "MAIL_USE_TLS": _flag("MAIL_USE_TLS", False),
         "MAIL_USE_SSL": _flag("MAIL_USE_SSL", False),
@@ -110,8 +114,20 @@ def config_from_env(instance_path):
         "POSTMARK_WEBHOOK_PASSWORD": env("POSTMARK_WEBHOOK_PASSWORD") or None,
         "SES_WEBHOOK": _flag("SES_WEBHOOK", False),
         "METRICS_TOKEN": env("METRICS_TOKEN") or None,
-        # Larger request bodies get a 413 before they are read.
-        "MAX_CONTENT_LENGTH": max(16 << 20, import_max_bytes + (1 << 20)),
+        # Rate limits (the limits library's syntax), kept in memory or, for several
+        # processes, where RATELIMIT_STORAGE_URI says (redis://host:6379/0).
+        "RATELIMIT_STORAGE_URI": env("RATELIMIT_STORAGE_URI") or "memory://",
+        "RATELIMIT_STRATEGY": "sliding-window-counter",
+        "LOGIN_RATE_LIMIT": env("LOGIN_RATE_LIMIT") or "10 per 15 minutes",  # failures, an address
+        "LOGIN_IP_RATE_LIMIT": env("LOGIN_IP_RATE_LIMIT") or "30 per 15 minutes",  # an IP's
+        "API_RATE_LIMIT": env("API_RATE_LIMIT") or "600 per minute",  # each API key
+        "PUBLIC_RATE_LIMIT": env("PUBLIC_RATE_LIMIT") or "3000 per minute",  # recipients, an IP
+        # Behind N reverse proxies, the client's address is the Nth from the right of
+        # X-Forwarded-For (and https from X-Forwarded-Proto): rate limits need it.
+        "PROXY_COUNT": int(env("PROXY_COUNT") or 0),
+        # Larger request bodies get a 413 before they are read: forms and JSON (a bulk call
+        # of 1,000 credentials is about 200 KB); the spreadsheet upload takes its own limit.
+        "MAX_CONTENT_LENGTH": 2 << 20,
         "SESSION_COOKIE_SAMESITE": "Lax",
     }
 
@@ -132,6 +148,12 @@ def _check_settings(config):
     except ValueError as error:
         raise ConfigError(f"MAIL_RATE_LIMIT: {error}. Write it as \"14 per second\" or "
                           "\"14 per second; 50000 per day\".") from None
+    for name in ("LOGIN_RATE_LIMIT", "LOGIN_IP_RATE_LIMIT", "API_RATE_LIMIT",
+                 "PUBLIC_RATE_LIMIT"):
+        try:
+            limits.parse_many(config[name])
+        except ValueError:
+            raise ConfigError(f"{name}: write it as \"10 per 15 minutes\".") from None
     if config["SMTP_CONCURRENCY"] < 1:
         raise ConfigError("SMTP_CONCURRENCY must be 1 or more.")
     # Each SMTP connection's thread holds a database connection through its batch and
@@ -153,29 +175,41 @@ def create_app(test_config=None):
     if test_config:
         app.config.update(test_config)
     _check_settings(app.config)
-    # Mail headers take addresses; the catcher runs on loopback when no server is set.
-    if not app.config["MAIL_SERVER"]:
+    # The development catcher stands in for a mail server only when asked (make run): a
+    # production process with no MAIL_SERVER must not start and quietly catch all mail.
+    if app.config["MAIL_SERVER"]:
+        app.config["DEV_MAIL_CATCHER"] = False
+    elif app.config["DEV_MAIL_CATCHER"]:
         app.config["MAIL_SERVER"] = "127.0.0.1"
-        app.config["DEV_MAIL_CATCHER"] = True
+    else:
+        raise ConfigError(
+            "MAIL_SERVER is not set. Set MAIL_SERVER (with MAIL_PORT, MAIL_USE_TLS, "
+            "MAIL_USERNAME and MAIL_PASSWORD as your mail server needs) to send real mail, or "
+            "DEV_MAIL_CATCHER=1 to catch all mail locally for development (make run sets it).")
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(Path(__file__).parent / "migrations"),
                     render_as_batch=True, compare_type=True)
+    # Before the CSRF check, which reads the body: the upload route's larger limit.
+    app.before_request(_body_limit)
     csrf.init_app(app)
     htmx.init_app(app)
     mail.init_app(app)
     login_manager.init_app(app)
+    limiter.init_app(app)
+    if app.config["PROXY_COUNT"]:
+        count = app.config["PROXY_COUNT"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count, x_host=count)
     login_manager.login_view = "auth.login"
     login_manager.login_message = "Please log in to see this page."
 
     app.jinja_env.globals["suggest_address"] = suggest_address
 
-    @login_manager.user_loader
-    def load_user(user_id):
-        return db.session.get(User, int(user_id)) if user_id.isdigit() else None
+    login_manager.user_loader(User.from_session_id)
 
     from views import (
         api,
+        apikeys,
         auth,
         bulk,
         credentials,
@@ -192,7 +226,7 @@ def create_app(test_config=None):
     )
 
     for module in (errors, auth, credentials, bulk, export, issuing, imports, help, api,
-                   tracking, outbox, settings, webhooks, health):
+                   tracking, outbox, settings, webhooks, health, apikeys):
         app.register_blueprint(module.bp)
     # The API authenticates with bearer keys, the webhooks with their providers' signatures.
     csrf.exempt(api.bp)
@@ -200,15 +234,26 @@ def create_app(test_config=None):
 
     @app.before_request
     def take_write_lock_for_changes():
-        # A change reads, then writes: on SQLite, lock first so it cannot fail half-way.
-        # Webhooks write in transactions of their own, after verifying the request.
-        if request.method not in ("GET", "HEAD", "OPTIONS") and request.blueprint != "webhooks":
+        # An issuer's change reads, then writes: on SQLite, lock first so it cannot fail
+        # half-way. Only once logged in: a stranger's request (a login attempt, a forged
+        # form) must not queue behind writers or make them wait. The API locks once a key
+        # is checked; webhooks write in transactions of their own after their signatures.
+        if (request.method not in ("GET", "HEAD", "OPTIONS")
+                and request.blueprint not in ("webhooks", "api", "auth")
+                and current_user.is_authenticated):
+            db.session.rollback()  # end the read that loaded the user; begin with the lock
             write_lock()
 
     cli.register(app)
     if _runs_background_services(app):
         _start_background_services(app)
     return app
+
+
+def _body_limit():
+    """The spreadsheet upload may be as large as IMPORT_MAX_BYTES and its form around it."""
+    if request.endpoint == "imports.upload":
+        request.max_content_length = current_app.config["IMPORT_MAX_BYTES"] + (1 << 20)
 
 
 def _runs_background_services(app):

@@ -16,6 +16,7 @@ from accounts import create_user
 from bounces import mailbox
 from mailer.queue import stop_sending
 from models import ApiKey, User, db
+from models.types import utcnow
 
 users = AppGroup("users", help="Manage issuer accounts.")
 apikeys = AppGroup("apikeys", help="Manage API keys.")
@@ -63,9 +64,46 @@ def apikeys_create(email):
     click.echo(key)
 
 
+@apikeys.command("list")
+@click.argument("email")
+def apikeys_list(email):
+    """List a user's API keys: prefix, created, last used, revoked."""
+    user = db.session.scalar(sa.select(User).filter_by(email=_clean_email(email)))
+    if user is None:
+        raise click.ClickException(f"No user {email}.")
+    keys = db.session.scalars(sa.select(ApiKey).filter_by(user_id=user.id)
+                              .order_by(ApiKey.created_at)).all()
+    if not keys:
+        click.echo(f"{user.email} has no API keys.")
+    for key in keys:
+        used = f"{key.last_used_at:%Y-%m-%d %H:%M} UTC" if key.last_used_at else "never"
+        state = f"revoked {key.revoked_at:%Y-%m-%d %H:%M} UTC" if key.revoked_at else "active"
+        click.echo(f"{key.label:16} created {key.created_at:%Y-%m-%d %H:%M} UTC  "
+                   f"last used {used:20}  {state}")
+
+
+@apikeys.command("revoke")
+@click.argument("prefix")
+def apikeys_revoke(prefix):
+    """Revoke the API key whose first characters are PREFIX (as `list` shows them)."""
+    prefix = prefix.rstrip("…").strip()
+    key = db.session.scalar(sa.select(ApiKey).filter_by(prefix=prefix)) if prefix else None
+    if key is None:
+        raise click.ClickException(f"No API key {prefix!r}: `flask apikeys list EMAIL` "
+                                   "shows the prefixes.")
+    if key.revoked_at is None:
+        key.revoked_at = utcnow()
+        db.session.commit()
+    click.echo(f"Revoked {key.label} of {key.user.email}: it gets 401 from now on.")
+
+
 @click.command("demo")
 def demo():
-    """Create the demo issuer and demo credentials, unless an issuer exists."""
+    """Create the demo issuer and demo credentials, unless an issuer exists (development
+    only: its password is printed and known)."""
+    if not current_app.config["DEV_MAIL_CATCHER"]:
+        raise click.ClickException("The demo issuer is for development only: run it with "
+                                   "DEV_MAIL_CATCHER=1 (make run does).")
     if db.session.scalar(sa.select(User).limit(1)):
         click.echo("An issuer exists already; log in with your account.")
         return

@@ -118,7 +118,7 @@ def fresh_app(url, folder):
     """An app on an empty schema (tables dropped and created again), not in context."""
     app = create_app({"SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": "bench",
                       "SCHEDULER_ENABLED": False, "MAIL_DEFAULT_SENDER": SENDER,
-                      "IMPORT_FOLDER": str(Path(folder) / "imports")})
+                      "IMPORT_FOLDER": str(Path(folder) / "imports"), "MAIL_SERVER": "127.0.0.1"})
     with app.app_context():
         db.drop_all()
         db.create_all()

@@ -79,7 +79,7 @@ def median_ms(call):
 
 def measure(count, url):
     app = create_app({"SQLALCHEMY_DATABASE_URI": url, "WTF_CSRF_ENABLED": False,
-                      "SECRET_KEY": "bench"})
+                      "SECRET_KEY": "bench", "MAIL_SERVER": "127.0.0.1"})
     with app.app_context():
         db.drop_all()
         db.create_all()

@@ -8,6 +8,7 @@ import sqlalchemy as sa
 
 from issuing.emails import CREDENTIALS, EVENTS, new_emails, queue_emails
 from models import Suppression
+from models.email_message import new_token
 from models.status_count import sync_statuses
 from models.types import utcnow
 
@@ -46,14 +47,15 @@ def schedule(connection, credential_ids, at_time, send_email):
 
 
 def change_address(connection, credential_id, address, user_id=None, now=None):
-    """Give the recipient a new address (or none); it sends nothing. False when it was the
-    same address already."""
+    """Give the recipient a new address (or none) and a new credential link; it sends
+    nothing. False when it was the same address already."""
     old = connection.execute(sa.select(CREDENTIALS.c.recipient_email)
                              .where(CREDENTIALS.c.id == credential_id)).scalar_one()
     if old == address:
         return False
+    # A new credential link too: the old address's emails and pages stop showing it.
     connection.execute(sa.update(CREDENTIALS).where(CREDENTIALS.c.id == credential_id)
-                       .values(recipient_email=address))
+                       .values(recipient_email=address, token=new_token()))
     connection.execute(sa.insert(EVENTS), {
         "credential_id": credential_id, "user_id": user_id, "type": "address_changed",
         "data": {"old": old, "new": address}, "at": now or utcnow()})

@@ -2,15 +2,17 @@
 
 import hashlib
 import secrets
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 import sqlalchemy.orm as so
 
-from models import db
+from models import db, write_transaction
 from models.types import UTCDateTime, utcnow
 
 PREFIX = "cmt_"
+SHOWN = 12  # characters of a key kept in clear: "cmt_" and 8 random ones (48 bits)
+USE_NOTED_EVERY = timedelta(minutes=1)
 
 
 def _digest(key):
@@ -24,8 +26,12 @@ class ApiKey(db.Model):
     id: so.Mapped[int] = so.mapped_column(primary_key=True)
     user_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("users.id"), index=True)
     key_hash: so.Mapped[str] = so.mapped_column(sa.String(64), unique=True)
+    # The key's first characters, enough to tell keys apart in lists and to revoke one;
+    # None for keys made before prefixes were kept.
+    prefix: so.Mapped[str | None] = so.mapped_column(sa.String(16), unique=True)
     created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
     last_used_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)
+    revoked_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)
 
     user: so.Mapped["User"] = so.relationship()  # noqa: F821
 
@@ -33,7 +39,7 @@ class ApiKey(db.Model):
     def issue(cls, user):
         """Create a key for the user; return (row, plaintext key), the only time it is seen."""
         key = PREFIX + secrets.token_urlsafe(32)
-        row = cls(user=user, key_hash=_digest(key))
+        row = cls(user=user, key_hash=_digest(key), prefix=key[:SHOWN])
         db.session.add(row)
         return row, key
 
@@ -42,7 +48,23 @@ class ApiKey(db.Model):
         """The key row for a presented key, or None."""
         if not key or not key.startswith(PREFIX) or len(key) > 100:
             return None
-        return db.session.scalar(sa.select(cls).where(cls.key_hash == _digest(key)))
+        return db.session.scalar(sa.select(cls).where(cls.key_hash == _digest(key),
+                                                      cls.revoked_at.is_(None)))
+
+    def note_use(self, now=None):
+        """Record that the key was used, at most once a minute (a write per request would
+        make every API read a write)."""
+        now = now or utcnow()
+        if self.last_used_at is None or now - self.last_used_at >= USE_NOTED_EVERY:
+            with write_transaction() as connection:
+                connection.execute(sa.update(ApiKey).where(ApiKey.id == self.id)
+                                   .values(last_used_at=now))
+            so.attributes.set_committed_value(self, "last_used_at", now)  # written already
+
+    @property
+    def label(self):
+        """How lists name the key: its prefix and an ellipsis."""
+        return f"{self.prefix}…" if self.prefix else f"key #{self.id}"
 
     def __repr__(self):
         return f"<ApiKey {self.id} user={self.user_id}>"

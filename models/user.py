@@ -18,6 +18,9 @@ class User(UserMixin, db.Model):
     org_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("organizations.id"), index=True)
     email: so.Mapped[str] = so.mapped_column(sa.String(254), unique=True)
     password_hash: so.Mapped[str] = so.mapped_column(sa.String(256))
+    # In the session cookie beside the id; logging out raises it, so a copy of an old
+    # cookie (stolen, or left in another browser) no longer logs anyone in.
+    session_version: so.Mapped[int] = so.mapped_column(default=1, server_default="1")
     created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
 
     org: so.Mapped["Organization"] = so.relationship()  # noqa: F821
@@ -30,5 +33,32 @@ class User(UserMixin, db.Model):
         """True when the password matches the stored hash."""
         return check_password_hash(self.password_hash, password)
 
+    def get_id(self):
+        """What the session cookie holds: the id and the session version."""
+        return f"{self.id}:{self.session_version}"
+
+    @classmethod
+    def from_session_id(cls, session_id):
+        """The user a session cookie names, if its version is still current."""
+        user_id, _, version = session_id.partition(":")
+        if not (user_id.isdigit() and version.isdigit()):
+            return None
+        user = db.session.get(cls, int(user_id))
+        return user if user is not None and user.session_version == int(version) else None
+
+    def end_sessions(self):
+        """Log out every copy of this user's session cookie (committed by the caller)."""
+        self.session_version = User.session_version + 1  # in SQL: two logouts both count
+
     def __repr__(self):
         return f"<User {self.id} {self.email}>"
+
+
+def check_unknown_password(password):
+    """As long as a real check, for an address with no account: the answer's timing must
+    not tell which addresses have one."""
+    check_password_hash(_DUMMY_HASH, password)
+    return False
+
+
+_DUMMY_HASH = generate_password_hash("no account has this password")

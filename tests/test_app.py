@@ -29,9 +29,15 @@ def test_environment_is_read(monkeypatch, tmp_path):
     assert not config.get("DEV_MAIL_CATCHER")
 
 
-def test_defaults_use_sqlite_and_the_development_catcher(monkeypatch):
-    for name in ("DATABASE_URL", "SECRET_KEY", "MAIL_SERVER", "MAIL_PORT"):
+def test_without_a_mail_server_it_refuses_to_start_unless_in_development(monkeypatch):
+    for name in ("DATABASE_URL", "SECRET_KEY", "MAIL_SERVER", "MAIL_PORT", "DEV_MAIL_CATCHER"):
         monkeypatch.delenv(name, raising=False)
+    with pytest.raises(ConfigError, match="MAIL_SERVER is not set.*DEV_MAIL_CATCHER=1"):
+        create_app()
+    monkeypatch.setenv("DEV_MAIL_CATCHER", "1")
+    monkeypatch.setenv("MAIL_SERVER", "smtp.example.com")  # a real server: no catcher
+    assert create_app().config["DEV_MAIL_CATCHER"] is False
+    monkeypatch.delenv("MAIL_SERVER")
     app = create_app()
     assert app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite:///")
     assert (app.config["MAIL_SERVER"], app.config["MAIL_PORT"]) == ("127.0.0.1", 1025)

@@ -43,7 +43,11 @@ def test_users_create_refuses_bad_input(runner):
     assert runner.invoke(args=["apikeys", "create", "nobody@acme.test"]).exit_code != 0
 
 
-def test_demo_creates_every_status_once(runner, client):
+def test_demo_creates_every_status_once_in_development_only(app, runner, client):
+    refused = runner.invoke(args=["demo"])  # a deployment with a real mail server
+    assert refused.exit_code != 0 and "development only" in refused.output
+    assert db.session.scalar(sa.select(sa.func.count(Credential.id))) == 0
+    app.config["DEV_MAIL_CATCHER"] = True
     result = runner.invoke(args=["demo"])
     assert result.exit_code == 0 and "demo@example.com" in result.output
     statuses = {c.email_status for c in db.session.scalars(sa.select(Credential))}

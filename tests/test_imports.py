@@ -244,15 +244,19 @@ def test_a_file_over_the_size_limit_gets_413(app, logged_in):
     assert os.listdir(app.config["IMPORT_FOLDER"]) == []
 
 
-def test_a_body_over_the_request_limit_gets_a_clear_413(app, logged_in, issuer):
-    app.config["MAX_CONTENT_LENGTH"] = 1000
-    app.config["IMPORT_MAX_BYTES"] = 100_000  # only the request limit applies
-    response = upload(logged_in, HEADER + "Ann Lee,ann@example.com,A\n" * 200)
+def test_bodies_are_limited_per_route(app, logged_in, issuer):
+    app.config["MAX_CONTENT_LENGTH"] = 1000  # forms and JSON
+    app.config["IMPORT_MAX_BYTES"] = 100_000  # the spreadsheet upload: larger
+    rows = HEADER + "Ann Lee,ann@example.com,A\n" * 200  # 5 KB
+    assert upload(logged_in, rows).status_code == 302  # kept: on to its mapping
+    response = upload(logged_in, HEADER + "Ann Lee,ann@example.com,A\n" * 5000)  # 130 KB
     assert response.status_code == 413 and "The file is too large" in response.text
     response = api_for(logged_in, issuer).post("/api/v1/credentials", data="x" * 2000,
                                                content_type="application/json")
     assert response.status_code == 413
     assert response.get_json()["error"]["message"] == "The request body is too large."
+    response = logged_in.post("/settings/", data={"section": "sender", "sender_name": "x" * 2000})
+    assert response.status_code == 413 and response.text == "The request is too large.\n"
 
 
 @pytest.mark.slow

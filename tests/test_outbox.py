@@ -15,7 +15,7 @@ from models import db
 @pytest.fixture
 def dev_app(tmp_path):
     port = free_port()
-    app = make_app(tmp_path, MAIL_SERVER=None, MAIL_PORT=port)
+    app = make_app(tmp_path, MAIL_SERVER=None, MAIL_PORT=port, DEV_MAIL_CATCHER=True)
     app.instance_path = str(tmp_path)  # keep the Maildir inside the test's folder
     assert app.config["DEV_MAIL_CATCHER"]
     with app.app_context():

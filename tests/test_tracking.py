@@ -139,3 +139,26 @@ def test_recipient_page_escapes_names(client, issuer):
     credential = issue(issuer, name="<script>x()</script>", action="publish", send_email=False)
     page = client.get(f"/c/{credential.token}").text
     assert "<script>x()" not in page and "&lt;script&gt;x()" in page
+
+
+def test_links_to_an_old_address_stop_working_and_the_new_one_gets_its_own(client, issuer,
+                                                                            delivered):
+    from conftest import api_for
+
+    old_email, old_page = delivered.latest_message.token, delivered.token
+    assert client.get(f"/r/{old_email}").status_code == 302
+    api = api_for(client, issuer)
+    changed = api.patch(f"/api/v1/credentials/{delivered.id}",
+                        json={"recipient_email": "new.person@example.org"})
+    assert changed.status_code == 200
+    assert client.get(f"/r/{old_email}").status_code == 404  # the email to the old address
+    assert client.get(f"/c/{old_page}").status_code == 404  # a page the old address saw
+    assert api.post(f"/api/v1/credentials/{delivered.id}/resend", json={}).status_code == 202
+    db.session.rollback()
+    db.session.refresh(delivered)
+    new_email = delivered.latest_message
+    assert new_email.to_address == "new.person@example.org" and new_email.token != old_email
+    response = client.get(f"/r/{new_email.token}")
+    assert response.status_code == 302 and response.location == f"/c/{delivered.token}"
+    assert delivered.token != old_page
+    assert client.get(response.location).status_code == 200

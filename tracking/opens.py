@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import sqlalchemy as sa
 
-from models import Credential, EmailEvent, EmailMessage, write_transaction
+from models import Credential, EmailEvent, EmailMessage, db, write_transaction
 from models.status_count import sync_statuses
 from models.types import utcnow
 
@@ -84,15 +84,27 @@ def record_opens(connection, hits):
 
 def follow_link(token, user_agent):
     """The link in the email was followed: record it as an open, and return the token of
-    the credential page to show (None for an unknown token or an unpublished credential)."""
+    the credential page to show (None for an unknown token, an unpublished credential, or
+    an email to an address the credential no longer has)."""
+    if not token or len(token) > 64:
+        return None
+    # A stranger's guess takes no write lock: the token is looked up first.
+    with db.engine.connect() as connection:
+        if connection.execute(sa.select(MESSAGES.c.id).where(MESSAGES.c.token == token)
+                              ).first() is None:
+            return None
     with write_transaction() as connection:
         message = record_opens(connection, [(token, user_agent[:300], utcnow(), "link")]).get(
             token)
         if message is None:
             return None
+        # An email to an address the credential no longer has shows nothing.
         return connection.execute(
-            sa.select(CREDENTIALS.c.token).where(CREDENTIALS.c.id == message.credential_id,
-                                                 CREDENTIALS.c.issue_state == "published")
+            sa.select(CREDENTIALS.c.token)
+            .join(MESSAGES, MESSAGES.c.credential_id == CREDENTIALS.c.id)
+            .where(MESSAGES.c.id == message.id, CREDENTIALS.c.issue_state == "published",
+                   sa.func.lower(CREDENTIALS.c.recipient_email)
+                   == sa.func.lower(MESSAGES.c.to_address))
         ).scalar()
 
 
@@ -125,12 +137,18 @@ class OpenRecorder:
                 self.wakeup.set()
 
     def flush(self):
-        """Write every noted open now."""
+        """Write every noted open now; if that fails, keep them for the next try."""
         with self.lock:
             hits, self.pending = self.pending, []
-        if hits:
+        if not hits:
+            return
+        try:
             with self.app.app_context(), write_transaction() as connection:
                 record_opens(connection, hits)
+        except BaseException:
+            with self.lock:
+                self.pending[:0] = hits  # before the ones noted meanwhile: oldest first
+            raise
 
     def _run(self):
         while True:

@@ -1,13 +1,25 @@
-"""Logging issuers in and out."""
+"""Logging issuers in and out, with failed attempts limited per address and per IP."""
 
 from urllib.parse import urlsplit
 
 import sqlalchemy as sa
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask_limiter.util import get_remote_address
 from flask_login import current_user, login_required, login_user, logout_user
 
+from extensions import limiter
 from forms import LoginForm
 from models import User, db
+from models.user import check_unknown_password
 
 bp = Blueprint("auth", __name__)
 
@@ -22,14 +34,30 @@ def _safe_next(target):
     return target
 
 
+def _submitted_address():
+    """The address a login attempt is for, as the account would be looked up."""
+    return "login:" + (request.form.get("email") or "").strip().lower()[:254]
+
+
+def _failed(response):
+    """Only failed attempts count: a login that works answers with a redirect."""
+    return response.status_code != 302
+
+
 @bp.route("/login", methods=["GET", "POST"])
+@limiter.limit(lambda: current_app.config["LOGIN_RATE_LIMIT"], key_func=_submitted_address,
+               methods=["POST"], deduct_when=_failed, scope="login-address")
+@limiter.limit(lambda: current_app.config["LOGIN_IP_RATE_LIMIT"], key_func=get_remote_address,
+               methods=["POST"], deduct_when=_failed, scope="login-ip")
 def login():
     if current_user.is_authenticated:
         return redirect(url_for("credentials.index"))
     form = LoginForm()
     if form.validate_on_submit():
         user = db.session.scalar(sa.select(User).where(User.email == form.email.data.lower()))
-        if user and user.check_password(form.password.data):
+        password = form.password.data
+        if user.check_password(password) if user else check_unknown_password(password):
+            session.clear()  # nothing from before the login carries over into it
             login_user(user)
             return redirect(_safe_next(request.args.get("next")) or url_for("credentials.index"))
         form.password.errors.append("Wrong email or password.")
@@ -39,6 +67,9 @@ def login():
 @bp.post("/logout")
 @login_required
 def logout():
+    current_user.end_sessions()  # every copy of the cookie stops working, not just this one
+    db.session.commit()
     logout_user()
+    session.clear()
     flash("You are logged out.")
     return redirect(url_for("auth.login"))

@@ -1,7 +1,14 @@
 """Errors as DESIGN.md's JSON body under /api/, the usual pages elsewhere."""
 
-from flask import Blueprint, jsonify, request
+import math
+import time
+
+from flask import Blueprint, jsonify, render_template, request
+from flask_limiter import RateLimitExceeded
 from werkzeug.exceptions import HTTPException
+
+from extensions import limiter
+from forms import LoginForm
 
 bp = Blueprint("errors", __name__)
 
@@ -33,3 +40,21 @@ def api_error(error):
 def http_error(error):
     """JSON errors under /api/, the usual pages elsewhere."""
     return json_error(error.code, error.description) if wants_json() else error
+
+
+@bp.app_errorhandler(RateLimitExceeded)
+def too_many_requests(error):
+    """429 saying when to try again: on the login page, as JSON under /api/, else text."""
+    limit = limiter.current_limit
+    seconds = max(1, math.ceil(limit.reset_at - time.time())) if limit else 60
+    minutes = math.ceil(seconds / 60)
+    wait = f"{minutes} minute{'s' if minutes > 1 else ''}" if seconds > 60 else \
+        f"{seconds} second{'s' if seconds > 1 else ''}"
+    headers = {"Retry-After": str(seconds)}
+    if wants_json():
+        body, status = json_error(429, f"Too many requests: try again in {wait}.")
+        return body, status, headers
+    if request.endpoint == "auth.login":
+        return render_template("auth/login.html", form=LoginForm(), too_many=wait), 429, headers
+    return f"Too many requests: try again in {wait}.\n", 429, {
+        **headers, "Content-Type": "text/plain; charset=utf-8"}

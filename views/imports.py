@@ -53,10 +53,12 @@ def _too_large_message():
 
 @bp.app_errorhandler(RequestEntityTooLarge)
 def too_large(error):
-    """A body over MAX_CONTENT_LENGTH: say so plainly (JSON under /api/)."""
+    """A body over its route's limit: say so plainly (JSON under /api/)."""
     if wants_json():
         return json_error(413, "The request body is too large.")
-    return _index(ImportUploadForm(formdata=None), [_too_large_message()], 413)
+    if request.endpoint == "imports.upload":
+        return _index(ImportUploadForm(formdata=None), [_too_large_message()], 413)
+    return "The request is too large.\n", 413, {"Content-Type": "text/plain; charset=utf-8"}
 
 
 def _index(form, errors=(), status=200):

@@ -5,10 +5,13 @@ import base64
 import sqlalchemy as sa
 from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
 
+from extensions import limiter
 from models import Credential, db
 from tracking import opens
 
 bp = Blueprint("tracking", __name__)
+# Generous: a privacy proxy fetches many recipients' images from a few addresses.
+limiter.shared_limit(lambda: current_app.config["PUBLIC_RATE_LIMIT"], scope="public")(bp)
 
 # A transparent 1×1 GIF.
 PIXEL = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7")

@@ -1,0 +1,252 @@
+"""Attacks on logins, sessions, keys and public routes, made as a stranger would."""
+
+import os
+import re
+import sqlite3
+import statistics
+import time
+
+import pytest
+import sqlalchemy as sa
+from conftest import PASSWORD, Auth, issue, make_app
+
+from accounts import create_user
+from extensions import limiter
+from models import EmailEvent, db
+from tracking import opens
+
+WRONG = "not the password"
+
+
+def attempt(client, email, password=WRONG, ip="203.0.113.7"):
+    return client.post("/login", data={"email": email, "password": password},
+                       environ_base={"REMOTE_ADDR": ip})
+
+
+def test_ten_failures_for_an_address_then_429_whatever_the_password(client, issuer):
+    for n in range(10):
+        assert attempt(client, "issuer@acme.test", ip=f"198.51.100.{n}").status_code == 422
+    refused = attempt(client, "ISSUER@acme.test ", password=PASSWORD, ip="198.51.100.99")
+    assert refused.status_code == 429
+    seconds = int(refused.headers["Retry-After"])
+    assert 60 < seconds <= 900  # within the 15-minute window
+    words = " ".join(refused.text.split())
+    assert f"Too many failed attempts to log in. Wait {-(-seconds // 60)} minutes" in words
+    # Another address from the same addresses still logs in: the limit is the address's.
+    create_user("other@acme.test", "Acme Academy", PASSWORD)
+    assert attempt(client, "other@acme.test", PASSWORD, ip="198.51.100.1").status_code == 302
+
+
+def test_thirty_failures_from_one_ip_then_429_for_every_address(client, issuer):
+    for n in range(30):
+        assert attempt(client, f"guess{n}@acme.test").status_code == 422
+    assert attempt(client, "issuer@acme.test", PASSWORD).status_code == 429
+    assert attempt(client, "issuer@acme.test", PASSWORD, ip="192.0.2.1").status_code == 302
+
+
+def test_logins_that_work_do_not_count(client, issuer):
+    for _ in range(12):
+        assert attempt(client, "issuer@acme.test", PASSWORD).status_code == 302
+        client.post("/logout")
+    assert attempt(client, "issuer@acme.test", PASSWORD).status_code == 302
+
+
+def test_unknown_addresses_get_the_same_answer_in_about_the_same_time(client, issuer):
+    def timed(email):
+        start = time.perf_counter()
+        response = attempt(client, email, ip=f"192.0.2.{len(email)}")
+        return time.perf_counter() - start, response
+
+    known = [timed("issuer@acme.test") for _ in range(3)]
+    unknown = [timed("nobody@acme.test") for _ in range(3)]
+    assert {r.status_code for _, r in known + unknown} == {422}
+    def page(response, email):  # the page, but the address typed and the CSRF token
+        return re.sub(r"[\w.-]{60,}", "token", response.text.replace(email, "X"))
+
+    assert page(known[0][1], "issuer@acme.test") == page(unknown[0][1], "nobody@acme.test")
+    # The password hash dominates both (a dummy hash for unknown addresses): without it an
+    # unknown address answered in a hundredth of the time.
+    ratio = statistics.median(t for t, _ in unknown) / statistics.median(t for t, _ in known)
+    assert ratio > 0.3, ratio
+
+
+def test_login_starts_a_fresh_session(client, issuer):
+    with client.session_transaction() as session:
+        session["planted"] = "by an attacker before the login"
+    assert Auth(client).login().status_code == 302
+    with client.session_transaction() as session:
+        assert "planted" not in session and session["_user_id"].startswith(f"{issuer.id}:")
+
+
+def test_a_copied_cookie_stops_working_at_logout(app, client, issuer):
+    Auth(client).login()
+    stolen = client.get_cookie("session").value
+    assert client.get("/credentials").status_code == 200
+    elsewhere = app.test_client()
+    elsewhere.set_cookie("session", stolen)
+    assert elsewhere.get("/credentials").status_code == 200  # the copy works while logged in
+    client.post("/logout")
+    replay = elsewhere.get("/credentials")
+    assert replay.status_code == 302 and replay.headers["Location"].startswith("/login")
+    Auth(client).login()  # a new login works, with a new cookie
+    assert client.get("/credentials").status_code == 200
+    assert elsewhere.get("/credentials").status_code == 302
+
+
+@pytest.mark.parametrize("key", [
+    "cmt_forged_0123456789abcdefghijklmnopqrstuv",  # the right shape, never issued
+    "Basic dXNlcjpwYXNz", "", "x" * 5000,
+])
+def test_forged_keys_get_401(client, issuer, key):
+    response = client.get("/api/v1/credentials", headers={"Authorization": f"Bearer {key}"})
+    assert response.status_code == 401 and "API key" in response.json["error"]["message"]
+
+
+def test_the_api_is_limited_per_key(app, api):
+    app.config["API_RATE_LIMIT"] = "5 per minute"
+    for _ in range(5):
+        assert api.get("/api/v1/credentials").status_code == 200
+    refused = api.get("/api/v1/credentials")
+    assert refused.status_code == 429 and int(refused.headers["Retry-After"]) <= 60
+    assert refused.json["error"]["message"].startswith("Too many requests: try again in")
+
+
+def test_public_routes_are_limited_per_ip(app, client):
+    app.config["PUBLIC_RATE_LIMIT"] = "5 per minute"
+    for _ in range(5):
+        assert client.get("/t/unknown.gif").status_code == 200
+    assert client.get("/t/unknown.gif").status_code == 429
+    assert client.get("/r/unknown").status_code == 429
+    other = {"REMOTE_ADDR": "192.0.2.44"}
+    assert client.get("/t/unknown.gif", environ_base=other).status_code == 200
+
+
+@pytest.fixture
+def locked(app):
+    """Another process holding SQLite's write lock (BEGIN IMMEDIATE) until released."""
+    path = app.config["SQLALCHEMY_DATABASE_URI"].removeprefix("sqlite:///")
+    holder = sqlite3.connect(path, isolation_level=None, timeout=1)
+    holder.execute("BEGIN IMMEDIATE")
+    yield holder
+    if holder.in_transaction:
+        holder.execute("ROLLBACK")
+    holder.close()
+
+
+def test_strangers_take_no_write_lock(app, client, issuer, locked):
+    # While a writer holds the lock, what a stranger sends is answered at once: nothing of
+    # it waits for the lock (a wait would end in "database is locked" and a 500).
+    assert attempt(client, "issuer@acme.test").status_code == 422
+    assert attempt(client, "nobody@acme.test").status_code == 422
+    bad_key = client.post("/api/v1/credentials", json={},
+                          headers={"Authorization": "Bearer cmt_wrong"})
+    assert bad_key.status_code == 401
+    assert client.get("/r/not-a-token").status_code == 404
+    assert client.get("/t/not-a-token.gif").status_code == 200
+
+
+def test_opens_are_kept_when_their_write_fails(app, issuer, caplog):
+    token = issue(issuer, action="publish").latest_message.token
+    path = app.config["SQLALCHEMY_DATABASE_URI"].removeprefix("sqlite:///")
+    other = sqlite3.connect(path, isolation_level=None)  # another process, breaking writes
+    other.execute("ALTER TABLE email_events RENAME TO email_events_away")
+    recorder = opens.recorder(app)
+    recorder.note(token, "Thunderbird")
+    wait_until(lambda: "could not record opens" in caplog.text)  # a write failed
+    recorder.note(token, "Outlook")
+    other.execute("ALTER TABLE email_events_away RENAME TO email_events")
+    other.close()
+
+    def written():
+        db.session.rollback()
+        return db.session.scalars(sa.select(EmailEvent.data).where(
+            EmailEvent.type == "opened").order_by(EmailEvent.id)).all()
+
+    wait_until(lambda: len(written()) == 2)
+    assert [data["agent"] for data in written()] == ["Thunderbird", "Outlook"]
+
+
+def wait_until(condition, timeout=10):
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "not within the deadline"
+        time.sleep(0.05)
+
+
+def test_failed_logins_are_counted_across_processes_in_redis(tmp_path):
+    url = os.environ.get("TEST_REDIS_URL")
+    if not url:
+        pytest.skip("Redis tests need TEST_REDIS_URL (see README, Test)")
+    import redis
+
+    redis.Redis.from_url(url).flushdb()
+    # Two gunicorn workers: two apps on one database and one Redis.
+    first, second = (make_app(tmp_path, RATELIMIT_STORAGE_URI=url) for _ in range(2))
+    with first.app_context():
+        create_user("issuer@acme.test", "Acme Academy", PASSWORD)
+    for n in range(10):
+        app = (first, second)[n % 2]
+        assert attempt(app.test_client(), "issuer@acme.test").status_code == 422
+    assert attempt(second.test_client(), "issuer@acme.test", PASSWORD).status_code == 429
+    assert attempt(first.test_client(), "issuer@acme.test", PASSWORD).status_code == 429
+    assert limiter.storage.check()
+
+
+@pytest.mark.slow
+def test_a_login_flood_does_not_slow_issuing_or_sending(tmp_path, sink, capsys):
+    import threading
+
+    from browser import served_with_jobs
+    from conftest import api_for
+
+    from models import ApiKey  # noqa: F401  (api_for issues a key)
+
+    # Limits high enough that every attempt costs a password hash, as from many addresses.
+    app = make_app(tmp_path, MAIL_PORT=sink.port, LOGIN_RATE_LIMIT="100000 per minute",
+                   LOGIN_IP_RATE_LIMIT="100000 per minute", QUEUE_INTERVAL_SECONDS=0.5)
+    with app.app_context():
+        user = create_user("issuer@acme.test", "Acme Academy", PASSWORD)
+        key = api_for(app.test_client(), user).headers["Authorization"]
+    flood_codes, stop = [], threading.Event()
+    with served_with_jobs(app) as server:
+        import http.client
+        import json
+        from urllib.parse import urlencode, urlsplit
+
+        host, port = urlsplit(server.url).hostname, urlsplit(server.url).port
+
+        def flood(n):
+            connection = http.client.HTTPConnection(host, port, timeout=30)
+            while not stop.is_set():
+                connection.request("POST", "/login", urlencode(
+                    {"email": f"guess{n}@acme.test", "password": WRONG}),
+                    {"Content-Type": "application/x-www-form-urlencoded"})
+                response = connection.getresponse()
+                response.read()
+                flood_codes.append(response.status)
+
+        attackers = [threading.Thread(target=flood, args=(n,)) for n in range(6)]
+        for thread in attackers:
+            thread.start()
+        wait_until(lambda: len(flood_codes) >= 6, timeout=30)
+        api, took, codes = http.client.HTTPConnection(host, port, timeout=60), [], []
+        for n in range(20):
+            start = time.perf_counter()
+            api.request("POST", "/api/v1/credentials", json.dumps({
+                "recipient_name": f"Person {n}", "recipient_email": f"p{n}@example.com",
+                "group": "Course A", "action": "publish"}),
+                {"Authorization": key, "Content-Type": "application/json"})
+            response = api.getresponse()
+            response.read()
+            took.append(time.perf_counter() - start)
+            codes.append(response.status)
+        sink.wait_for(20, timeout=60)
+        stop.set()
+        for thread in attackers:
+            thread.join(timeout=30)
+    assert codes == [201] * 20
+    assert set(flood_codes) == {422}, set(flood_codes)  # wrong passwords, never a 5xx
+    assert len(set(sink.message_ids())) == 20
+    with capsys.disabled():  # the figure for the closing note, not an assertion
+        print(f"\n  API issue under a login flood: median {statistics.median(took) * 1000:.0f} "
+              f"ms, max {max(took) * 1000:.0f} ms; {len(flood_codes)} failed logins")
