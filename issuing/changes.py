@@ -65,8 +65,8 @@ def change_address(connection, credential_id, address, user_id=None, now=None):
 
 def resend(connection, credentials, user_id=None, cause=None, reminder=False, force=False,
            now=None):
-    """Queue a new email for each credential (objects with id and token, and with org_id
-    and recipient_email when forced, already checked by Credential.resend_refusal); the
+    """Queue a new email for each credential (objects with id, and with org_id and
+    recipient_email when forced, already checked by Credential.resend_refusal); the
     older messages stay in the timeline. cause is a models.words.RESEND_CAUSES code; force
     mails addresses that were suppressed again. Returns how many were queued."""
     # Every credential that passed resend_refusal has an address: each gets its email.
@@ -81,6 +81,10 @@ def resend(connection, credentials, user_id=None, cause=None, reminder=False, fo
     connection.execute(sa.insert(EVENTS), [
         {"credential_id": credential.id, "user_id": user_id, "type": "resent", "code": cause,
          "at": now} for credential in credentials])
-    queue_emails(connection, new_emails(c.token for c in credentials), user_id, now, reminder)
+    # Tokens as stored now: an address changed in this transaction gave a new one.
+    tokens = dict(connection.execute(sa.select(CREDENTIALS.c.id, CREDENTIALS.c.token).where(
+        CREDENTIALS.c.id.in_([credential.id for credential in credentials]))).all())
+    queue_emails(connection, new_emails(tokens[c.id] for c in credentials), user_id, now,
+                 reminder)
     sync_statuses(connection, [credential.id for credential in credentials])
     return len(credentials)

@@ -14,6 +14,7 @@ from models import EmailEvent, EmailMessage, db
 @pytest.mark.parametrize("kind", ["sqlite", "postgres"])
 def test_upgrade_matches_models_and_downgrades(tmp_path, kind):
     app = create_app({"SQLALCHEMY_DATABASE_URI": _database_url(kind, tmp_path),
+                      "MAIL_SERVER": "127.0.0.1",
                       "SECRET_KEY": "x"})
     with app.app_context():
         if kind == "postgres":
@@ -35,6 +36,7 @@ def test_upgrade_matches_models_and_downgrades(tmp_path, kind):
 @pytest.mark.parametrize("kind", ["sqlite", "postgres"])
 def test_sentences_already_stored_become_codes_and_read_the_same(tmp_path, kind):
     app = create_app({"SQLALCHEMY_DATABASE_URI": _database_url(kind, tmp_path),
+                      "MAIL_SERVER": "127.0.0.1",
                       "SECRET_KEY": "x"})
     with app.app_context():
         if kind == "postgres":
