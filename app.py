@@ -8,6 +8,7 @@ import click
 from flask import Flask, request
 
 import cli
+import headers
 import jobs
 import validation
 from extensions import csrf, htmx, login_manager, mail, migrate
@@ -167,6 +168,7 @@ def create_app(test_config=None):
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
     login_manager.login_message = "Please log in to see this page."
+    headers.init_app(app)
 
     app.jinja_env.globals["suggest_address"] = suggest_address
 
