@@ -1,24 +1,25 @@
 """Security headers on every response, and cookie flags that follow PUBLIC_BASE_URL.
 
-A small after_request rather than Flask-Talisman: Talisman redirects every http request to
-https and marks the session cookie Secure by default, which breaks `make run` on plain http,
-and it sends HSTS only when the request itself came over TLS, which a TLS proxy in front of
-gunicorn hides. Turning those off leaves five constant headers, which this module sets; the
-one switch that matters here, https or not, is PUBLIC_BASE_URL, known at start.
+A small after_request rather than Flask-Talisman: by default Talisman redirects every http
+request to https and marks the session cookie Secure, which breaks `make run` on plain
+http, and it sends HSTS per request, only when the request looks secure (TLS to the app,
+or an X-Forwarded-Proto header the proxy may or may not set). Once those are turned off, what
+is left is a handful of constant headers; the one switch that matters here, https or not,
+is PUBLIC_BASE_URL, known at start.
 """
 
 import functools
 
 from flask import make_response
 
-# Scripts and styles from our own files only: no inline code, no eval, no inline styles
-# (htmx is configured in base.html not to need any of them). Images may be data: URIs;
-# nothing may frame a page (clickjacking); forms post only back to the app.
+# Everything from the app's own origin. Scripts and styles from our files only: no inline
+# code, no eval, and no inline styles either (no template needs a style attribute, and htmx
+# is configured in base.html to need none of them). Nothing may frame a page
+# (clickjacking); forms post only back to the app.
 POLICY = "; ".join([
     "default-src 'self'",
     "script-src 'self'",
     "style-src 'self'",
-    "img-src 'self' data:",
     "object-src 'none'",
     "base-uri 'self'",
     "form-action 'self'",
@@ -29,7 +30,7 @@ HSTS = "max-age=31536000; includeSubDomains"
 
 def no_store(view):
     """Mark a view's responses Cache-Control: no-store, for what must not stay on a disk
-    or in a shared cache: exports of recipients, pages whose URL carries a token."""
+    or in a shared cache, such as a page whose URL carries a recipient's token."""
 
     @functools.wraps(view)
     def wrapped(*args, **kwargs):
