@@ -11,6 +11,7 @@ from flask_login import current_user
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 import cli
+import headers
 import jobs
 import validation
 from extensions import csrf, htmx, limiter, login_manager, mail, migrate
@@ -202,6 +203,7 @@ def create_app(test_config=None):
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count, x_host=count)
     login_manager.login_view = "auth.login"
     login_manager.login_message = "Please log in to see this page."
+    headers.init_app(app)
 
     app.jinja_env.globals["suggest_address"] = suggest_address
 

@@ -67,5 +67,10 @@ document.addEventListener("click", (event) => {
 document.addEventListener("DOMContentLoaded", () => localizeTimes(document));
 document.addEventListener("htmx:load", (event) => localizeTimes(event.target));
 
-// The status poller's condition: a row on the Credentials page is still sending.
-window.hasTransientRows = () => document.querySelector("input.transient-id") !== null;
+// A poller with data-poll-while="<selector>" asks only while something on the page matches,
+// e.g. a row on the Credentials page still sending. (An hx-trigger filter expression would
+// need eval, which the Content-Security-Policy forbids.)
+document.addEventListener("htmx:confirm", (event) => {
+  const selector = event.detail.elt.dataset?.pollWhile;
+  if (selector && !document.querySelector(selector)) event.preventDefault();
+});

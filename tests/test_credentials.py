@@ -135,7 +135,7 @@ def test_sending_rows_carry_their_id_for_the_poller(logged_in, issuer):
     issue(issuer, name="Draft")
     html = logged_in.get("/credentials").text
     assert re.findall(r'class="transient-id" name="id" value="(\d+)"', html) == [str(sending.id)]
-    assert 'id="status-poller"' in html and "hasTransientRows()" in html
+    assert 'id="status-poller"' in html and 'data-poll-while="input.transient-id"' in html
 
 
 def test_live_answers_with_changed_rows_and_counts_only(logged_in, issuer, rival):

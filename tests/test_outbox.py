@@ -47,8 +47,14 @@ def test_caught_mail_is_listed_shown_and_opening_it_loads_the_image(dev_app):
     assert "Their Recipient" not in listing and "nowhere.invalid" not in listing
     key = re.search(r'href="/outbox/([^"]+)"', listing).group(1)
     shown = client.get(f"/outbox/{key}").text
-    assert 'sandbox="allow-popups' in shown
-    assert f"/t/{mine.latest_message.token}.gif" in shown  # the frame will load the image
+    assert 'sandbox="allow-popups' in shown and f'src="/outbox/{key}/body"' in shown
+    body = client.get(f"/outbox/{key}/body")
+    assert f"/t/{mine.latest_message.token}.gif" in body.text  # the frame will load the image
+    # The mail's own inline styles and outside images, no scripts, framed only by the outbox.
+    policy = body.headers["Content-Security-Policy"]
+    assert "style-src 'unsafe-inline'" in policy and "img-src * data:" in policy
+    assert "script-src" not in policy and "default-src 'none'" in policy
+    assert "frame-ancestors 'self'" in policy and "sandbox" in policy
     assert client.get("/outbox/not-a-key").status_code == 404
 
 

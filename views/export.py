@@ -68,5 +68,7 @@ def csv_response(filename, header, rows):
                 buffer.truncate()
         yield buffer.getvalue()
 
+    # Recipients' names and addresses: kept by no cache, the browser's or a proxy's.
     return Response(stream_with_context(lines()), mimetype="text/csv", headers={
-        "Content-Disposition": f'attachment; filename="{filename}"'})
+        "Content-Disposition": f'attachment; filename="{filename}"',
+        "Cache-Control": "no-store"})

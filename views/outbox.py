@@ -5,9 +5,10 @@ from email.header import decode_header, make_header
 from email.utils import parsedate_to_datetime
 
 import sqlalchemy as sa
-from flask import Blueprint, abort, current_app, render_template
+from flask import Blueprint, Response, abort, current_app, render_template
 from flask_login import current_user, login_required
 
+from headers import no_store
 from mailer.catcher import outbox_path
 from models import EmailMessage, db
 
@@ -51,18 +52,45 @@ def index():
                            mails=[_summary(key, message) for key, message in _caught()])
 
 
-@bp.get("/<key>")
-def show(key):
-    """One caught mail: its HTML part in a sandboxed frame (images load, scripts do not)."""
+# The mail as a mail client shows it: its inline styles, its images from anywhere (the
+# tracking image among them), no scripts, inside the outbox page only, sandboxed as the
+# frame is, so a look at it is an open as a recipient's would be.
+MAIL_POLICY = ("default-src 'none'; style-src 'unsafe-inline'; img-src * data:; "
+               "frame-ancestors 'self'; sandbox allow-popups allow-popups-to-escape-sandbox")
+
+
+def _caught_or_404(key):
     message = next((found for found_key, found in _caught() if found_key == key), None)
     if message is None:
         abort(404)
-    parts = {part.get_content_type(): part for part in message.walk()}
-    html = parts.get("text/html")
-    text = parts.get("text/plain")
-    return render_template(
-        "outbox/show.html", mail=_summary(key, message),
-        html=html.get_payload(decode=True).decode(html.get_content_charset() or "utf-8",
-                                                  "replace") if html else None,
-        text=text.get_payload(decode=True).decode(text.get_content_charset() or "utf-8",
-                                                  "replace") if text else None)
+    return message
+
+
+def _part(message, content_type):
+    """The decoded text of the message's first part of that type, or None."""
+    part = next((p for p in message.walk() if p.get_content_type() == content_type), None)
+    if part is None:
+        return None
+    return part.get_payload(decode=True).decode(part.get_content_charset() or "utf-8",
+                                                "replace")
+
+
+@bp.get("/<key>")
+def show(key):
+    """One caught mail: its headers, its HTML part in a sandboxed frame, its text part."""
+    message = _caught_or_404(key)
+    return render_template("outbox/show.html", mail=_summary(key, message),
+                           has_html=_part(message, "text/html") is not None,
+                           text=_part(message, "text/plain"))
+
+
+@bp.get("/<key>/body")
+@no_store
+def body(key):
+    """The HTML part for the frame, under a policy of its own (MAIL_POLICY): the app's
+    forbids the inline styles every mail has."""
+    html = _part(_caught_or_404(key), "text/html")
+    if html is None:
+        abort(404)
+    return Response('<base target="_blank">' + html, mimetype="text/html",
+                    headers={"Content-Security-Policy": MAIL_POLICY})

@@ -6,6 +6,7 @@ import sqlalchemy as sa
 from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
 
 from extensions import limiter
+from headers import no_store
 from models import Credential, db
 from tracking import opens
 
@@ -31,6 +32,7 @@ def pixel(token):
 
 
 @bp.get("/r/<token>")
+@no_store
 def follow(token):
     """The link in the email: counts as an open, then shows the credential."""
     credential_token = opens.follow_link(token, request.user_agent.string)
@@ -40,6 +42,7 @@ def follow(token):
 
 
 @bp.get("/c/<token>")
+@no_store
 def credential(token):
     """The recipient's public credential page."""
     found = None
