@@ -31,8 +31,8 @@ document.addEventListener("securitypolicyviolation", (event) => window.cspViolat
 def running(tmp_path):
     """The app served live with CSRF on and the development catcher as its mail server
     (so the outbox has mail); its jobs start when the test says."""
-    app = make_app(tmp_path, MAIL_SERVER=None, MAIL_PORT=free_port(), WTF_CSRF_ENABLED=True,
-                   STATUS_POLL_SECONDS=POLL, QUEUE_INTERVAL_SECONDS=0.3)
+    app = make_app(tmp_path, MAIL_SERVER=None, DEV_MAIL_CATCHER=True, MAIL_PORT=free_port(),
+                   WTF_CSRF_ENABLED=True, STATUS_POLL_SECONDS=POLL, QUEUE_INTERVAL_SECONDS=0.3)
     app.instance_path = str(tmp_path)  # the catcher's Maildir inside the test's folder
     schedulers = []
 
