@@ -6,6 +6,8 @@ as the issuer's spreadsheet does (line 1 is the header).
 
 import codecs
 import csv
+import os
+import re
 import zipfile
 from dataclasses import dataclass
 from datetime import date, datetime, time
@@ -16,8 +18,21 @@ MAX_COLUMNS = 200
 MAX_CELL = 100_000  # characters; a longer CSV cell makes its row a problem, not a crash
 SAMPLE_ROWS = 5
 MAX_SAMPLE_COLUMNS = 30
-# A workbook that would expand beyond this many times the upload limit is refused unread.
-MAX_EXPANSION = 20
+# A workbook is a zip of XML parts. openpyxl unpacks the small parts (workbook, styles,
+# relationships) whole, streams the sheets and keeps every shared string in memory, so the
+# zip's directory is checked against these limits before openpyxl opens it. Members are
+# read through zipfile, which stops at the size the directory declares (a member holding
+# more then fails its CRC check), so the declared sizes bound what is unpacked.
+MAX_MEMBERS = 500
+SMALL_PART_LIMIT = 4 << 20
+# Sheets and shared strings (and pictures, which openpyxl does not read here): a multiple
+# of the upload's size, as XML compresses about 5 to 15 times, with a floor for small files.
+LARGE_PART_FACTOR, LARGE_PART_FLOOR = 20, 8 << 20
+TOTAL_FACTOR, TOTAL_FLOOR = 30, 16 << 20
+# Deflate can pack XML up to about 1000 times; real spreadsheets stay far below this.
+MAX_RATIO, RATIO_FROM = 100, 1 << 20
+LARGE_PARTS = re.compile(r"xl/(sharedStrings|worksheets/[^/]+)\.xml|(?!.*\.(xml|rels)$).*",
+                         re.IGNORECASE)
 XLSX_MAGIC = b"PK\x03\x04"
 XLS_MAGIC = b"\xd0\xcf\x11\xe0"
 
@@ -39,8 +54,9 @@ class Inspection:
     expected_rows: int | None
 
 
-def inspect(path, filename, max_rows, max_bytes):
-    """Check the file can be read and learn its header; raise FileError when it cannot."""
+def kind_of(path, filename):
+    """csv or xlsx, from the file's first bytes (an .xlsx only from its zip's directory);
+    raise FileError when it is neither. Cheap enough for the upload request."""
     with open(path, "rb") as file:
         head = file.read(8)
     if not head:
@@ -49,10 +65,16 @@ def inspect(path, filename, max_rows, max_bytes):
         raise FileError("This is an old Excel .xls workbook. Save it as .xlsx, or as "
                         "CSV UTF-8, and upload that.")
     if head.startswith(XLSX_MAGIC):
-        return _inspect_xlsx(path, max_bytes)
+        check_archive(path)
+        return "xlsx"
     if filename.lower().endswith(".xlsx"):
         raise FileError("This file is named .xlsx but is not an Excel workbook.")
-    return _inspect_csv(path, max_rows)
+    return "csv"
+
+
+def inspect(path, kind, max_rows):
+    """Check the file can be read and learn its header; raise FileError when it cannot."""
+    return _inspect_xlsx(path) if kind == "xlsx" else _inspect_csv(path, max_rows)
 
 
 def rows(path, kind, delimiter):
@@ -151,28 +173,66 @@ def _csv_error(problem):
 # XLSX ----------------------------------------------------------------------------------
 
 
+UNREADABLE = ("The file is not a readable Excel workbook (.xlsx). Open it in your "
+              "spreadsheet and save it again, or save it as CSV UTF-8.")
+
+
+def check_archive(path):
+    """Refuse a workbook whose zip would unpack to more than its limits (see above), from
+    the zip's directory alone: nothing is unpacked."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            members = archive.infolist()
+    except (zipfile.BadZipFile, OSError, ValueError):
+        raise FileError(UNREADABLE) from None
+    if len(members) > MAX_MEMBERS:
+        raise FileError(f"The workbook holds {len(members):,} files; a workbook may hold at "
+                        f"most {MAX_MEMBERS:,}. Save it as CSV UTF-8, or copy its first "
+                        "sheet into a new workbook.")
+    upload = os.path.getsize(path)
+    large = max(LARGE_PART_FLOOR, LARGE_PART_FACTOR * upload)
+    for member in members:
+        limit = large if LARGE_PARTS.fullmatch(member.filename) else SMALL_PART_LIMIT
+        if member.file_size > limit:
+            _too_large(f"its part {member.filename[:100]} unpacks to "
+                       f"{_megabytes(member.file_size)}, and a part of a "
+                       f"{_megabytes(upload)} workbook may unpack to at most "
+                       f"{_megabytes(limit)}")
+        if (member.file_size > RATIO_FROM
+                and member.file_size > MAX_RATIO * max(member.compress_size, 1)):
+            _too_large(f"its part {member.filename[:100]} is packed "
+                       f"{member.file_size // max(member.compress_size, 1):,} times; a part "
+                       f"may be packed at most {MAX_RATIO} times")
+    total, limit = sum(member.file_size for member in members), \
+        max(TOTAL_FLOOR, TOTAL_FACTOR * upload)
+    if total > limit:
+        _too_large(f"it unpacks to {_megabytes(total)}, and a {_megabytes(upload)} workbook "
+                   f"may unpack to at most {_megabytes(limit)}")
+
+
+def _too_large(why):
+    raise FileError(f"The workbook is refused: {why}. Save it as CSV UTF-8, or split it.")
+
+
+def _megabytes(size):
+    return f"{size / (1 << 20):,.1f} MB"
+
+
 def _open_workbook(path):
+    check_archive(path)
     # openpyxl raises many kinds of errors on damaged files; any of them means "unreadable".
+    # defusedxml, when installed, is what openpyxl parses with: entity expansion is refused.
     try:
         workbook = openpyxl.load_workbook(path, read_only=True, data_only=False)
     except Exception:  # noqa: BLE001
-        raise FileError("The file is not a readable Excel workbook (.xlsx). Open it in your "
-                        "spreadsheet and save it again, or save it as CSV UTF-8.") from None
+        raise FileError(UNREADABLE) from None
     if not workbook.worksheets:
         workbook.close()
         raise FileError("The workbook has no sheet of rows (only charts?).")
     return workbook
 
 
-def _inspect_xlsx(path, max_bytes):
-    try:
-        with zipfile.ZipFile(path) as archive:
-            expanded = sum(entry.file_size for entry in archive.infolist())
-    except zipfile.BadZipFile:
-        expanded = 0  # _open_workbook explains
-    if expanded > MAX_EXPANSION * max_bytes:
-        raise FileError("The workbook is too large once unpacked; save it as CSV UTF-8, or "
-                        "split it.")
+def _inspect_xlsx(path):
     workbook = _open_workbook(path)
     try:
         expected = workbook.worksheets[0].max_row
