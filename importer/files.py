@@ -215,7 +215,7 @@ def _too_large(why):
 
 
 def _megabytes(size):
-    return f"{size / (1 << 20):,.1f} MB"
+    return f"{size / (1 << 20):,.1f} MB" if size >= 1 << 20 else f"{size >> 10:,} KB"
 
 
 def _open_workbook(path):
