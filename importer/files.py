@@ -6,41 +6,23 @@ as the issuer's spreadsheet does (line 1 is the header).
 
 import codecs
 import csv
-import os
-import re
-import zipfile
 from dataclasses import dataclass
 from datetime import date, datetime, time
 
-import openpyxl
+from openpyxl.reader.excel import ExcelReader
+
+from importer.limits import UNREADABLE, FileError, check_archive, check_parts
+
+__all__ = ["FileError", "check_archive", "inspect", "kind_of", "rows"]
 
 MAX_COLUMNS = 200
 MAX_CELL = 100_000  # characters; a longer CSV cell makes its row a problem, not a crash
 SAMPLE_ROWS = 5
 MAX_SAMPLE_COLUMNS = 30
-# A workbook is a zip of XML parts. openpyxl unpacks the small parts (workbook, styles,
-# relationships) whole, streams the sheets and keeps every shared string in memory, so the
-# zip's directory is checked against these limits before openpyxl opens it. Members are
-# read through zipfile, which stops at the size the directory declares (a member holding
-# more then fails its CRC check), so the declared sizes bound what is unpacked.
-MAX_MEMBERS = 500
-SMALL_PART_LIMIT = 4 << 20
-# Sheets and shared strings (and pictures, which openpyxl does not read here): a multiple
-# of the upload's size, as XML compresses about 5 to 15 times, with a floor for small files.
-LARGE_PART_FACTOR, LARGE_PART_FLOOR = 20, 8 << 20
-TOTAL_FACTOR, TOTAL_FLOOR = 30, 16 << 20
-# Deflate can pack XML up to about 1000 times; real spreadsheets stay far below this.
-MAX_RATIO, RATIO_FROM = 100, 1 << 20
-LARGE_PARTS = re.compile(r"xl/(sharedStrings|worksheets/[^/]+)\.xml|(?!.*\.(xml|rels)$).*",
-                         re.IGNORECASE)
 XLSX_MAGIC = b"PK\x03\x04"
 XLS_MAGIC = b"\xd0\xcf\x11\xe0"
 
 csv.field_size_limit(MAX_CELL)
-
-
-class FileError(Exception):
-    """The file as a whole cannot be imported; the message tells the issuer why."""
 
 
 @dataclass
@@ -173,59 +155,22 @@ def _csv_error(problem):
 # XLSX ----------------------------------------------------------------------------------
 
 
-UNREADABLE = ("The file is not a readable Excel workbook (.xlsx). Open it in your "
-              "spreadsheet and save it again, or save it as CSV UTF-8.")
-
-
-def check_archive(path):
-    """Refuse a workbook whose zip would unpack to more than its limits (see above), from
-    the zip's directory alone: nothing is unpacked."""
-    try:
-        with zipfile.ZipFile(path) as archive:
-            members = archive.infolist()
-    except (zipfile.BadZipFile, OSError, ValueError):
-        raise FileError(UNREADABLE) from None
-    if len(members) > MAX_MEMBERS:
-        raise FileError(f"The workbook holds {len(members):,} files; a workbook may hold at "
-                        f"most {MAX_MEMBERS:,}. Save it as CSV UTF-8, or copy its first "
-                        "sheet into a new workbook.")
-    upload = os.path.getsize(path)
-    large = max(LARGE_PART_FLOOR, LARGE_PART_FACTOR * upload)
-    for member in members:
-        limit = large if LARGE_PARTS.fullmatch(member.filename) else SMALL_PART_LIMIT
-        if member.file_size > limit:
-            _too_large(f"its part {member.filename[:100]} unpacks to "
-                       f"{_megabytes(member.file_size)}, and a part of a "
-                       f"{_megabytes(upload)} workbook may unpack to at most "
-                       f"{_megabytes(limit)}")
-        if (member.file_size > RATIO_FROM
-                and member.file_size > MAX_RATIO * max(member.compress_size, 1)):
-            _too_large(f"its part {member.filename[:100]} is packed "
-                       f"{member.file_size // max(member.compress_size, 1):,} times; a part "
-                       f"may be packed at most {MAX_RATIO} times")
-    total, limit = sum(member.file_size for member in members), \
-        max(TOTAL_FLOOR, TOTAL_FACTOR * upload)
-    if total > limit:
-        _too_large(f"it unpacks to {_megabytes(total)}, and a {_megabytes(upload)} workbook "
-                   f"may unpack to at most {_megabytes(limit)}")
-
-
-def _too_large(why):
-    raise FileError(f"The workbook is refused: {why}. Save it as CSV UTF-8, or split it.")
-
-
-def _megabytes(size):
-    return f"{size / (1 << 20):,.1f} MB" if size >= 1 << 20 else f"{size >> 10:,} KB"
-
-
 def _open_workbook(path):
+    """The workbook, read only, once its zip and the parts openpyxl reads passed the limits;
+    the caller closes it."""
     check_archive(path)
-    # openpyxl raises many kinds of errors on damaged files; any of them means "unreadable".
-    # defusedxml, when installed, is what openpyxl parses with: entity expansion is refused.
+    # load_workbook, in two steps: the limits need the parts the small ones name.
+    reader = ExcelReader(path, read_only=True, data_only=False)
     try:
-        workbook = openpyxl.load_workbook(path, read_only=True, data_only=False)
-    except Exception:  # noqa: BLE001
+        check_parts(reader)
+        reader.read()
+    except FileError:
+        reader.archive.close()
+        raise
+    except Exception:  # noqa: BLE001 (openpyxl raises many kinds on damaged files)
+        reader.archive.close()
         raise FileError(UNREADABLE) from None
+    workbook = reader.wb
     if not workbook.worksheets:
         workbook.close()
         raise FileError("The workbook has no sheet of rows (only charts?).")
@@ -236,20 +181,19 @@ def _inspect_xlsx(path):
     workbook = _open_workbook(path)
     try:
         expected = workbook.worksheets[0].max_row
+        reader = _sheet_rows(workbook)
+        first = next(reader, None)
+        if first is None or _empty(first[1]):
+            raise FileError("The first row of the workbook's first sheet is empty: it must "
+                            "name the columns, for example name, email, group.")
+        sample = []
+        for _, cells, _ in reader:
+            if not _empty(cells):
+                sample.append(_sample(cells))
+                if len(sample) == SAMPLE_ROWS:
+                    break
     finally:
         workbook.close()
-    reader = _xlsx_rows(path)
-    first = next(reader, None)
-    if first is None or _empty(first[1]):
-        raise FileError("The first row of the workbook's first sheet is empty: it must name "
-                        "the columns, for example name, email, group.")
-    sample = []
-    for _, cells, _ in reader:
-        if not _empty(cells):
-            sample.append(_sample(cells))
-            if len(sample) == SAMPLE_ROWS:
-                break
-    reader.close()
     if not sample:
         raise FileError("The workbook has a header row but no rows under it.")
     return Inspection("xlsx", None, _header(first[1]), sample,
@@ -259,24 +203,27 @@ def _inspect_xlsx(path):
 def _xlsx_rows(path):
     """(line, cells, None) for every row of the first sheet, cells as text."""
     workbook = _open_workbook(path)
-    line = 0
     try:
-        sheet = workbook.worksheets[0]
-        # iter_rows pads every row to max_col: ask for the sheet's own width when known.
-        width = min(sheet.max_column or MAX_COLUMNS, MAX_COLUMNS)
-        values = sheet.iter_rows(values_only=True, max_col=width)
-        while True:
-            try:
-                row = next(values, None)
-            except Exception:  # noqa: BLE001 (damaged sheet XML, as in _open_workbook)
-                raise FileError(f"The workbook cannot be read after row {line}: the sheet is "
-                                "damaged. Save it again, or save it as CSV UTF-8.") from None
-            if row is None:
-                return
-            line += 1
-            yield line, [_text(value) for value in row], None
+        yield from _sheet_rows(workbook)
     finally:
         workbook.close()
+
+
+def _sheet_rows(workbook):
+    sheet, line = workbook.worksheets[0], 0
+    # iter_rows pads every row to max_col: ask for the sheet's own width when known.
+    width = min(sheet.max_column or MAX_COLUMNS, MAX_COLUMNS)
+    values = sheet.iter_rows(values_only=True, max_col=width)
+    while True:
+        try:
+            row = next(values, None)
+        except Exception:  # noqa: BLE001 (damaged sheet XML, as in _open_workbook)
+            raise FileError(f"The workbook cannot be read after row {line}: the sheet is "
+                            "damaged. Save it again, or save it as CSV UTF-8.") from None
+        if row is None:
+            return
+        line += 1
+        yield line, [_text(value) for value in row], None
 
 
 def _text(value):

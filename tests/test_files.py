@@ -125,6 +125,44 @@ def declare(path, name, size, crc):
     path.write_bytes(bytes(data))
 
 
+def sheet(rows=(), before=b"", after=b""):
+    """A sheet's XML: rows (bytes each) in sheetData, other elements around it."""
+    yield HEAD.replace(b"<sheetData>", before + b"<sheetData>")
+    yield from rows
+    yield TAIL.replace(b"</sheetData>", b"</sheetData>" + after)
+
+
+def with_strings(strings):
+    """Parts for a workbook whose shared strings are the given XML (listed in its manifest)."""
+    original = zipfile.ZipFile(io.BytesIO(xlsx([["name"]])))
+    manifest = original.read("[Content_Types].xml").replace(b"</Types>", (
+        b'<Override PartName="/xl/sharedStrings.xml" ContentType="application/vnd.openxml'
+        b'formats-officedocument.spreadsheetml.sharedStrings+xml"/></Types>'))
+    return {"[Content_Types].xml": [manifest], "xl/sharedStrings.xml": [
+        b'<sst xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">', strings,
+        b"</sst>"]}
+
+
+@pytest.mark.parametrize(("parts", "message"), [
+    ({SHEET: sheet([b'<row r="1">' + b"<c><v>1</v></c>" * 65_537 + b"</row>"])},
+     "its part xl/worksheets/sheet1.xml holds more than 65,536 elements in its row 1."),
+    ({SHEET: sheet(b'<row r="%d"/>' % i for i in range(1, (1 << 20) + 2))},
+     "its part xl/worksheets/sheet1.xml holds more than 1,048,576 rows."),
+    ({SHEET: sheet(after=b"<mergeCells>" + b"".join(
+        b'<mergeCell ref="A%d:B%d"/>' % (i, i) for i in range(200_000)) + b"</mergeCells>")},
+     "its part xl/worksheets/sheet1.xml holds more than 200,000 elements outside its rows."),
+    (with_strings(b"<si>" + b"<r><t>a</t></r>" * 40_000 + b"</si>"),
+     "its part xl/sharedStrings.xml holds more than 65,536 elements in its text 1."),
+], ids=["wide-row", "rows", "outside-rows", "long-text"])
+def test_a_part_holding_more_than_openpyxl_should_keep_is_refused_before_it_reads(
+        app, logged_in, tmp_path, parts, message):
+    job = read_in_background(app, logged_in,
+                             workbook(tmp_path / "many.xlsx", parts).read_bytes())
+    assert job.state == "failed"
+    assert job.error == f"The workbook is refused: {message[:-1]}. Save it as CSV UTF-8, or " \
+                        "split it."
+
+
 LAUGHS = (b'<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol0 "lol">'
           + b"".join(b'<!ENTITY lol%d "%s">' % (i, b"&lol%d;" % (i - 1) * 10)
                      for i in range(1, 10))
@@ -211,6 +249,27 @@ def test_a_small_file_that_unpacks_to_400_mb_is_refused_and_memory_stays_small(t
                      r"400\.0 MB, and a part of a \d{3} KB workbook may unpack to at most "
                      r"8\.0 MB\.", text_of(result["page"]))
     assert result["error"].startswith("The workbook is refused: its part")
+    assert result["peak_mb"] < 200
+
+
+def wide_row(megabytes):
+    """One row of empty cells with random styles: packed only about 10 times, so the zip's
+    checks pass it, yet openpyxl would build every cell of the row at once."""
+    styles = os.urandom(megabytes << 17)  # a cell is about 8 bytes
+    yield b'<row r="1">'
+    for start in range(0, len(styles), 1 << 16):
+        yield b"".join(b'<c s="%d"/>' % style for style in styles[start:start + (1 << 16)])
+    yield b"</row>"
+
+
+@pytest.mark.slow
+def test_a_row_bomb_the_zip_checks_pass_is_refused_and_memory_stays_small(tmp_path):
+    path = workbook(tmp_path / "row.xlsx", {SHEET: sheet(wide_row(14))})
+    result = measured(tmp_path, path)
+    assert (result["status"], result["state"]) == (302, "failed")  # read in the background
+    assert result["error"] == (
+        "The workbook is refused: its part xl/worksheets/sheet1.xml holds more than 65,536 "
+        "elements in its row 1. Save it as CSV UTF-8, or split it.")
     assert result["peak_mb"] < 200
 
 
