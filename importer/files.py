@@ -13,8 +13,6 @@ from openpyxl.reader.excel import ExcelReader
 
 from importer.limits import UNREADABLE, FileError, check_archive, check_parts
 
-__all__ = ["FileError", "check_archive", "inspect", "kind_of", "rows"]
-
 MAX_COLUMNS = 200
 MAX_CELL = 100_000  # characters; a longer CSV cell makes its row a problem, not a crash
 SAMPLE_ROWS = 5
@@ -160,7 +158,7 @@ def _open_workbook(path):
     the caller closes it."""
     check_archive(path)
     # load_workbook, in two steps: the limits need the parts the small ones name.
-    reader = ExcelReader(path, read_only=True, data_only=False)
+    reader = ExcelReader(path, read_only=True, data_only=False, keep_links=False)
     try:
         check_parts(reader)
         reader.read()
@@ -179,9 +177,9 @@ def _open_workbook(path):
 
 def _inspect_xlsx(path):
     workbook = _open_workbook(path)
+    reader = _sheet_rows(workbook)
     try:
         expected = workbook.worksheets[0].max_row
-        reader = _sheet_rows(workbook)
         first = next(reader, None)
         if first is None or _empty(first[1]):
             raise FileError("The first row of the workbook's first sheet is empty: it must "
@@ -193,6 +191,7 @@ def _inspect_xlsx(path):
                 if len(sample) == SAMPLE_ROWS:
                     break
     finally:
+        reader.close()
         workbook.close()
     if not sample:
         raise FileError("The workbook has a header row but no rows under it.")

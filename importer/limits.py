@@ -26,6 +26,7 @@ from xml.etree.ElementTree import ParseError
 
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import DefusedXMLParser
+from openpyxl.reader.excel import _find_workbook_part  # the pinned openpyxl's own look-up
 from openpyxl.xml.constants import SHARED_STRINGS
 
 
@@ -71,49 +72,60 @@ def check_archive(path):
         limit = large if LARGE_PARTS.fullmatch(member.filename) else SMALL_PART_LIMIT
         if member.file_size > limit:
             _too_large(f"its part {member.filename[:100]} unpacks to "
-                       f"{_megabytes(member.file_size)}, and a part of a "
-                       f"{_megabytes(upload)} workbook may unpack to at most "
-                       f"{_megabytes(limit)}")
+                       f"{_size(member.file_size)}, and a part of a "
+                       f"{_size(upload)} workbook may unpack to at most "
+                       f"{_size(limit)}")
         if (member.file_size > RATIO_FROM
                 and member.file_size > MAX_RATIO * max(member.compress_size, 1)):
             _too_large(f"its part {member.filename[:100]} is packed "
                        f"{member.file_size // max(member.compress_size, 1):,} times; a part "
                        f"may be packed at most {MAX_RATIO} times")
-    total, limit = sum(member.file_size for member in members), \
-        max(TOTAL_FLOOR, TOTAL_FACTOR * upload)
+    total = sum(member.file_size for member in members)
+    limit = max(TOTAL_FLOOR, TOTAL_FACTOR * upload)
     if total > limit:
-        _too_large(f"it unpacks to {_megabytes(total)}, and a {_megabytes(upload)} workbook "
-                   f"may unpack to at most {_megabytes(limit)}")
+        _too_large(f"it unpacks to {_size(total)}, and a {_size(upload)} workbook "
+                   f"may unpack to at most {_size(limit)}")
 
 
 def _too_large(why):
     raise FileError(f"The workbook is refused: {why}. Save it as CSV UTF-8, or split it.")
 
 
-def _megabytes(size):
+def _size(size):
+    """A size in bytes as people read it: 8.0 MB, 402 KB."""
     return f"{size / (1 << 20):,.1f} MB" if size >= 1 << 20 else f"{size >> 10:,} KB"
 
-
-
-
 def check_parts(reader):
-    """Refuse a workbook whose shared strings or sheets are over the limits: the parts that
-    openpyxl's reader (an ExcelReader, not yet read) would parse, found as it finds them."""
-    reader.read_manifest()
-    reader.read_workbook()  # small parts only: the workbook and its relationships
+    """Refuse a workbook whose parts openpyxl's reader (an ExcelReader made with keep_links
+    off, not yet read) would parse are over the limits; the parts found as it finds them."""
+    reader.read_manifest()  # [Content_Types].xml: a small part by its fixed name
+    # The manifest may name the workbook part anything: openpyxl reads it whole.
+    book = _find_workbook_part(reader.package)
+    if book is not None:
+        _check_whole(reader.archive, book.PartName[1:])
+    reader.read_workbook()  # the workbook and its relationships (a .rels: a small part)
     strings = reader.package.find(SHARED_STRINGS)
     if strings is not None:
         check_part(reader.archive, strings.PartName[1:], "si")
     for _, rel in reader.parser.find_sheets():
-        # Every sheet, not only the first: opening a workbook sizes each of its sheets.
-        if rel.target in reader.valid_files and "chartsheet" not in rel.Type:
+        # Every sheet, not only the first: opening a workbook sizes each of its sheets. A
+        # chart sheet, read whole, has no rows: all its elements count as outside them.
+        if rel.target in reader.valid_files:
             check_part(reader.archive, rel.target, "row")
+
+
+def _check_whole(archive, name):
+    """Refuse a part that openpyxl reads whole when it unpacks to more than a small part."""
+    size = archive.getinfo(name).file_size
+    if size > SMALL_PART_LIMIT:
+        _too_large(f"its part {name[:100]} unpacks to {_size(size)}, and a part read whole "
+                   f"may unpack to at most {_size(SMALL_PART_LIMIT)}")
 
 
 def check_part(archive, name, record):
     """Refuse a sheet (record "row") or the shared strings (record "si") with more rows or
     texts, more elements in one of them, or more elements outside them, than the limits."""
-    counter = _Counter(name, MAIN + record)
+    counter = _Counter(name, record)
     parser = DefusedXMLParser(target=counter)
     try:
         with archive.open(name) as stream:
@@ -128,7 +140,8 @@ class _Counter:
     """A parser target that counts what openpyxl would keep of a part, building nothing."""
 
     def __init__(self, name, record):
-        self.name, self.record = name, record
+        self.name, self.record = name, MAIN + record
+        self.kind = {"row": "row", "si": "text"}[record]
         self.records = self.inside = self.others = 0
         self.depth = 0  # within the current record; 0 outside one
 
@@ -138,17 +151,17 @@ class _Counter:
             self.inside += 1
             if self.inside > MAX_RECORD_ELEMENTS:
                 self._refuse(f"more than {MAX_RECORD_ELEMENTS:,} elements in its "
-                             f"{self._kind()} {self.records:,}")
+                             f"{self.kind} {self.records:,}")
         elif tag == self.record:
             self.depth, self.inside = 1, 0
             self.records += 1
             if self.records > MAX_RECORDS:
-                self._refuse(f"more than {MAX_RECORDS:,} {self._kind()}s")
+                self._refuse(f"more than {MAX_RECORDS:,} {self.kind}s")
         else:
             self.others += 1
             if self.others > MAX_OTHER_ELEMENTS:
                 self._refuse(f"more than {MAX_OTHER_ELEMENTS:,} elements outside its "
-                             f"{self._kind()}s")
+                             f"{self.kind}s")
 
     def end(self, tag):
         if self.depth:
@@ -159,9 +172,6 @@ class _Counter:
 
     def close(self):
         return None
-
-    def _kind(self):
-        return "row" if self.record == MAIN + "row" else "text"
 
     def _refuse(self, what):
         _too_large(f"its part {self.name[:100]} holds {what}")
