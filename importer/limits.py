@@ -3,17 +3,20 @@
 A workbook is a zip of XML parts. openpyxl unpacks the small parts (workbook, styles,
 relationships) whole; it streams a sheet row by row and the shared strings text by text,
 but keeps every shared string, the cleared element of every row it read, every element
-outside the rows, and the whole of the row it is reading. So two checks, each naming the
-limit a workbook passed:
+outside the rows, and the whole of the row it is reading. So two checks, each refusing a
+workbook with a message that names the limit it went over:
 
 - check_archive, on the zip's directory alone (nothing unpacked; cheap enough for the
   upload request): how many members, each part's and the total unpacked size, and how
   tightly each part is packed. Members are read through zipfile, which stops at the size
   the directory declares (a member holding more then fails its CRC check), so the declared
   sizes bound what is unpacked.
-- check_part, on a sheet or the shared strings, streamed through defusedxml without
-  building a tree: how many rows (texts), how many elements in one of them, and how many
-  outside them. These bound what openpyxl keeps, whatever the bytes say.
+- check_parts, on the parts openpyxl will parse, found as it finds them (the manifest
+  and the workbook's relationships may name any member): the workbook part is held to
+  the small-part limit, and every sheet and the shared strings are streamed through
+  defusedxml without building a tree, counting rows (texts), the elements in one of
+  them and the elements outside them. These bound what openpyxl keeps, whatever the
+  bytes say. External links are not read at all (keep_links off).
 
 XML is parsed with defusedxml, here and in openpyxl (which uses it once it is installed):
 entity declarations are refused, so no entity expansion.
@@ -39,8 +42,9 @@ UNREADABLE = ("The file is not a readable Excel workbook (.xlsx). Open it in you
 
 MAX_MEMBERS = 500
 SMALL_PART_LIMIT = 4 << 20
-# Sheets and shared strings (and pictures, which openpyxl does not read here): a multiple
-# of the upload's size, as XML compresses about 5 to 15 times, with a floor for small files.
+# Sheets and shared strings by their usual names, and members that are not XML (pictures,
+# which openpyxl does not read here): a multiple of the upload's size, as XML compresses
+# about 5 to 15 times, with a floor for small files. Other XML parts are small.
 LARGE_PART_FACTOR, LARGE_PART_FLOOR = 20, 8 << 20
 TOTAL_FACTOR, TOTAL_FLOOR = 30, 16 << 20
 # Deflate can pack XML up to about 1000 times; real spreadsheets stay far below this.
@@ -60,7 +64,9 @@ def check_archive(path):
     try:
         with zipfile.ZipFile(path) as archive:
             members = archive.infolist()
-    except (zipfile.BadZipFile, OSError, ValueError):
+    except FileNotFoundError:
+        raise  # the caller says the upload is gone
+    except (zipfile.BadZipFile, OSError, ValueError):  # OSError: a seek a damaged zip asks
         raise FileError(UNREADABLE) from None
     if len(members) > MAX_MEMBERS:
         raise FileError(f"The workbook holds {len(members):,} files; a workbook may hold at "

@@ -13,7 +13,6 @@ import zlib
 from pathlib import Path
 
 import defusedxml
-import openpyxl
 import openpyxl.xml
 import openpyxl.xml.functions
 import pytest

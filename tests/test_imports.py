@@ -247,6 +247,16 @@ def test_a_workbook_that_cannot_be_read_fails_in_the_background(app, logged_in, 
     assert message in page.text and "Nothing was imported" in page.text
 
 
+def test_a_workbook_whose_file_is_gone_before_it_is_read_fails_saying_so(app, logged_in):
+    upload(logged_in, xlsx([["name"], ["Ann"]]), "class.xlsx")
+    job = latest_job()
+    os.remove(os.path.join(app.config["IMPORT_FOLDER"], job.stored_as))
+    work(app)
+    job = db.session.get(ImportJob, job.id)
+    assert (job.state, job.error) == ("failed", "The uploaded file is gone; upload it again.")
+
+
+@BOTH
 def test_a_workbook_is_read_in_the_background_while_the_page_polls(app, logged_in):
     response = upload(logged_in, xlsx([["Name", "Email"], ["Ann", "ann@example.com"]]),
                       "class.xlsx")
