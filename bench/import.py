@@ -180,7 +180,7 @@ def run_import(url, folder, source, count, trace=False):
     with app.app_context():
         user = create_user("bench@example.com", "Bench", "bench-password")
         org_id, user_id = user.org_id, user.id
-        max_rows, max_bytes = max(count, 100_000), app.config["IMPORT_MAX_BYTES"]
+        max_rows = max(count, 100_000)
         app.config["IMPORT_MAX_ROWS"] = max_rows
         watch = Watch(db.engine)
         folder_path = Path(app.config["IMPORT_FOLDER"])
@@ -205,14 +205,10 @@ def run_import(url, folder, source, count, trace=False):
         stored_as = f"{key}-{count}.csv"
         shutil.copyfile(source, folder_path / stored_as)
         with app.app_context():
-            found = files.inspect(folder_path / stored_as, "people.csv", max_rows, max_bytes)
-            guessed = mapping.guess(found.columns)
+            found = files.inspect(folder_path / stored_as, "csv", max_rows)
             job = ImportJob(
                 org_id=org_id, user_id=user_id, filename="people.csv", stored_as=stored_as,
-                kind=found.kind, delimiter=found.delimiter, columns=found.columns,
-                sample=found.sample, expected_rows=found.expected_rows,
-                name_col=guessed["name"], email_col=guessed["email"],
-                group_col=guessed["group"], state="checking")
+                **mapping.proposal(found), state="checking")
             db.session.add(job)
             db.session.commit()
             result[f"{key}_id"] = job.id

@@ -146,14 +146,14 @@ def lease_until():
     return utcnow() + timedelta(seconds=current_app.config["LEASE_SECONDS"])
 
 
-def fail(import_id, owner, reason):
+def fail(import_id, owner, reason, held="checking"):
     """The file cannot be imported: keep the reason, drop the rows and the file."""
     db.session.rollback()
     write_lock()
     db.session.execute(sa.delete(import_rows).where(import_rows.c.import_id == import_id))
     stored_as = db.session.scalar(sa.select(imports.c.stored_as)
                                   .where(imports.c.id == import_id))
-    ImportJob.move_held(db.session.connection(), import_id, owner, "checking", "failed",
+    ImportJob.move_held(db.session.connection(), import_id, owner, held, "failed",
                         error=reason, finished_at=utcnow(), stored_as=None)
     db.session.commit()
     remove_file(stored_as)

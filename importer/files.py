@@ -6,26 +6,21 @@ as the issuer's spreadsheet does (line 1 is the header).
 
 import codecs
 import csv
-import zipfile
 from dataclasses import dataclass
 from datetime import date, datetime, time
 
-import openpyxl
+from openpyxl.reader.excel import ExcelReader
+
+from importer.limits import UNREADABLE, FileError, check_archive, check_parts
 
 MAX_COLUMNS = 200
 MAX_CELL = 100_000  # characters; a longer CSV cell makes its row a problem, not a crash
 SAMPLE_ROWS = 5
 MAX_SAMPLE_COLUMNS = 30
-# A workbook that would expand beyond this many times the upload limit is refused unread.
-MAX_EXPANSION = 20
 XLSX_MAGIC = b"PK\x03\x04"
 XLS_MAGIC = b"\xd0\xcf\x11\xe0"
 
 csv.field_size_limit(MAX_CELL)
-
-
-class FileError(Exception):
-    """The file as a whole cannot be imported; the message tells the issuer why."""
 
 
 @dataclass
@@ -39,8 +34,9 @@ class Inspection:
     expected_rows: int | None
 
 
-def inspect(path, filename, max_rows, max_bytes):
-    """Check the file can be read and learn its header; raise FileError when it cannot."""
+def kind_of(path, filename):
+    """csv or xlsx, from the file's first bytes (an .xlsx only from its zip's directory);
+    raise FileError when it is neither. Cheap enough for the upload request."""
     with open(path, "rb") as file:
         head = file.read(8)
     if not head:
@@ -49,10 +45,16 @@ def inspect(path, filename, max_rows, max_bytes):
         raise FileError("This is an old Excel .xls workbook. Save it as .xlsx, or as "
                         "CSV UTF-8, and upload that.")
     if head.startswith(XLSX_MAGIC):
-        return _inspect_xlsx(path, max_bytes)
+        check_archive(path)
+        return "xlsx"
     if filename.lower().endswith(".xlsx"):
         raise FileError("This file is named .xlsx but is not an Excel workbook.")
-    return _inspect_csv(path, max_rows)
+    return "csv"
+
+
+def inspect(path, kind, max_rows):
+    """Check the file can be read and learn its header; raise FileError when it cannot."""
+    return _inspect_xlsx(path) if kind == "xlsx" else _inspect_csv(path, max_rows)
 
 
 def rows(path, kind, delimiter):
@@ -152,44 +154,45 @@ def _csv_error(problem):
 
 
 def _open_workbook(path):
-    # openpyxl raises many kinds of errors on damaged files; any of them means "unreadable".
+    """The workbook, read only, once its zip and the parts openpyxl reads passed the limits;
+    the caller closes it."""
+    check_archive(path)
+    # load_workbook, in two steps: the limits need the parts the small ones name.
+    reader = ExcelReader(path, read_only=True, data_only=False, keep_links=False)
     try:
-        workbook = openpyxl.load_workbook(path, read_only=True, data_only=False)
-    except Exception:  # noqa: BLE001
-        raise FileError("The file is not a readable Excel workbook (.xlsx). Open it in your "
-                        "spreadsheet and save it again, or save it as CSV UTF-8.") from None
+        check_parts(reader)
+        reader.read()
+    except FileError:
+        reader.archive.close()
+        raise
+    except Exception:  # noqa: BLE001 (openpyxl raises many kinds on damaged files)
+        reader.archive.close()
+        raise FileError(UNREADABLE) from None
+    workbook = reader.wb
     if not workbook.worksheets:
         workbook.close()
         raise FileError("The workbook has no sheet of rows (only charts?).")
     return workbook
 
 
-def _inspect_xlsx(path, max_bytes):
-    try:
-        with zipfile.ZipFile(path) as archive:
-            expanded = sum(entry.file_size for entry in archive.infolist())
-    except zipfile.BadZipFile:
-        expanded = 0  # _open_workbook explains
-    if expanded > MAX_EXPANSION * max_bytes:
-        raise FileError("The workbook is too large once unpacked; save it as CSV UTF-8, or "
-                        "split it.")
+def _inspect_xlsx(path):
     workbook = _open_workbook(path)
+    reader = _sheet_rows(workbook)
     try:
         expected = workbook.worksheets[0].max_row
+        first = next(reader, None)
+        if first is None or _empty(first[1]):
+            raise FileError("The first row of the workbook's first sheet is empty: it must "
+                            "name the columns, for example name, email, group.")
+        sample = []
+        for _, cells, _ in reader:
+            if not _empty(cells):
+                sample.append(_sample(cells))
+                if len(sample) == SAMPLE_ROWS:
+                    break
     finally:
+        reader.close()
         workbook.close()
-    reader = _xlsx_rows(path)
-    first = next(reader, None)
-    if first is None or _empty(first[1]):
-        raise FileError("The first row of the workbook's first sheet is empty: it must name "
-                        "the columns, for example name, email, group.")
-    sample = []
-    for _, cells, _ in reader:
-        if not _empty(cells):
-            sample.append(_sample(cells))
-            if len(sample) == SAMPLE_ROWS:
-                break
-    reader.close()
     if not sample:
         raise FileError("The workbook has a header row but no rows under it.")
     return Inspection("xlsx", None, _header(first[1]), sample,
@@ -199,24 +202,27 @@ def _inspect_xlsx(path, max_bytes):
 def _xlsx_rows(path):
     """(line, cells, None) for every row of the first sheet, cells as text."""
     workbook = _open_workbook(path)
-    line = 0
     try:
-        sheet = workbook.worksheets[0]
-        # iter_rows pads every row to max_col: ask for the sheet's own width when known.
-        width = min(sheet.max_column or MAX_COLUMNS, MAX_COLUMNS)
-        values = sheet.iter_rows(values_only=True, max_col=width)
-        while True:
-            try:
-                row = next(values, None)
-            except Exception:  # noqa: BLE001 (damaged sheet XML, as in _open_workbook)
-                raise FileError(f"The workbook cannot be read after row {line}: the sheet is "
-                                "damaged. Save it again, or save it as CSV UTF-8.") from None
-            if row is None:
-                return
-            line += 1
-            yield line, [_text(value) for value in row], None
+        yield from _sheet_rows(workbook)
     finally:
         workbook.close()
+
+
+def _sheet_rows(workbook):
+    sheet, line = workbook.worksheets[0], 0
+    # iter_rows pads every row to max_col: ask for the sheet's own width when known.
+    width = min(sheet.max_column or MAX_COLUMNS, MAX_COLUMNS)
+    values = sheet.iter_rows(values_only=True, max_col=width)
+    while True:
+        try:
+            row = next(values, None)
+        except Exception:  # noqa: BLE001 (damaged sheet XML, as in _open_workbook)
+            raise FileError(f"The workbook cannot be read after row {line}: the sheet is "
+                            "damaged. Save it again, or save it as CSV UTF-8.") from None
+        if row is None:
+            return
+        line += 1
+        yield line, [_text(value) for value in row], None
 
 
 def _text(value):

@@ -25,3 +25,13 @@ def guess(columns):
                 found[role] = index
                 break
     return found
+
+
+def proposal(found):
+    """The import's fields an inspection (importer.files) fills in: the file's shape and the
+    guessed mapping."""
+    guessed = guess(found.columns)
+    return {"kind": found.kind, "delimiter": found.delimiter, "columns": found.columns,
+            "sample": found.sample, "expected_rows": found.expected_rows,
+            "name_col": guessed["name"], "email_col": guessed["email"],
+            "group_col": guessed["group"]}

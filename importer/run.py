@@ -1,16 +1,19 @@
-"""The import job: lease the next import with work to do, then check or issue it.
+"""The import job: lease the next import with work to do, then read, check or issue it.
 
-Both steps run in the background (APScheduler or `flask worker`) and lease the import,
-as the mail queue leases messages. Issuing hands the checked good rows, as one set, to
-the issuing service: one transaction, so an import is never half-issued.
+The steps run in the background (APScheduler or `flask worker`) and lease the import, as
+the mail queue leases messages. Reading learns a workbook's header and first rows.
+Issuing hands the checked good rows, as one set, to the issuing service: one transaction,
+so an import is never half-issued.
 """
 
 import logging
 
 import sqlalchemy as sa
+from flask import current_app
 
 import issuing
-from importer.check import check, fail, lease_until, remove_file
+from importer import files, mapping
+from importer.check import check, fail, folder, lease_until, remove_file
 from models import ImportJob, ImportRow, LeaseLost, db, lease_owner, write_lock, write_transaction
 from models.import_job import PENDING
 from models.types import UTCDateTime, utcnow
@@ -31,6 +34,25 @@ def claim_import(owner, now=None):
             sa.update(imports).where(imports.c.id.in_(oldest))
             .values(lease_owner=owner, lease_until=lease_until()).returning(imports.c.id)
         ).scalar()
+
+
+def read(job, owner):
+    """Learn a workbook's header, first rows and size, and propose a mapping; or fail the
+    import with the reason the workbook cannot be read."""
+    import_id, stored_as = job.id, job.stored_as
+    db.session.commit()  # no transaction held open while openpyxl reads
+    try:
+        found = files.inspect(folder() / stored_as, "xlsx",
+                              current_app.config["IMPORT_MAX_ROWS"])
+    except files.FileError as error:
+        return fail(import_id, owner, str(error), held="reading")
+    except FileNotFoundError:
+        return fail(import_id, owner, "The uploaded file is gone; upload it again.",
+                    held="reading")
+    write_lock()
+    ImportJob.move_held(db.session.connection(), import_id, owner, "reading", "mapping",
+                        **mapping.proposal(found))
+    db.session.commit()
 
 
 def issue(job, owner):
@@ -60,6 +82,9 @@ def issue(job, owner):
     remove_file(stored_as)
 
 
+STEPS = {"reading": read, "checking": check, "issuing": issue}
+
+
 def run_next(owner):
     """Check or issue the next import; False when there was none."""
     import_id = claim_import(owner)
@@ -69,7 +94,7 @@ def run_next(owner):
     job = db.session.get(ImportJob, import_id)
     state = job.state
     try:
-        (check if state == "checking" else issue)(job, owner)
+        STEPS[state](job, owner)
     except LeaseLost:
         db.session.rollback()
     except Exception as error:
@@ -81,12 +106,14 @@ def run_next(owner):
 
 
 def _stopped(import_id, owner, state, error):
-    """An unexpected error: a check fails; issuing goes back to checked, to try again."""
+    """An unexpected error: reading or a check fails; issuing goes back to checked, to try
+    again."""
     reason = f"({type(error).__name__}). Nothing was issued"
     try:
-        if state == "checking":
-            fail(import_id, owner, f"The check stopped on an unexpected error {reason}; "
-                                   "upload the file again.")
+        if state in ("reading", "checking"):
+            step = "Reading the workbook" if state == "reading" else "The check"
+            fail(import_id, owner, f"{step} stopped on an unexpected error {reason}; "
+                                   "upload the file again.", held=state)
             return
         write_lock()
         ImportJob.move_held(db.session.connection(), import_id, owner, "issuing", "checked",

@@ -1,8 +1,10 @@
 """A spreadsheet import: the uploaded file, its column mapping, and its rows once checked.
 
-An import moves mapping → checking → checked → issuing → done (TRANSITIONS has every
-move). Checking and issuing run in the background (importer.run), which holds the import
-by a lease; the rows wait in import_rows, checked, until the issuer issues them.
+An import moves (reading →) mapping → checking → checked → issuing → done (TRANSITIONS
+has every move). A workbook is read for its header in the background, as it can be large;
+a CSV file is read in the upload request. Reading, checking and issuing run in the
+background (importer.run), which holds the import by a lease; the rows wait in
+import_rows, checked, until the issuer issues them.
 """
 
 from datetime import datetime
@@ -13,11 +15,13 @@ import sqlalchemy.orm as so
 from models import db
 from models.types import UTCDateTime, utcnow
 
-STATES = ("mapping", "checking", "checked", "issuing", "done", "failed")
+STATES = ("reading", "mapping", "checking", "checked", "issuing", "done", "failed")
 # The states in which a background job has work to do.
-PENDING = ("checking", "issuing")
+PENDING = ("reading", "checking", "issuing")
 # Every move an import can make, and what makes it.
 TRANSITIONS = {
+    ("reading", "mapping"): "the background job read the workbook's header and first rows",
+    ("reading", "failed"): "the workbook cannot be read (nothing is kept)",
     ("mapping", "checking"): "the issuer saved the column mapping",
     ("checking", "checked"): "the background job checked every row",
     ("checking", "failed"): "the file cannot be read (nothing is kept)",

@@ -2,6 +2,8 @@
 suggested fix, issue the good rows, and watch them appear on the Credentials page as
 *Sending*, then *Email is not opened*."""
 
+import os
+
 import pytest
 from browser import chromium, log_in, served_with_jobs
 from conftest import PASSWORD, make_app
@@ -76,3 +78,52 @@ def test_upload_check_fix_and_issue(tmp_path, sink):
         db.engine.dispose()
     assert sorted(rcpt for rcpt, _, _ in sink.received) == [
         "ada@example.com", "alan@example.com", "tim@gmail.com"]
+
+
+def test_workbooks_are_read_in_the_background_and_bombs_refused(tmp_path):
+    sync_api = pytest.importorskip("playwright.sync_api")
+    from test_files import SHEET, sheet, spaces, wide_row, workbook
+    from test_imports import xlsx
+
+    expect = sync_api.expect
+    app = make_app(tmp_path, STATUS_POLL_SECONDS=0.5, WTF_CSRF_ENABLED=True)
+    good = tmp_path / "class.xlsx"
+    good.write_bytes(xlsx([["Name", "Email", "Group"], ["Ada Lovelace", "ada@example.com",
+                                                         "Engines 101"]]))
+    bomb = workbook(tmp_path / "bomb.xlsx", {SHEET: spaces(400)})
+    row = workbook(tmp_path / "row.xlsx", {SHEET: sheet(wide_row(4))})
+    shots = os.environ.get("SCREENSHOTS")  # a folder to keep the pages in, to look at
+    with app.app_context():
+        create_user("issuer@acme.test", "Acme Academy", PASSWORD)
+        with served_with_jobs(app) as server, sync_api.sync_playwright() as playwright:
+            browser = chromium(playwright)
+            page = browser.new_page()
+            log_in(page, server)
+
+            def upload(path):
+                page.goto(server.url + "/imports")
+                page.get_by_label("Spreadsheet").set_input_files(path)
+                page.get_by_role("button", name="Upload and map columns").click()
+
+            upload(good)  # read by the job; the page reloads itself when it is done
+            expect(page.locator("table.sample")).to_contain_text("ada@example.com",
+                                                                 timeout=20_000)
+            expect(page.get_by_label("Recipient email column")).to_have_value("1")
+            if shots:
+                page.screenshot(path=f"{shots}/workbook-read.png", full_page=True)
+
+            upload(bomb)  # refused at once, from the zip's directory
+            expect(page.get_by_role("alert").or_(page.locator(".errors"))).to_contain_text(
+                "its part xl/worksheets/sheet1.xml unpacks to 400.0 MB")
+            if shots:
+                page.screenshot(path=f"{shots}/workbook-bomb.png", full_page=True)
+
+            upload(row)  # passes the zip's checks; the job refuses it before openpyxl reads
+            expect(page.get_by_role("heading", name="Nothing was imported")).to_be_visible(
+                timeout=20_000)
+            expect(page.locator("main")).to_contain_text(
+                "holds more than 65,536 elements in its row 1")
+            if shots:
+                page.screenshot(path=f"{shots}/workbook-row.png", full_page=True)
+            browser.close()
+        db.engine.dispose()

@@ -56,6 +56,7 @@ def checked(app, client, content, filename="people.csv", **mapping):
     """Upload, keep the proposed mapping (or the given one) and check every row."""
     response = upload(client, content, filename)
     assert response.status_code == 302, response.text
+    work(app)  # a workbook is read in the background
     job = latest_job()
     form = {"name_col": job.name_col, "email_col": job.email_col, "group_col": job.group_col,
             "group_id": "", "new_group": ""}
@@ -216,19 +217,61 @@ def test_unreadable_files_are_refused_with_a_clear_message(app, logged_in, conte
     assert os.listdir(app.config["IMPORT_FOLDER"]) == []  # nothing kept
 
 
-def test_a_zip_that_is_not_a_workbook_is_refused(app, logged_in):
+def read_in_background(app, client, content, filename="people.xlsx"):
+    """Upload a workbook and let the background job read it; the import after that."""
+    response = upload(client, content, filename)
+    assert response.status_code == 302, response.text
+    job = latest_job()
+    assert job.state == "reading"
+    work(app)
+    return db.session.get(ImportJob, job.id)
+
+
+def word_document():
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
         archive.writestr("word/document.xml", "<w:document/>")
-    response = upload(logged_in, buffer.getvalue(), "people.xlsx")
-    assert response.status_code == 422
-    assert "The file is not a readable Excel workbook (.xlsx)." in response.text
+    return buffer.getvalue()
 
 
-def test_xlsx_header_only_is_refused(app, logged_in):
-    response = upload(logged_in, xlsx([["name", "email"]]), "people.xlsx")
-    assert response.status_code == 422
-    assert "The workbook has a header row but no rows under it." in response.text
+@pytest.mark.parametrize(("content", "message"), [
+    (word_document(), "The file is not a readable Excel workbook (.xlsx)."),
+    (xlsx([["name", "email"]]), "The workbook has a header row but no rows under it."),
+], ids=["word-document", "header-only"])
+def test_a_workbook_that_cannot_be_read_fails_in_the_background(app, logged_in, content,
+                                                                 message):
+    job = read_in_background(app, logged_in, content)
+    assert (job.state, job.stored_as) == ("failed", None) and job.error.startswith(message)
+    assert os.listdir(app.config["IMPORT_FOLDER"]) == []  # nothing kept
+    page = logged_in.get(f"/imports/{job.id}")
+    assert message in page.text and "Nothing was imported" in page.text
+
+
+def test_a_workbook_whose_file_is_gone_before_it_is_read_fails_saying_so(app, logged_in):
+    upload(logged_in, xlsx([["name"], ["Ann"]]), "class.xlsx")
+    job = latest_job()
+    os.remove(os.path.join(app.config["IMPORT_FOLDER"], job.stored_as))
+    work(app)
+    job = db.session.get(ImportJob, job.id)
+    assert (job.state, job.error) == ("failed", "The uploaded file is gone; upload it again.")
+
+
+@BOTH
+def test_a_workbook_is_read_in_the_background_while_the_page_polls(app, logged_in):
+    response = upload(logged_in, xlsx([["Name", "Email"], ["Ann", "ann@example.com"]]),
+                      "class.xlsx")
+    job = latest_job()
+    assert (job.state, job.columns) == ("reading", [])
+    page = logged_in.get(response.headers["Location"])
+    assert "Reading the workbook's header and first rows" in page.text
+    assert "HX-Refresh" not in logged_in.get(f"/imports/{job.id}/progress").headers
+    work(app)
+    assert logged_in.get(f"/imports/{job.id}/progress").headers["HX-Refresh"] == "true"
+    job = db.session.get(ImportJob, job.id)
+    assert (job.state, job.columns, job.sample, job.expected_rows) == (
+        "mapping", ["Name", "Email"], [["Ann", "ann@example.com"]], 1)
+    assert (job.name_col, job.email_col, job.group_col) == (0, 1, None)
+    assert "Which column holds what?" in logged_in.get(f"/imports/{job.id}").text
 
 
 def test_no_file_chosen(app, logged_in):
@@ -272,8 +315,7 @@ def test_too_many_rows_found_while_checking_fail_the_import(app, logged_in, issu
     # An .xlsx row count is only known by reading it: the check stops at the limit.
     app.config["IMPORT_MAX_ROWS"] = 3
     rows = [["name", "email", "group"]] + [[f"P{i}", f"p{i}@x.test", "A"] for i in range(5)]
-    upload(logged_in, xlsx(rows), "big.xlsx")
-    job = latest_job()
+    job = read_in_background(app, logged_in, xlsx(rows), "big.xlsx")
     logged_in.post(f"/imports/{job.id}/mapping",
                    data={"name_col": "0", "email_col": "1", "group_col": "2"})
     work(app)

@@ -79,7 +79,8 @@ def index():
 @bp.post("")
 @login_required
 def upload():
-    """Keep the file, learn its header and propose a mapping; problems come back at once."""
+    """Keep the file, learn its header and propose a mapping (a workbook's in the
+    background); problems found in the request come back at once."""
     limit = current_app.config["IMPORT_MAX_BYTES"]
     if (request.content_length or 0) > limit + CHUNK:  # refused before the body is read
         return _index(ImportUploadForm(formdata=None), [_too_large_message()], 413)
@@ -93,19 +94,26 @@ def upload():
     if not _save(form.file.data.stream, path, limit):
         return _index(form, [_too_large_message()], 413)
     try:
-        found = files.inspect(path, filename, current_app.config["IMPORT_MAX_ROWS"], limit)
+        fields = _read_upload(path, filename)
     except files.FileError as error:
         path.unlink(missing_ok=True)
         return _index(form, [str(error)], 422)
-    guessed = mapping.guess(found.columns)
-    job = ImportJob(
-        org_id=current_user.org_id, user_id=current_user.id, filename=filename,
-        stored_as=stored_as, kind=found.kind, delimiter=found.delimiter,
-        columns=found.columns, sample=found.sample, expected_rows=found.expected_rows,
-        name_col=guessed["name"], email_col=guessed["email"], group_col=guessed["group"])
+    job = ImportJob(org_id=current_user.org_id, user_id=current_user.id, filename=filename,
+                    stored_as=stored_as, **fields)
     db.session.add(job)
     db.session.commit()
+    if job.state == "reading":
+        jobs.wake_imports()
     return redirect(url_for(".show", import_id=job.id))
+
+
+def _read_upload(path, filename):
+    """The new import's fields: a CSV file is read now (streamed, memory stays flat); a
+    workbook's zip directory is checked now and the workbook read by the background job,
+    as openpyxl needs time and memory for a large one."""
+    if files.kind_of(path, filename) == "xlsx":
+        return {"kind": "xlsx", "state": "reading", "columns": [], "sample": []}
+    return mapping.proposal(files.inspect(path, "csv", current_app.config["IMPORT_MAX_ROWS"]))
 
 
 def _display_name(filename):
