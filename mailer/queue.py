@@ -21,7 +21,7 @@ import sqlalchemy as sa
 from flask import current_app
 from flask_mail import Connection
 
-from mailer import pace
+from mailer import pace, quota
 from mailer.compose import compose
 from mailer.replies import Outcome, classify
 from mailer.verp import envelope_sender
@@ -50,6 +50,13 @@ LONGEST_RATE_WAIT = 30.0
 def claim_messages(batch_size, owner, now=None, due_by=None):
     """Lease up to batch_size messages due by due_by (default now) to owner; return their
     row ids (oldest due first)."""
+    return claim(batch_size, owner, now, due_by)[0]
+
+
+def claim(batch_size, owner, now=None, due_by=None):
+    """Lease up to batch_size due messages to owner, within each organization's daily limit
+    (mailer.quota), in one statement; return (the leased row ids, oldest due first, how many
+    of the oldest due were put back to wait for their organization's window)."""
     now = now or utcnow()
     due = sa.or_(
         sa.and_(messages.c.state.in_(("queued", "retry")),
@@ -58,14 +65,40 @@ def claim_messages(batch_size, owner, now=None, due_by=None):
     )
     # FOR UPDATE SKIP LOCKED lets PostgreSQL workers pass each other's rows; SQLite has no
     # row locks and drops the clause: there the immediate transaction makes it atomic.
-    oldest_due = (sa.select(messages.c.id).where(due)
-                  .order_by(messages.c.next_attempt_at, messages.c.id)
-                  .limit(batch_size).with_for_update(skip_locked=True))
-    statement = (sa.update(messages).where(messages.c.id.in_(oldest_due))
-                 .values(state="sending", lease_until=_lease_end(now), lease_owner=owner)
-                 .returning(messages.c.id))
+    oldest_due = (sa.select(messages.c.id, messages.c.org_id, messages.c.next_attempt_at)
+                  .where(due).order_by(messages.c.next_attempt_at, messages.c.id)
+                  .limit(batch_size).with_for_update(skip_locked=True).cte("oldest_due"))
+    # Each organization's count is read once per claim, from an index.
+    orgs = sa.select(oldest_due.c.org_id).distinct().subquery()
+    used, oldest = quota.handed_since(orgs.c.org_id, now - quota.WINDOW)
+    usage = sa.select(orgs.c.org_id, used.label("used"), oldest.label("oldest")).cte("usage")
+    ranked = sa.select(oldest_due, sa.func.row_number().over(
+        partition_by=oldest_due.c.org_id,
+        order_by=(oldest_due.c.next_attempt_at, oldest_due.c.id)).label("rank")).cte("ranked")
+    limit = current_app.config["ORG_DAILY_LIMIT"]
+    place = usage.c.used + ranked.c.rank  # the count the message would make
+    # wait_until: NULL for a message claimed now; for one over its organization's limit,
+    # when the oldest hand-over leaves the window. One that would fit with fewer of its
+    # organization's messages in this claim is left for the next claim to decide.
+    decided = (sa.select(ranked.c.id, sa.case((place <= limit, sa.null()),
+                                              else_=quota.window_end(usage.c.oldest))
+                         .label("wait_until"))
+               .join(usage, usage.c.org_id == ranked.c.org_id)
+               .where(sa.or_(place <= limit, usage.c.used >= limit)).cte("decided"))
+    claimed = decided.c.wait_until.is_(None)
+    statement = (sa.update(messages).where(messages.c.id == decided.c.id).values(
+        state=sa.case((claimed, "sending"), (messages.c.attempts == 0, "queued"),
+                      else_="retry"),
+        lease_until=sa.case((claimed, _lease_end(now))),
+        lease_owner=sa.case((claimed, owner)),
+        handed_at=sa.case((claimed, now), else_=messages.c.handed_at),
+        next_attempt_at=sa.case((claimed, messages.c.next_attempt_at),
+                                else_=decided.c.wait_until),
+    ).returning(messages.c.id, messages.c.state))
     with write_transaction() as connection:
-        return sorted(connection.execute(statement).scalars())
+        rows = connection.execute(statement).all()
+    return sorted(id_ for id_, state in rows if state == "sending"), sum(
+        state != "sending" for _, state in rows)
 
 
 def _lease_end(now):
@@ -127,13 +160,13 @@ class Sending:
         with self.app.app_context():
             try:
                 while not (self.stop or stop_sending.is_set()):
-                    ids = claim_messages(self.batch_size, self.owner, due_by=self.due_by)
+                    ids, held = claim(self.batch_size, self.owner, due_by=self.due_by)
                     self._count(claimed=len(ids))
                     if len(ids) == self.batch_size:
                         self._open_connection()
                     if ids:
                         self._send_batch(ids, smtp)
-                    if len(ids) < self.batch_size:
+                    if len(ids) + held < self.batch_size:  # nothing more due, or not ours
                         return
             except Exception:  # the database went away: the leases expire, others resend
                 log.exception("mail connection stopped")
