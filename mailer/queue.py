@@ -36,7 +36,7 @@ from models import (
     write_transaction,
 )
 from models.status_count import sync_statuses
-from models.types import utcnow
+from models.types import UTCDateTime, utcnow
 
 messages = EmailMessage.__table__
 log = logging.getLogger("mailer")
@@ -56,7 +56,8 @@ def claim_messages(batch_size, owner, now=None, due_by=None):
 def claim(batch_size, owner, now=None, due_by=None):
     """Lease up to batch_size due messages to owner, within each organization's daily limit
     (mailer.quota), in one statement; return (the leased row ids, oldest due first, how many
-    of the oldest due were put back to wait for their organization's window)."""
+    of the oldest due were put back to wait for their organization's window). Together
+    they are batch_size unless fewer were due."""
     now = now or utcnow()
     due = sa.or_(
         sa.and_(messages.c.state.in_(("queued", "retry")),
@@ -77,14 +78,13 @@ def claim(batch_size, owner, now=None, due_by=None):
         order_by=(oldest_due.c.next_attempt_at, oldest_due.c.id)).label("rank")).cte("ranked")
     limit = current_app.config["ORG_DAILY_LIMIT"]
     place = usage.c.used + ranked.c.rank  # the count the message would make
-    # wait_until: NULL for a message claimed now; for one over its organization's limit,
-    # when the oldest hand-over leaves the window. One that would fit with fewer of its
-    # organization's messages in this claim is left for the next claim to decide.
-    decided = (sa.select(ranked.c.id, sa.case((place <= limit, sa.null()),
-                                              else_=quota.window_end(usage.c.oldest))
+    # wait_until: NULL for a message claimed now; for one past its organization's limit
+    # (which this claim fills, if it was not full), when its oldest hand-over leaves the
+    # window: the claims in between skip it.
+    frees_at = quota.window_end(sa.func.coalesce(usage.c.oldest, sa.literal(now, UTCDateTime())))
+    decided = (sa.select(ranked.c.id, sa.case((place <= limit, sa.null()), else_=frees_at)
                          .label("wait_until"))
-               .join(usage, usage.c.org_id == ranked.c.org_id)
-               .where(sa.or_(place <= limit, usage.c.used >= limit)).cte("decided"))
+               .join(usage, usage.c.org_id == ranked.c.org_id).cte("decided"))
     claimed = decided.c.wait_until.is_(None)
     statement = (sa.update(messages).where(messages.c.id == decided.c.id).values(
         state=sa.case((claimed, "sending"), (messages.c.attempts == 0, "queued"),
