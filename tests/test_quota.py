@@ -10,6 +10,7 @@ from accounts import create_user
 from mailer.queue import claim, send_due
 from models import EmailMessage, db
 from models.types import utcnow
+from views.health import utc_clock
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -81,14 +82,20 @@ def test_the_settings_page_says_when_the_limit_holds_mail_back(limited, sink):
     client = limited.test_client()
     Auth(client).login()
     assert "<strong>0</strong> of 3" in client.get("/settings/").text
+    assert ">0 of 3 handed over in the last 24 hours<" in client.get("/queue").text
     for i in range(4):
         issue(user, email=f"p{i}@example.com", action="publish")
     send_due()
     page = " ".join(client.get("/settings/").text.split())
     assert "<strong>3</strong> of 3" in page
     assert "The limit is reached. Emails waiting: <strong>1</strong>." in page
-    tomorrow = (utcnow() + timedelta(days=1)).strftime("%Y-%m-%d")
-    assert f">{tomorrow} " in page
+    next_at = db.session.scalar(sa.select(EmailMessage.next_attempt_at).filter_by(
+        state="queued"))
+    assert f">{next_at:%Y-%m-%d %H:%M} UTC</time>" in page
+    assert next_at - utcnow() > timedelta(hours=23)
+    panel = client.get("/queue", headers={"HX-Request": "true"}).text
+    assert ('data-fact="daily-limit" class="held">3 of 3 handed over in the last 24 hours: '
+            f"reached, so your emails wait; the next goes at {utc_clock(next_at)}<") in panel
 
 
 def test_one_claim_takes_no_more_than_the_limit_leaves(limited):
