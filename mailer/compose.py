@@ -108,9 +108,12 @@ def links(message):
 def sender_header(from_address, envelope):
     """{"Sender": the envelope sender} when From names another address: the address that
     actually sends, which receiving servers check SPF against (RFC 5322 section 3.6.2)."""
-    if address_header("", from_address).lower() == address_header("", envelope).lower():
+    if from_address.lower() == envelope.lower():  # the common case, without encoding
         return None
-    return {"Sender": address_header("", envelope)}
+    sender = address_header("", envelope)
+    if address_header("", from_address).lower() == sender.lower():
+        return None
+    return {"Sender": sender}
 
 
 def compose(message):
