@@ -9,6 +9,8 @@ import pytest
 from conftest import PASSWORD, Auth, issue, make_app
 
 from accounts import create_user
+from app import ConfigError
+from mailer import sender_domains
 from mailer.queue import send_due
 from models import db
 
@@ -174,3 +176,20 @@ def test_checking_needs_a_sender_login_and_the_csrf_token(tmp_path, dns_server):
         assert "Nothing to check: save a sender address first." in response.text
         assert dns_server.queries == []
         db.engine.dispose()
+
+
+@pytest.mark.parametrize("setting, message", [
+    ({"DNS_RESOLVER": "127.0.0.1:fifty-three"}, "DNS_RESOLVER: write it as 127.0.0.1"),
+    ({"ORG_DAILY_LIMIT": 0}, "ORG_DAILY_LIMIT must be 1 or more"),
+])
+def test_a_bad_setting_stops_the_start(tmp_path, setting, message):
+    with pytest.raises(ConfigError, match=message):
+        make_app(tmp_path, **setting)
+
+
+@pytest.mark.parametrize("text, server", [
+    ("127.0.0.1", ("127.0.0.1", 53)), ("127.0.0.1:5353", ("127.0.0.1", 5353)),
+    ("[::1]:5353", ("::1", 5353)), ("::1", ("::1", 53)),
+])
+def test_the_dns_server_setting_is_read(text, server):
+    assert sender_domains.parse_server(text) == server
