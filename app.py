@@ -15,7 +15,7 @@ import headers
 import jobs
 import validation
 from extensions import csrf, htmx, limiter, login_manager, mail, migrate
-from mailer import catcher, pace
+from mailer import catcher, pace, sender_domains
 from models import User, db, write_lock
 from typos import suggest_address
 
@@ -115,6 +115,12 @@ def config_from_env(instance_path):
         "POSTMARK_WEBHOOK_PASSWORD": env("POSTMARK_WEBHOOK_PASSWORD") or None,
         "SES_WEBHOOK": _flag("SES_WEBHOOK", False),
         "METRICS_TOKEN": env("METRICS_TOKEN") or None,
+        # Verified sender domains: the DNS server asked (for tests and development; unset,
+        # the system's), and how long to wait for it.
+        "DNS_RESOLVER": env("DNS_RESOLVER") or None,
+        "DNS_TIMEOUT_SECONDS": float(env("DNS_TIMEOUT_SECONDS") or 5),
+        # The most messages one organization hands to the mail server per 24 hours.
+        "ORG_DAILY_LIMIT": int(env("ORG_DAILY_LIMIT") or 10_000),
         # Rate limits (the limits library's syntax), kept in memory or, for several
         # processes, where RATELIMIT_STORAGE_URI says (redis://host:6379/0).
         "RATELIMIT_STORAGE_URI": env("RATELIMIT_STORAGE_URI") or "memory://",
@@ -155,6 +161,13 @@ def _check_settings(config):
             limits.parse_many(config[name])
         except ValueError:
             raise ConfigError(f"{name}: write it as \"10 per 15 minutes\".") from None
+    if config.get("DNS_RESOLVER"):
+        try:
+            sender_domains.parse_server(config["DNS_RESOLVER"])
+        except ValueError:
+            raise ConfigError("DNS_RESOLVER: write it as 127.0.0.1 or 127.0.0.1:5353.") from None
+    if config["ORG_DAILY_LIMIT"] < 1:
+        raise ConfigError("ORG_DAILY_LIMIT must be 1 or more.")
     if config["SMTP_CONCURRENCY"] < 1:
         raise ConfigError("SMTP_CONCURRENCY must be 1 or more.")
     # Each SMTP connection's thread holds a database connection through its batch and

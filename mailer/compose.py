@@ -7,6 +7,8 @@ from email.utils import formataddr
 from flask import current_app
 from flask_mail import Message
 
+from mailer.verp import envelope_sender
+
 
 class FastCompat32(policy.Compat32):
     """compat32 that writes a short plain header as it is: what its folding would give,
@@ -103,19 +105,33 @@ def links(message):
     return {"link": f"{base}/r/{message.token}", "pixel": f"{base}/t/{message.token}.gif"}
 
 
+def sender_header(from_address, envelope):
+    """{"Sender": the envelope sender} when From names another address: the address that
+    actually sends, which receiving servers check SPF against (RFC 5322 section 3.6.2)."""
+    if from_address.lower() == envelope.lower():  # the common case, without encoding
+        return None
+    sender = address_header("", envelope)
+    if address_header("", from_address).lower() == sender.lower():
+        return None
+    return {"Sender": sender}
+
+
 def compose(message):
     """A Flask-Mail message for a queue row, with its stored Message-ID."""
     credential = message.credential
     org = credential.org
     context = {"credential": credential, "org": org, **links(message)}
+    sender = org.sender(current_app.config["DEFAULT_SENDER"])
+    reply_to = org.reply_address()
     mail = DeliveryMail(
         subject=("Reminder: your credential: " if message.is_reminder else "Your credential: ")
         + credential.group.name,
-        sender=org.sender(current_app.config["DEFAULT_SENDER"]),
-        reply_to=("", org.reply_to) if org.reply_to else None,
+        sender=sender,
+        reply_to=("", reply_to) if reply_to else None,
         recipients=[(credential.recipient_name, message.to_address)],
         body=_render("email/credential.txt", context),
         html=_render("email/credential.html", context),
+        extra_headers=sender_header(sender.address, envelope_sender(message.id)),
     )
     mail.msgId = message.message_id  # kept by every retry of this message
     return mail

@@ -21,7 +21,7 @@ import sqlalchemy as sa
 from flask import current_app
 from flask_mail import Connection
 
-from mailer import pace
+from mailer import pace, quota
 from mailer.compose import compose
 from mailer.replies import Outcome, classify
 from mailer.verp import envelope_sender
@@ -36,7 +36,7 @@ from models import (
     write_transaction,
 )
 from models.status_count import sync_statuses
-from models.types import utcnow
+from models.types import UTCDateTime, utcnow
 
 messages = EmailMessage.__table__
 log = logging.getLogger("mailer")
@@ -50,22 +50,71 @@ LONGEST_RATE_WAIT = 30.0
 def claim_messages(batch_size, owner, now=None, due_by=None):
     """Lease up to batch_size messages due by due_by (default now) to owner; return their
     row ids (oldest due first)."""
+    return claim(batch_size, owner, now, due_by)[0]
+
+
+def claim(batch_size, owner, now=None, due_by=None):
+    """Lease up to batch_size due messages to owner, within each organization's daily limit
+    (mailer.quota), in one statement; return (the leased row ids, oldest due first, how many
+    of the oldest due were put back to wait for their organization's window). Together
+    they are batch_size unless fewer were due."""
     now = now or utcnow()
+    with write_transaction() as connection:
+        rows = connection.execute(_claim_statement(), {
+            "now": now, "due_by": due_by or now, "since": now - quota.WINDOW,
+            "lease_until": _lease_end(now), "owner": owner, "batch_size": batch_size,
+            "limit": current_app.config["ORG_DAILY_LIMIT"]}).all()
+    return sorted(id_ for id_, state in rows if state == "sending"), sum(
+        state != "sending" for _, state in rows)
+
+
+@functools.cache
+def _claim_statement():
+    """The claim's UPDATE, built once (its parameters are bound per claim)."""
+    now = sa.bindparam("now", type_=UTCDateTime())
     due = sa.or_(
         sa.and_(messages.c.state.in_(("queued", "retry")),
-                messages.c.next_attempt_at <= (due_by or now)),
+                messages.c.next_attempt_at <= sa.bindparam("due_by", type_=UTCDateTime())),
         sa.and_(messages.c.state == "sending", messages.c.lease_until < now),  # expired lease
     )
     # FOR UPDATE SKIP LOCKED lets PostgreSQL workers pass each other's rows; SQLite has no
     # row locks and drops the clause: there the immediate transaction makes it atomic.
     oldest_due = (sa.select(messages.c.id).where(due)
                   .order_by(messages.c.next_attempt_at, messages.c.id)
-                  .limit(batch_size).with_for_update(skip_locked=True))
-    statement = (sa.update(messages).where(messages.c.id.in_(oldest_due))
-                 .values(state="sending", lease_until=_lease_end(now), lease_owner=owner)
-                 .returning(messages.c.id))
-    with write_transaction() as connection:
-        return sorted(connection.execute(statement).scalars())
+                  .limit(sa.bindparam("batch_size")).with_for_update(skip_locked=True))
+    # MATERIALIZED, here and below: SQLite would otherwise inline a CTE used more than
+    # once, or run it again wherever a column of it is used (each count, many times). The
+    # IN keeps SQLite's sort of the due rows to the first few; a CTE of its own would not.
+    ranked = (sa.select(messages.c.id, messages.c.org_id, sa.func.row_number().over(
+        partition_by=messages.c.org_id,
+        order_by=(messages.c.next_attempt_at, messages.c.id)).label("rank"))
+              .where(messages.c.id.in_(oldest_due))
+              .cte("ranked").prefix_with("MATERIALIZED"))
+    # Each organization's count is read once per claim, from an index.
+    orgs = sa.select(ranked.c.org_id).distinct().subquery()
+    used, oldest = quota.handed_since(orgs.c.org_id,
+                                      sa.bindparam("since", type_=UTCDateTime()))
+    usage = (sa.select(orgs.c.org_id, used.label("used"), oldest.label("oldest"))
+             .cte("usage").prefix_with("MATERIALIZED"))
+    place = usage.c.used + ranked.c.rank  # the count the message would make
+    # wait_until: NULL for a message claimed now; for one past its organization's limit
+    # (which this claim fills, if it was not full), when its oldest hand-over leaves the
+    # window: the claims in between skip it.
+    frees_at = quota.window_end(sa.func.coalesce(usage.c.oldest, now))
+    decided = (sa.select(ranked.c.id, sa.case((place <= sa.bindparam("limit"), sa.null()),
+                                              else_=frees_at).label("wait_until"))
+               .join(usage, usage.c.org_id == ranked.c.org_id)
+               .cte("decided").prefix_with("MATERIALIZED"))
+    claimed = decided.c.wait_until.is_(None)
+    return (sa.update(messages).where(messages.c.id == decided.c.id).values(
+        state=sa.case((claimed, "sending"), (messages.c.attempts == 0, "queued"),
+                      else_="retry"),
+        lease_until=sa.case((claimed, sa.bindparam("lease_until", type_=UTCDateTime()))),
+        lease_owner=sa.case((claimed, sa.bindparam("owner"))),
+        handed_at=sa.case((claimed, now), else_=messages.c.handed_at),
+        next_attempt_at=sa.case((claimed, messages.c.next_attempt_at),
+                                else_=decided.c.wait_until),
+    ).returning(messages.c.id, messages.c.state))
 
 
 def _lease_end(now):
@@ -127,13 +176,13 @@ class Sending:
         with self.app.app_context():
             try:
                 while not (self.stop or stop_sending.is_set()):
-                    ids = claim_messages(self.batch_size, self.owner, due_by=self.due_by)
+                    ids, held = claim(self.batch_size, self.owner, due_by=self.due_by)
                     self._count(claimed=len(ids))
                     if len(ids) == self.batch_size:
                         self._open_connection()
                     if ids:
                         self._send_batch(ids, smtp)
-                    if len(ids) < self.batch_size:
+                    if len(ids) + held < self.batch_size:  # nothing more due, or not ours
                         return
             except Exception:  # the database went away: the leases expire, others resend
                 log.exception("mail connection stopped")

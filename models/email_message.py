@@ -34,6 +34,8 @@ class EmailMessage(db.Model):
         # When the mail server last accepted anything, and what it took in the last hour
         # (mailer.health, read by every poll of the Credentials page).
         sa.Index("ix_email_messages_sent_at", "sent_at"),
+        # What each organization handed to the mail server lately (ORG_DAILY_LIMIT).
+        sa.Index("ix_email_messages_org_handed", "org_id", "handed_at"),
         sa.CheckConstraint(
             "state IN ('queued', 'sending', 'retry', 'sent', 'bounced')", name="state"
         ),
@@ -59,6 +61,8 @@ class EmailMessage(db.Model):
     bounce_code: so.Mapped[str | None] = so.mapped_column(sa.String(20))  # models.words.REASONS
     created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
     sent_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)
+    # When it was last claimed to be handed to the mail server (mailer.queue).
+    handed_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)
     opened_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)
     open_count: so.Mapped[int] = so.mapped_column(default=0)
     is_reminder: so.Mapped[bool] = so.mapped_column(default=False, server_default=sa.false())

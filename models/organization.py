@@ -1,5 +1,6 @@
 """An issuing organization: everything an issuer sees is scoped to one."""
 
+import secrets
 from datetime import datetime
 
 import sqlalchemy as sa
@@ -8,6 +9,11 @@ import sqlalchemy.orm as so
 from models import db
 from models.types import UTCDateTime, utcnow
 from validation import Sender
+
+
+def address_domain(address):
+    """The domain of an address, lower-case in its ASCII (IDNA) form: what DNS is asked."""
+    return address.rpartition("@")[2].lower().encode("idna").decode("ascii")
 
 
 class Organization(db.Model):
@@ -20,15 +26,48 @@ class Organization(db.Model):
     sender_name: so.Mapped[str | None] = so.mapped_column(sa.String(200))
     sender_address: so.Mapped[str | None] = so.mapped_column(sa.String(254))
     reply_to: so.Mapped[str | None] = so.mapped_column(sa.String(254))
+    # The domain of sender_address as its verification stands (mailer.sender_domains): the
+    # token its DNS TXT record must carry, when it was verified, and the last check.
+    sender_domain: so.Mapped[str | None] = so.mapped_column(sa.String(253))
+    sender_domain_token: so.Mapped[str | None] = so.mapped_column(sa.String(64))
+    sender_domain_verified_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)
+    sender_domain_checked_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)
+    sender_domain_check: so.Mapped[str | None] = so.mapped_column(sa.String(20))  # a code
+    sender_domain_found: so.Mapped[str | None] = so.mapped_column(sa.String(1000))
 
     # Automatic reminders: after this many days unopened, at most reminder_max of them.
     reminder_after_days: so.Mapped[int | None] = so.mapped_column()
     reminder_max: so.Mapped[int] = so.mapped_column(default=0, server_default="0")
 
+    @property
+    def sender_verified(self):
+        """Whether sender_address's domain is the one verified."""
+        return bool(self.sender_address and self.sender_domain_verified_at
+                    and self.sender_domain == address_domain(self.sender_address))
+
     def sender(self, default):
-        """The Sender delivery emails come from: the organization's own name and address,
-        else its name with the default sender's address."""
-        return Sender(self.sender_name or self.name, self.sender_address or default.address)
+        """The Sender delivery emails come from: the organization's own name, and its own
+        address once its domain is verified, else the default sender's address."""
+        address = self.sender_address if self.sender_verified else default.address
+        return Sender(self.sender_name or self.name, address)
+
+    def reply_address(self):
+        """Where replies go: reply_to, else a custom sender address not yet verified (it is
+        not in From, but it is where the organization reads its mail); None for From."""
+        if self.reply_to:
+            return self.reply_to
+        return None if self.sender_verified else self.sender_address
+
+    def sender_address_set(self):
+        """After sender_address was saved: a new domain gets a new token and is verified
+        afresh; the same domain keeps its state."""
+        domain = address_domain(self.sender_address) if self.sender_address else None
+        if domain == self.sender_domain and (self.sender_domain_token or not domain):
+            return
+        self.sender_domain = domain
+        self.sender_domain_token = secrets.token_urlsafe(24) if domain else None
+        self.sender_domain_verified_at = self.sender_domain_checked_at = None
+        self.sender_domain_check = self.sender_domain_found = None
 
     def __repr__(self):
         return f"<Organization {self.id} {self.name!r}>"

@@ -259,3 +259,13 @@ def dovecot():
 def imap_user(request):
     """A mailbox of this test's own on the session's Dovecot."""
     return "u" + hashlib.sha256(request.node.nodeid.encode()).hexdigest()[:12]
+
+
+@pytest.fixture
+def dns_server():
+    """A real DNS server on loopback answering TXT queries (tests/dns_server.py)."""
+    from dns_server import DnsServer
+
+    server = DnsServer().start()
+    yield server
+    server.stop()

@@ -9,6 +9,7 @@ from models import IntakeStatus, db, write_transaction
 
 
 def test_custom_sender_is_used_by_delivery_emails(logged_in, issuer):
+    """Its name at once; its address once its domain is verified (test_sender_domains)."""
     page = logged_in.get("/settings/")
     assert page.status_code == 200 and "credentials@issuer.test" in page.text
     response = logged_in.post("/settings/", data={
@@ -16,7 +17,7 @@ def test_custom_sender_is_used_by_delivery_emails(logged_in, issuer):
         "sender-sender_address": "certs@acme.test", "sender-reply_to": "help@acme.test"})
     assert response.status_code == 302
     mail = compose(issue(issuer, action="publish").latest_message)
-    assert mail.sender == ("Acme Certificates", "certs@acme.test")
+    assert mail.sender == ("Acme Certificates", "credentials@issuer.test")
     assert mail.reply_to == ("", "help@acme.test")
 
 

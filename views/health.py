@@ -9,7 +9,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
 from extensions import htmx
-from mailer import health
+from mailer import health, quota
 from models.types import utcnow
 
 bp = Blueprint("health", __name__)
@@ -87,6 +87,7 @@ def metrics():
 def queue():
     """The organization's mail queue; its htmx poll gets only the panel."""
     view = {"summary": health.queue_summary(current_user.org_id),
+            "quota": quota.usage(current_user.org_id),
             "mail_server": health.mail_server_status(), "poll_seconds": QUEUE_POLL_SECONDS}
     template = "health/_queue.html" if htmx and not htmx.boosted else "health/queue.html"
     return render_template(template, **view)

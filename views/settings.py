@@ -1,10 +1,12 @@
-"""Organization settings: the sender of the delivery emails, automatic reminders."""
+"""Organization settings: the sender of the delivery emails and its domain's verification,
+automatic reminders, the daily limit."""
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
 from bounces import webhooks
 from forms import RemindersForm, SenderForm
+from mailer import quota, sender_domains
 from models import IntakeStatus, db
 
 bp = Blueprint("settings", __name__, url_prefix="/settings")
@@ -20,8 +22,11 @@ def index():
     submitted = request.form.get("section")
     if submitted == "sender" and form.validate_on_submit():
         form.populate_obj(org)
+        org.sender_address_set()
         db.session.commit()
-        flash("Sender saved. New emails use it.")
+        flash("Sender saved. New emails use it." if not org.sender_address
+              or org.sender_verified else "Sender saved. Verify its domain below to send "
+              "from it; until then emails go from our address with your name.")
         return redirect(url_for("settings.index"))
     if submitted == "reminders" and reminders.validate_on_submit():
         org.reminder_after_days = reminders.reminder_after_days.data
@@ -31,9 +36,30 @@ def index():
               else "Automatic reminders are off.")
         return redirect(url_for("settings.index"))
     status = 422 if form.errors or reminders.errors else 200
+    if org.sender_address and not org.sender_domain_token:  # saved before verification
+        org.sender_address_set()
+        db.session.commit()
     return render_template("settings/index.html", form=form, reminders=reminders, org=org,
                            default_sender=current_app.config["DEFAULT_SENDER"],
-                           intake=intake()), status
+                           domains=sender_domains,
+                           quota=quota.usage(org.id), intake=intake()), status
+
+
+@bp.post("/sender-domain/check")
+@login_required
+def check_sender_domain():
+    """Look the sender domain's TXT record up now, and say what was found."""
+    org = current_user.org
+    if not org.sender_domain:
+        flash("Nothing to check: save a sender address first.")
+        return redirect(url_for("settings.index"))
+    code = sender_domains.check(org, current_app.config)
+    db.session.commit()
+    if code == "verified":
+        flash(f"{org.sender_domain} is verified. New emails come from {org.sender_address}.")
+    else:
+        flash(f"{org.sender_domain} is not verified: {sender_domains.CHECKS[code]}.")
+    return redirect(url_for("settings.index", _anchor="sender-domain"))
 
 
 def intake():
