@@ -171,6 +171,9 @@ def test_checking_needs_a_sender_login_and_the_csrf_token(tmp_path, dns_server):
         token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
         client.post("/login", data={"email": "issuer@acme.test", "password": PASSWORD,
                                     "csrf_token": token})
+        # The login started a fresh session: the form's token comes from a page after it.
+        settings = client.get("/settings/").text
+        token = re.search(r'name="csrf_token" value="([^"]+)"', settings).group(1)
         response = client.post("/settings/sender-domain/check", data={"csrf_token": token},
                                follow_redirects=True)
         assert "Nothing to check: save a sender address first." in response.text
