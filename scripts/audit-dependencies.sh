@@ -4,7 +4,7 @@
 # cannot be reached, say so and go on, so that a machine without it can still run the tests.
 set -u
 cd "$(dirname "$0")/.."
-AUDIT=.venv-audit
+AUDIT="${XDG_CACHE_HOME:-$HOME/.cache}/credential-tracker-audit"  # outside the checkout
 if [ ! -x "$AUDIT/bin/pip-audit" ]; then
   python3 -m venv "$AUDIT" && "$AUDIT/bin/python" -m pip install -q --disable-pip-version-check \
     pip-audit==2.10.1 2>/dev/null || { echo "pip-audit could not be installed: dependencies not audited."; exit 0; }

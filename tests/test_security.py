@@ -1,14 +1,20 @@
 """Attacks on logins, sessions, keys and public routes, made as a stranger would."""
 
+import http.client
+import json
 import os
 import re
 import sqlite3
 import statistics
+import threading
 import time
+from urllib.parse import urlencode, urlsplit
 
 import pytest
+import redis
 import sqlalchemy as sa
-from conftest import PASSWORD, Auth, issue, make_app
+from browser import served_with_jobs
+from conftest import PASSWORD, Auth, api_for, issue, make_app
 
 from accounts import create_user
 from extensions import limiter
@@ -177,8 +183,6 @@ def test_failed_logins_are_counted_across_processes_in_redis(tmp_path):
     url = os.environ.get("TEST_REDIS_URL")
     if not url:
         pytest.skip("Redis tests need TEST_REDIS_URL (see README, Test)")
-    import redis
-
     redis.Redis.from_url(url).flushdb()
     # Two gunicorn workers: two apps on one database and one Redis.
     first, second = (make_app(tmp_path, RATELIMIT_STORAGE_URI=url) for _ in range(2))
@@ -194,13 +198,6 @@ def test_failed_logins_are_counted_across_processes_in_redis(tmp_path):
 
 @pytest.mark.slow
 def test_a_login_flood_does_not_slow_issuing_or_sending(tmp_path, sink, capsys):
-    import threading
-
-    from browser import served_with_jobs
-    from conftest import api_for
-
-    from models import ApiKey  # noqa: F401  (api_for issues a key)
-
     # Limits high enough that every attempt costs a password hash, as from many addresses.
     app = make_app(tmp_path, MAIL_PORT=sink.port, LOGIN_RATE_LIMIT="100000 per minute",
                    LOGIN_IP_RATE_LIMIT="100000 per minute", QUEUE_INTERVAL_SECONDS=0.5)
@@ -209,10 +206,6 @@ def test_a_login_flood_does_not_slow_issuing_or_sending(tmp_path, sink, capsys):
         key = api_for(app.test_client(), user).headers["Authorization"]
     flood_codes, stop = [], threading.Event()
     with served_with_jobs(app) as server:
-        import http.client
-        import json
-        from urllib.parse import urlencode, urlsplit
-
         host, port = urlsplit(server.url).hostname, urlsplit(server.url).port
 
         def flood(n):
