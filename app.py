@@ -254,7 +254,7 @@ def create_app(test_config=None):
         # form) must not queue behind writers or make them wait. The API locks once a key
         # is checked; webhooks write in transactions of their own after their signatures.
         if (request.method not in ("GET", "HEAD", "OPTIONS")
-                and request.blueprint not in ("webhooks", "api", "auth")
+                and request.blueprint not in ("webhooks", "api")
                 and current_user.is_authenticated):
             db.session.rollback()  # end the read that loaded the user; begin with the lock
             write_lock()
