@@ -126,12 +126,10 @@ def retry_delay(attempts):
 
 def build_body(message):
     """The JSON body: {"type", "timestamp", "data": {"credential", "email", "detail"}}."""
-    from views.api import as_json  # the API's credential object, the same for consumers
-
     data = {"detail": message.detail or {}}
     if message.credential_id:
         credential = db.session.get(Credential, message.credential_id)
-        data["credential"] = as_json(credential) if credential else None
+        data["credential"] = credential.as_json() if credential else None
     if message.email_message_id:
         email = db.session.get(EmailMessage, message.email_message_id)
         if email is not None:

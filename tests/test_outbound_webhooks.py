@@ -27,10 +27,11 @@ def receiver():
     server.stop()
 
 
-@pytest.fixture
-def local_app(tmp_path, sink):
-    """An app that may post to loopback over http (a test receiver), mailing to a sink."""
-    app = make_app(tmp_path, MAIL_PORT=sink.port, **LOCAL)
+@pytest.fixture(params=["sqlite"])
+def local_app(request, tmp_path, sink):
+    """An app that may post to loopback over http (a test receiver), mailing to a sink;
+    parametrize indirectly with "postgres" to run on PostgreSQL too."""
+    app = make_app(tmp_path, request.param, MAIL_PORT=sink.port, **LOCAL)
     with app.app_context():
         yield app
         db.session.remove()
@@ -60,6 +61,7 @@ def make_due():
     db.session.commit()
 
 
+@pytest.mark.parametrize("local_app", ["sqlite", "postgres"], indirect=True)
 def test_a_sent_email_is_announced_signed_and_retried_under_one_id(local_app, user, receiver):
     hook = register(local_app.test_client(), user, receiver.url, ["email.sent"])
     assert hook["secret"].startswith("whsec_")
@@ -215,6 +217,7 @@ def test_redirects_are_not_followed(local_app, user, receiver):
     assert attempt.status == 302 and "not followed" in attempt.answer
 
 
+@pytest.mark.parametrize("local_app", ["sqlite", "postgres"], indirect=True)
 def test_an_endpoint_failing_for_3_days_is_switched_off(local_app, user, receiver):
     client = local_app.test_client()
     hook = register(client, user, receiver.url)
@@ -268,3 +271,31 @@ def test_tries_run_out(local_app, user, receiver):
     (message,) = messages()
     assert (message.state, message.attempts) == ("failed", 5)
     assert deliver_due() == {"delivered": 0, "retry": 0, "failed": 0}
+
+
+@pytest.mark.parametrize("local_app", ["sqlite", "postgres"], indirect=True)
+def test_workers_claiming_at_once_never_share_a_message(local_app, user):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from outbound.deliver import claim
+    from outbound.events import queue_test
+    endpoint = WebhookEndpoint(org_id=user.org_id, url="https://hooks.example.com/x",
+                               events=["*"])
+    db.session.add(endpoint)
+    db.session.flush()
+    for _ in range(40):
+        queue_test(db.session, endpoint)
+    db.session.commit()
+
+    def worker(_):
+        """Claim until nothing is left (rows another worker has locked are its own)."""
+        with local_app.app_context():
+            mine = []
+            while ids := claim(5):
+                mine += ids
+            return mine
+
+    with ThreadPoolExecutor(4) as pool:
+        claimed = list(pool.map(worker, range(4)))
+    every = [message_id for ids in claimed for message_id in ids]
+    assert len(every) == len(set(every)) == 40
