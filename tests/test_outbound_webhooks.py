@@ -118,17 +118,21 @@ def test_only_subscribed_events_of_the_organization_are_queued(local_app, user, 
     assert path == "/hooks" and json.loads(body)["type"] == "email.opened"
 
 
-def test_a_complaint_from_a_bounce_report_is_announced(local_app, user, receiver):
+def test_a_complaint_and_a_suppressed_address_are_announced(local_app, user, receiver):
     from bounces.apply import apply_all
     from bounces.reports import Finding
 
-    register(local_app.test_client(), user, receiver.url, ["email.complained"])
+    register(local_app.test_client(), user, receiver.url,
+             ["email.complained", "email.bounced"])
     credential = issue(user, action="publish")
     send_due()
     finding = Finding(kind="complained", recipient="jane@example.com")
     assert apply_all("file", [[("report-1", finding)]]) == ["applied"]
     (message,) = messages()
     assert (message.type, message.credential_id) == ("email.complained", credential.id)
+    again = issue(user, action="publish")  # the address is suppressed: bounced at once
+    assert [(m.type, m.credential_id) for m in messages()] == [
+        ("email.complained", credential.id), ("email.bounced", again.id)]
 
 
 @pytest.mark.parametrize("body, field, words", [
