@@ -1,4 +1,4 @@
-"""One POST to a webhook URL: to the address that was checked, no redirects, a short
+"""One POST to a webhook URL: to the addresses that were checked, no redirects, a short
 timeout, the answer read only as far as we keep it."""
 
 import http.client
@@ -8,35 +8,47 @@ import ssl
 READ_AT_MOST = 4096  # bytes of the answer read; the log keeps less
 
 
-class _PinnedHTTP(http.client.HTTPConnection):
-    """Connects to a given address; the Host header still names the host."""
+def _connect(addresses, port, timeout):
+    """A socket to the first of the checked addresses that answers."""
+    error = OSError("no address")
+    for address in addresses:
+        try:
+            return socket.create_connection((address, port), timeout)
+        except OSError as failed:
+            error = failed
+    raise error
 
-    def __init__(self, host, port, address, timeout):
+
+class _PinnedHTTP(http.client.HTTPConnection):
+    """Connects to checked addresses only; the Host header still names the host."""
+
+    def __init__(self, host, port, addresses, timeout):
         super().__init__(host, port, timeout=timeout)
-        self.address = address
+        self.addresses = addresses
 
     def connect(self):
-        self.sock = socket.create_connection((self.address, self.port), self.timeout)
+        self.sock = _connect(self.addresses, self.port, self.timeout)
 
 
 class _PinnedHTTPS(http.client.HTTPSConnection):
-    """Connects to a given address; SNI, the certificate check and Host name the host."""
+    """Connects to checked addresses only; SNI, the certificate check and Host name the
+    host."""
 
-    def __init__(self, host, port, address, timeout):
+    def __init__(self, host, port, addresses, timeout):
         super().__init__(host, port, timeout=timeout, context=ssl.create_default_context())
-        self.address = address
+        self.addresses = addresses
 
     def connect(self):
-        sock = socket.create_connection((self.address, self.port), self.timeout)
+        sock = _connect(self.addresses, self.port, self.timeout)
         self.sock = self._context.wrap_socket(sock, server_hostname=self.host)
 
 
 def post(target, headers, body, timeout):
     """POST body to target (from outbound.urls.target); return (status, answer text).
     Network errors raise OSError (timeouts included) or http.client.HTTPException."""
-    scheme, host, port, address, path = target
+    scheme, host, port, addresses, path = target
     kind = _PinnedHTTPS if scheme == "https" else _PinnedHTTP
-    connection = kind(host, port, address, timeout)
+    connection = kind(host, port, addresses, timeout)
     try:
         connection.request("POST", path, body=body.encode(), headers={
             **headers, "Content-Type": "application/json",

@@ -33,8 +33,8 @@ def check(url, config):
 
 
 def target(url, config):
-    """(scheme, host, port, the address to connect to, path with query) for a URL we may
-    post to; Refused otherwise."""
+    """(scheme, host, port, the checked addresses to connect to, path with query) for a
+    URL we may post to; Refused otherwise."""
     try:
         parts = urlsplit(url)
         port = parts.port
@@ -47,24 +47,24 @@ def target(url, config):
     if not parts.hostname or parts.username or parts.password:
         raise Refused("The URL needs a host name, and no user name or password.")
     port = port or (443 if parts.scheme == "https" else 80)
-    address = resolve(parts.hostname, port, config["WEBHOOK_ALLOW_PRIVATE"])
+    addresses = resolve(parts.hostname, port, config["WEBHOOK_ALLOW_PRIVATE"])
     path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-    return parts.scheme, parts.hostname, port, address, path
+    return parts.scheme, parts.hostname, port, addresses, path
 
 
 def resolve(host, port, allow_private=False):
-    """The first address the host resolves to, once every address it has is public."""
+    """The addresses the host resolves to, once every one of them is public."""
     try:
         found = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except (OSError, UnicodeError):
         raise Refused(f"The host {host} was not found.") from None
-    addresses = [info[4][0] for info in found]
+    addresses = list(dict.fromkeys(info[4][0] for info in found))
     if not allow_private:
         for address in addresses:
             if not is_public(address):
                 raise Refused(f"The host {host} is on a private network ({address}): "
                               "webhooks go to public addresses only.")
-    return addresses[0]
+    return addresses
 
 
 def is_public(address):

@@ -303,3 +303,30 @@ def test_workers_claiming_at_once_never_share_a_message(local_app, user):
         claimed = list(pool.map(worker, range(4)))
     every = [message_id for ids in claimed for message_id in ids]
     assert len(every) == len(set(every)) == 40
+
+
+def test_a_receiver_that_does_not_answer_in_time_is_tried_again(local_app, user, receiver):
+    local_app.config["WEBHOOK_TIMEOUT_SECONDS"] = 0.5
+    hook = register(local_app.test_client(), user, receiver.url)
+    receiver.answers = [("hold", {})]
+    from outbound.events import queue_test
+    queue_test(db.session, db.session.get(WebhookEndpoint, hook["id"]))
+    db.session.commit()
+    assert deliver_due() == {"delivered": 0, "retry": 1, "failed": 0}
+    receiver.release.set()
+    (attempt,) = db.session.scalars(sa.select(WebhookAttempt)).all()
+    assert attempt.status is None and "no answer within 0.5 s" in attempt.answer
+    make_due()
+    assert deliver_due()["delivered"] == 1
+    first, second = receiver.wait_for(2)
+    assert first[1]["webhook-id"] == second[1]["webhook-id"] and first[2] == second[2]
+
+
+def test_the_host_is_resolved_once_and_named_in_the_request(local_app, user, receiver):
+    hook = register(local_app.test_client(), user, f"http://localhost:{receiver.port}/x?a=1")
+    from outbound.events import queue_test
+    queue_test(db.session, db.session.get(WebhookEndpoint, hook["id"]))
+    db.session.commit()
+    assert deliver_due()["delivered"] == 1
+    ((path, headers, _),) = receiver.wait_for(1)
+    assert path == "/x?a=1" and headers["Host"] == f"localhost:{receiver.port}"

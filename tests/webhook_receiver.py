@@ -12,6 +12,7 @@ class Receiver:
     def __init__(self):
         self.answers, self.requests = [], []
         self.arrived = threading.Condition()
+        self.release = threading.Event()  # an answer ("hold", {}) waits for it
         receiver = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -22,6 +23,9 @@ class Receiver:
                     status, headers = (receiver.answers.pop(0) if receiver.answers
                                        else (200, {}))
                     receiver.arrived.notify_all()
+                if status == "hold":  # a receiver that does not answer in time
+                    receiver.release.wait(30)
+                    status = 200
                 self.send_response(status)
                 for name, value in headers.items():
                     self.send_header(name, value)
@@ -42,6 +46,7 @@ class Receiver:
         return self
 
     def stop(self):
+        self.release.set()
         self.server.shutdown()
         self.server.server_close()
 
