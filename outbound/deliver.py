@@ -5,6 +5,7 @@ switch off an endpoint that has failed for SWITCH_OFF_AFTER."""
 import http.client
 import json
 from datetime import timedelta
+from typing import NamedTuple
 
 import sqlalchemy as sa
 from flask import current_app
@@ -35,11 +36,32 @@ def deliver_due(batch_size=20):
     {delivered, retry, failed}. Per-message errors are logged, never raised."""
     counts = {"delivered": 0, "retry": 0, "failed": 0}
     while ids := claim(batch_size):
-        for message in db.session.scalars(sa.select(WebhookMessage).where(
-                WebhookMessage.id.in_(ids)).options(sa.orm.joinedload(WebhookMessage.endpoint))):
-            counts[deliver(message)] += 1
-        db.session.rollback()  # nothing of the batch stays read into the next
+        batch = [prepare(message) for message in db.session.scalars(
+            sa.select(WebhookMessage).where(WebhookMessage.id.in_(ids))
+            .options(sa.orm.joinedload(WebhookMessage.endpoint)))]
+        db.session.rollback()  # no transaction stays open during the HTTP conversations
+        for delivery in batch:
+            counts[deliver(delivery)] += 1
     return counts
+
+
+class Delivery(NamedTuple):
+    """What one try needs, read before it: no database access while it talks HTTP."""
+
+    id: int
+    endpoint_id: int
+    webhook_id: str
+    attempts: int
+    url: str
+    secret: str
+    body: str
+
+
+def prepare(message):
+    """The Delivery of a claimed message; its body is made at its first try."""
+    return Delivery(message.id, message.endpoint_id, message.webhook_id, message.attempts,
+                    message.endpoint.url, message.endpoint.secret,
+                    message.body or build_body(message))
 
 
 def claim(batch_size):
@@ -62,19 +84,17 @@ def claim(batch_size):
     return ids
 
 
-def deliver(message):
+def deliver(delivery):
     """One try at one message, outside any transaction; record it. Returns its state."""
     config = current_app.config
-    body = message.body or build_body(message)
-    db.session.rollback()  # no transaction open during the HTTP conversation
     now = utcnow()
-    headers = {"webhook-id": message.webhook_id,
+    headers = {"webhook-id": delivery.webhook_id,
                "webhook-timestamp": str(int(now.timestamp())),
-               "webhook-signature": Webhook(message.endpoint.secret).sign(
-                   message.webhook_id, now, body)}
+               "webhook-signature": Webhook(delivery.secret).sign(delivery.webhook_id, now,
+                                                                  delivery.body)}
     try:
-        target = urls.target(message.endpoint.url, config)
-        status, answer = webhook_http.post(target, headers, body,
+        target = urls.target(delivery.url, config)
+        status, answer = webhook_http.post(target, headers, delivery.body,
                                            config["WEBHOOK_TIMEOUT_SECONDS"])
     except urls.Refused as error:
         status, answer = None, f"not sent: {error}"
@@ -82,16 +102,19 @@ def deliver(message):
         status, answer = None, f"no answer within {config['WEBHOOK_TIMEOUT_SECONDS']:g} s"
     except (OSError, http.client.HTTPException) as error:
         status, answer = None, f"could not connect: {error}"
-    return record(message, body, status, answer)
+    except Exception as error:  # one odd endpoint must not stop the others
+        current_app.logger.exception("webhook %s", delivery.webhook_id)
+        status, answer = None, f"not sent: {error}"
+    return record(delivery, status, answer)
 
 
-def record(message, body, status, answer):
+def record(delivery, status, answer):
     """Log a try and decide what follows: delivered, a retry later, or failed for good;
     an endpoint failing for SWITCH_OFF_AFTER is switched off."""
     config = current_app.config
     now = utcnow()
     ok = status is not None and 200 <= status < 300
-    attempts = message.attempts + 1
+    attempts = delivery.attempts + 1
     if ok:
         state, next_try = "delivered", now
     elif attempts >= config["WEBHOOK_MAX_ATTEMPTS"]:
@@ -100,13 +123,15 @@ def record(message, body, status, answer):
         state, next_try = "pending", now + retry_delay(attempts)
     endpoint = ENDPOINTS.c
     with write_transaction() as connection:
+        kept = connection.execute(sa.update(MESSAGES).where(MESSAGES.c.id == delivery.id).values(
+            body=delivery.body, attempts=attempts, state=state, next_attempt_at=next_try,
+            lease_until=None)).rowcount
+        if not kept:  # its endpoint was deleted meanwhile
+            return "failed"
         connection.execute(ATTEMPTS.insert().values(
-            endpoint_id=message.endpoint_id, message_id=message.id, at=now, status=status,
+            endpoint_id=delivery.endpoint_id, message_id=delivery.id, at=now, status=status,
             answer=answer[:ANSWER_KEPT]))
-        connection.execute(sa.update(MESSAGES).where(MESSAGES.c.id == message.id).values(
-            body=body, attempts=attempts, state=state, next_attempt_at=next_try,
-            lease_until=None))
-        mine = ENDPOINTS.update().where(endpoint.id == message.endpoint_id)
+        mine = ENDPOINTS.update().where(endpoint.id == delivery.endpoint_id)
         if ok:
             connection.execute(mine.values(failing_since=None))
         else:

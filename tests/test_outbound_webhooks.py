@@ -330,3 +330,18 @@ def test_the_host_is_resolved_once_and_named_in_the_request(local_app, user, rec
     assert deliver_due()["delivered"] == 1
     ((path, headers, _),) = receiver.wait_for(1)
     assert path == "/x?a=1" and headers["Host"] == f"localhost:{receiver.port}"
+
+
+def test_an_endpoint_deleted_during_its_delivery_leaves_nothing_behind(local_app, user,
+                                                                       receiver):
+    from outbound.deliver import claim, deliver, prepare
+    from outbound.events import queue_test
+    hook = register(local_app.test_client(), user, receiver.url)
+    queue_test(db.session, db.session.get(WebhookEndpoint, hook["id"]))
+    db.session.commit()
+    (message_id,) = claim(5)
+    delivery = prepare(db.session.get(WebhookMessage, message_id))
+    assert api_for(local_app.test_client(), user).delete(
+        f"/api/v1/webhooks/{hook['id']}").status_code == 204
+    assert deliver(delivery) == "failed"  # sent, but nothing left to record it on
+    assert messages() == [] and db.session.scalars(sa.select(WebhookAttempt)).all() == []

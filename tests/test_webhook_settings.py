@@ -92,6 +92,13 @@ def test_a_wrong_endpoint_is_explained_on_the_form(client, form, words):
     assert db.session.scalar(sa.select(sa.func.count()).select_from(WebhookEndpoint)) == 0
 
 
+def test_all_events_ticked_beside_some_means_all(client):
+    form = {"url": "http://127.0.0.1:9/x", "events": ["*", "email.sent"],
+            "csrf_token": _token(client.get(PAGE).text)}
+    assert client.post(PAGE, data=form).status_code == 201
+    assert db.session.scalars(sa.select(WebhookEndpoint.events)).one() == ["*"]
+
+
 def test_another_organizations_endpoint_is_not_found(client):
     rival = create_user("issuer@rival.test", "Rival Institute", PASSWORD)
     theirs = WebhookEndpoint(org_id=rival.org_id, url="https://hooks.example.com/x",

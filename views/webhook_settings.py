@@ -46,6 +46,8 @@ def index():
 def create():
     """Register an endpoint; its secret is shown on this answer only."""
     url, chosen = request.form.get("url", ""), request.form.getlist("events")
+    if "*" in chosen:  # "All events" ticked beside some: all it is
+        chosen = ["*"]
     try:
         endpoint = endpoints.create(current_user.org_id, url, chosen, current_app.config)
     except endpoints.EndpointError as error:
