@@ -115,6 +115,12 @@ def config_from_env(instance_path):
         "POSTMARK_WEBHOOK_PASSWORD": env("POSTMARK_WEBHOOK_PASSWORD") or None,
         "SES_WEBHOOK": _flag("SES_WEBHOOK", False),
         "METRICS_TOKEN": env("METRICS_TOKEN") or None,
+        # Outbound webhooks (DESIGN.md, "Engagement after the email").
+        "WEBHOOK_ALLOW_HTTP": _flag("WEBHOOK_ALLOW_HTTP", False),
+        "WEBHOOK_ALLOW_PRIVATE": _flag("WEBHOOK_ALLOW_PRIVATE", False),
+        "WEBHOOK_RETRY_BASE_SECONDS": float(env("WEBHOOK_RETRY_BASE_SECONDS") or 30),
+        "WEBHOOK_MAX_ATTEMPTS": int(env("WEBHOOK_MAX_ATTEMPTS") or 12),
+        "WEBHOOK_TIMEOUT_SECONDS": float(env("WEBHOOK_TIMEOUT_SECONDS") or 5),
         # Verified sender domains: the DNS server asked (for tests and development; unset,
         # the system's), and how long to wait for it.
         "DNS_RESOLVER": env("DNS_RESOLVER") or None,
@@ -224,6 +230,7 @@ def create_app(test_config=None):
 
     from views import (
         api,
+        api_webhooks,
         apikeys,
         auth,
         bulk,
@@ -237,14 +244,17 @@ def create_app(test_config=None):
         outbox,
         settings,
         tracking,
+        webhook_settings,
         webhooks,
     )
 
     for module in (errors, auth, credentials, bulk, export, issuing, imports, help, api,
-                   tracking, outbox, settings, webhooks, health, apikeys):
+                   api_webhooks, tracking, outbox, settings, webhooks, health, apikeys,
+                   webhook_settings):
         app.register_blueprint(module.bp)
     # The API authenticates with bearer keys, the webhooks with their providers' signatures.
     csrf.exempt(api.bp)
+    csrf.exempt(api_webhooks.bp)
     csrf.exempt(webhooks.bp)
 
     @app.before_request
@@ -254,7 +264,7 @@ def create_app(test_config=None):
         # form) must not queue behind writers or make them wait. The API locks once a key
         # is checked; webhooks write in transactions of their own after their signatures.
         if (request.method not in ("GET", "HEAD", "OPTIONS")
-                and request.blueprint not in ("webhooks", "api")
+                and request.blueprint not in ("webhooks", "api", "api_webhooks")
                 and current_user.is_authenticated):
             db.session.rollback()  # end the read that loaded the user; begin with the lock
             write_lock()

@@ -115,7 +115,8 @@ def demo():
 @click.command("worker")
 @with_appcontext
 def worker():
-    """Run the mail queue, imports and scheduled publishing in the foreground (no web)."""
+    """Run the mail queue, imports, webhooks and scheduled publishing in the foreground
+    (no web)."""
     app = current_app._get_current_object()
     jobs.log_outcomes()
     scheduler = BlockingScheduler(timezone="UTC")

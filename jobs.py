@@ -20,10 +20,12 @@ from lifecycle.publishing import publish_due
 from lifecycle.reminders import send_reminders
 from mailer.queue import send_due
 from models import db
+from outbound.deliver import deliver_due
 
 MAIL_JOB = "mail"
 IMPORT_JOB = "imports"
 BOUNCE_JOB = "bounces"
+WEBHOOK_JOB = "webhooks"
 _started = threading.Lock()
 
 
@@ -61,11 +63,21 @@ def run_bounce_job(app):
             db.session.remove()
 
 
+def run_webhook_job(app):
+    """Deliver the due webhook messages; return the counts."""
+    with app.app_context():
+        try:
+            return deliver_due()
+        finally:
+            db.session.remove()
+
+
 def add_jobs(scheduler, app):
-    """The mail job and the import job every QUEUE_INTERVAL_SECONDS, and the bounce mailbox
+    """The mail, import and webhook jobs every QUEUE_INTERVAL_SECONDS, and the bounce mailbox
     every BOUNCE_POLL_SECONDS when one is set; each never two at once, missed runs merged."""
     jobs = [(MAIL_JOB, run_mail, app.config["QUEUE_INTERVAL_SECONDS"]),
-            (IMPORT_JOB, run_import_job, app.config["QUEUE_INTERVAL_SECONDS"])]
+            (IMPORT_JOB, run_import_job, app.config["QUEUE_INTERVAL_SECONDS"]),
+            (WEBHOOK_JOB, run_webhook_job, app.config["QUEUE_INTERVAL_SECONDS"])]
     if app.config.get("BOUNCE_IMAP_HOST"):
         jobs.append((BOUNCE_JOB, run_bounce_job, app.config["BOUNCE_POLL_SECONDS"]))
     for job_id, job, seconds in jobs:
@@ -110,6 +122,11 @@ def wake_mail(queued=1):
     """Mail was queued and committed: send it now."""
     if queued:
         wake(MAIL_JOB)
+
+
+def wake_webhooks():
+    """A webhook message was queued and committed: deliver it now."""
+    wake(WEBHOOK_JOB)
 
 
 def wake_imports():

@@ -17,6 +17,7 @@ from mailer.queue import EVENT, outcome_writes, write_outcomes
 from mailer.replies import Outcome, classify
 from models import EmailMessage, IntakeReceipt, IntakeStatus, Suppression, write_transaction
 from models.types import utcnow
+from outbound import events as outbound_events
 
 MESSAGES = EmailMessage.__table__
 COLUMNS = (MESSAGES.c.id, MESSAGES.c.credential_id, MESSAGES.c.org_id, MESSAGES.c.to_address,
@@ -54,6 +55,7 @@ def apply_all(source, reports):
         write_outcomes(connection, writes, events=False)
         if events:
             connection.execute(EVENT, events)
+            outbound_events.emit(connection, events)
         Suppression.add_many(connection, "complained", complaints)
         IntakeStatus.note(connection, source)
     return [next((outcome for outcome in PRECEDENCE if outcome in {

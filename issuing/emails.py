@@ -6,6 +6,7 @@ from models import Credential, EmailEvent, EmailMessage, Suppression
 from models.email_message import new_message_id, new_token
 from models.status_count import sync_statuses
 from models.types import UTCDateTime
+from outbound import events as outbound_events
 
 CREDENTIALS, MESSAGES, EVENTS = Credential.__table__, EmailMessage.__table__, EmailEvent.__table__
 SUPPRESSIONS = Suppression.__table__
@@ -74,7 +75,9 @@ def _bounce_suppressed(connection, rows, now):
         sa.update(MESSAGES).where(MESSAGES.c.id == sa.bindparam("row_id"))
         .values(state="bounced", bounce_kind="hard", bounce_code=sa.bindparam("code")),
         [{"row_id": row.id, "code": SUPPRESSED[row.reason]} for row in suppressed])
-    connection.execute(sa.insert(EVENTS), [
-        {"credential_id": row.credential_id, "email_message_id": row.id, "type": "bounced",
-         "code": SUPPRESSED[row.reason], "at": now} for row in suppressed])
+    events = [{"credential_id": row.credential_id, "email_message_id": row.id,
+               "type": "bounced", "code": SUPPRESSED[row.reason], "at": now}
+              for row in suppressed]
+    connection.execute(sa.insert(EVENTS), events)
+    outbound_events.emit(connection, events)
     sync_statuses(connection, [row.credential_id for row in suppressed])

@@ -37,6 +37,7 @@ from models import (
 )
 from models.status_count import sync_statuses
 from models.types import UTCDateTime, utcnow
+from outbound import events as outbound_events
 
 messages = EmailMessage.__table__
 log = logging.getLogger("mailer")
@@ -621,6 +622,7 @@ def write_outcomes(connection, writes, events=True, columns=True):
         events = [write.event for write in writes]
         # One row as a plain INSERT: psycopg's executemany costs a pipeline round for it.
         connection.execute(EVENT, events[0] if len(events) == 1 else events)
+        outbound_events.emit(connection, events)
     Suppression.add_bounced(connection, {write.message.id for write in writes if write.suppress})
     # sending → retry is Sending either way: no status to derive again.
     settled = {write.message.credential_id for write in writes if write.state != "retry"}

@@ -119,11 +119,13 @@ from models.send_slot import SendSlot  # noqa: E402
 from models.status_count import StatusCount  # noqa: E402
 from models.suppression import Suppression  # noqa: E402
 from models.user import User  # noqa: E402
+from models.webhook import WebhookAttempt, WebhookEndpoint, WebhookMessage  # noqa: E402
 
 __all__ = [
     "ApiKey", "Credential", "CredentialGroup", "EmailEvent", "EmailMessage", "ImportJob",
     "ImportRow", "IntakeReceipt", "IntakeStatus", "LeaseLost", "Organization", "SendSlot",
     "StatusCount",
-    "Suppression", "User", "db", "immediate_connection", "lease_owner", "only_one", "write_lock",
+    "Suppression", "User", "WebhookAttempt", "WebhookEndpoint", "WebhookMessage", "db",
+    "immediate_connection", "lease_owner", "only_one", "write_lock",
     "write_transaction",
 ]

@@ -10,6 +10,7 @@ from models.email_event import EmailEvent
 from models.email_message import EmailMessage, new_token
 from models.status import EmailStatus
 from models.types import UTCDateTime, utcnow
+from typos import suggest_address
 
 
 class Credential(db.Model):
@@ -74,6 +75,25 @@ class Credential(db.Model):
             return "bounced_unchanged"
         return None
 
+    def as_json(self):
+        """DESIGN.md's credential object: the API's and the outbound webhooks'."""
+        status = self.status
+        return {
+            "id": self.id,
+            "recipient_name": self.recipient_name,
+            "recipient_email": self.recipient_email,
+            "group": self.group.name,
+            "issue_state": self.issue_state,
+            "scheduled_at": _iso(self.scheduled_at),
+            "published_at": _iso(self.published_at),
+            "created_at": _iso(self.created_at),
+            "send_email": self.send_email,
+            "email_status": status.value,
+            "email_status_label": status.label,
+            "bounce_reason": self.bounce_reason,
+            "email_suggestion": suggest_address(self.recipient_email),
+        }
+
     def events(self):
         """The recipient's timeline, oldest first."""
         return db.session.scalars(
@@ -84,3 +104,7 @@ class Credential(db.Model):
 
     def __repr__(self):
         return f"<Credential {self.id} {self.issue_state} {self.email_status}>"
+
+
+def _iso(moment):
+    return moment.isoformat() if moment else None

@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from models import Credential, EmailEvent, EmailMessage, db, write_transaction
 from models.status_count import sync_statuses
 from models.types import utcnow
+from outbound import events as outbound_events
 
 # Apple Mail Privacy Protection fetches images on delivery, with a bare agent string.
 PREFETCH_AGENT = "Mozilla/5.0"
@@ -77,6 +78,7 @@ def record_opens(connection, hits):
                                          for row_id, (n, first) in counts.items()])
     if events:
         connection.execute(EVENTS.insert(), events)
+        outbound_events.emit(connection, events)
     if opened:
         sync_statuses(connection, opened)
     return found

@@ -12,7 +12,6 @@ from extensions import limiter
 from models import ApiKey, Credential, db, write_lock
 from models.status import EmailStatus
 from models.words import ALREADY_PUBLISHED, RESEND_REFUSALS
-from typos import suggest_address
 from validation import InvalidInput
 from views.errors import ApiError
 from views.queries import credential_or_404, page_of, status_counts
@@ -95,27 +94,8 @@ def _issue(new_credentials):
 
 
 def as_json(credential):
-    """DESIGN.md's credential object."""
-    status = credential.status
-    return {
-        "id": credential.id,
-        "recipient_name": credential.recipient_name,
-        "recipient_email": credential.recipient_email,
-        "group": credential.group.name,
-        "issue_state": credential.issue_state,
-        "scheduled_at": _iso(credential.scheduled_at),
-        "published_at": _iso(credential.published_at),
-        "created_at": _iso(credential.created_at),
-        "send_email": credential.send_email,
-        "email_status": status.value,
-        "email_status_label": status.label,
-        "bounce_reason": credential.bounce_reason,
-        "email_suggestion": suggest_address(credential.recipient_email),
-    }
-
-
-def _iso(moment):
-    return moment.isoformat() if moment else None
+    """DESIGN.md's credential object (the model's, shared with outbound webhooks)."""
+    return credential.as_json()
 
 
 @bp.post("/credentials")

@@ -14,6 +14,7 @@ from mailer import health
 from models import Credential, db
 from models.status import EmailStatus
 from models.words import ALREADY_PUBLISHED, RESEND_REFUSALS
+from outbound import endpoints
 from typos import suggest_address
 from views.queries import (
     blocked_domains,
@@ -65,7 +66,7 @@ def index():
     if htmx and not htmx.boosted:
         return render_template("credentials/_list.html", **view)
     return render_template("credentials/index.html", stall=health.stalled(current_user.org_id),
-                           **view)
+                           webhooks_off=endpoints.switched_off(current_user.org_id), **view)
 
 
 @bp.get("/credentials/live")

@@ -1,0 +1,164 @@
+"""Delivery of the outbox by the workers: claim due messages, POST each signed with
+standardwebhooks, log the answer, retry with growing delay under the same webhook-id, and
+switch off an endpoint that has failed for SWITCH_OFF_AFTER."""
+
+import http.client
+import json
+from datetime import timedelta
+from typing import NamedTuple
+
+import sqlalchemy as sa
+from flask import current_app
+from standardwebhooks import Webhook
+
+from models import (
+    Credential,
+    EmailMessage,
+    WebhookAttempt,
+    WebhookEndpoint,
+    WebhookMessage,
+    db,
+    write_transaction,
+)
+from models.types import utcnow
+from outbound import http as webhook_http
+from outbound import urls
+
+SWITCH_OFF_AFTER = timedelta(days=3)
+LONGEST_WAIT = timedelta(hours=12)  # between two tries of one message
+ANSWER_KEPT = 1000  # characters of an answer in the delivery log
+MESSAGES, ENDPOINTS = WebhookMessage.__table__, WebhookEndpoint.__table__
+ATTEMPTS = WebhookAttempt.__table__
+
+
+def deliver_due(batch_size=20):
+    """Send the due webhook messages, a batch at a time until none is due; return counts
+    {delivered, retry, failed}. Per-message errors are logged, never raised."""
+    counts = {"delivered": 0, "retry": 0, "failed": 0}
+    while ids := claim(batch_size):
+        batch = [prepare(message) for message in db.session.scalars(
+            sa.select(WebhookMessage).where(WebhookMessage.id.in_(ids))
+            .options(sa.orm.joinedload(WebhookMessage.endpoint)))]
+        db.session.rollback()  # no transaction stays open during the HTTP conversations
+        for delivery in batch:
+            counts[deliver(delivery)] += 1
+    return counts
+
+
+class Delivery(NamedTuple):
+    """What one try needs, read before it: no database access while it talks HTTP."""
+
+    id: int
+    endpoint_id: int
+    webhook_id: str
+    attempts: int
+    url: str
+    secret: str
+    body: str
+
+
+def prepare(message):
+    """The Delivery of a claimed message; its body is made at its first try."""
+    return Delivery(message.id, message.endpoint_id, message.webhook_id, message.attempts,
+                    message.endpoint.url, message.endpoint.secret,
+                    message.body or build_body(message))
+
+
+def claim(batch_size):
+    """Lease up to batch_size due messages of live endpoints for this worker; their ids."""
+    config = current_app.config
+    now = utcnow()
+    due = (sa.select(MESSAGES.c.id).join(ENDPOINTS, ENDPOINTS.c.id == MESSAGES.c.endpoint_id)
+           .where(MESSAGES.c.state == "pending", MESSAGES.c.next_attempt_at <= now,
+                  ENDPOINTS.c.disabled_at.is_(None),
+                  sa.or_(MESSAGES.c.lease_until.is_(None), MESSAGES.c.lease_until < now))
+           .order_by(MESSAGES.c.next_attempt_at).limit(batch_size))
+    lease = timedelta(seconds=30 + batch_size * config["WEBHOOK_TIMEOUT_SECONDS"])
+    with write_transaction() as connection:
+        if connection.dialect.name == "postgresql":
+            due = due.with_for_update(of=MESSAGES, skip_locked=True)
+        ids = connection.scalars(due).all()
+        if ids:
+            connection.execute(sa.update(MESSAGES).where(MESSAGES.c.id.in_(ids))
+                               .values(lease_until=now + lease))
+    return ids
+
+
+def deliver(delivery):
+    """One try at one message, outside any transaction; record it. Returns its state."""
+    config = current_app.config
+    now = utcnow()
+    headers = {"webhook-id": delivery.webhook_id,
+               "webhook-timestamp": str(int(now.timestamp())),
+               "webhook-signature": Webhook(delivery.secret).sign(delivery.webhook_id, now,
+                                                                  delivery.body)}
+    try:
+        target = urls.target(delivery.url, config)
+        status, answer = webhook_http.post(target, headers, delivery.body,
+                                           config["WEBHOOK_TIMEOUT_SECONDS"])
+    except urls.Refused as error:
+        status, answer = None, f"not sent: {error}"
+    except TimeoutError:
+        status, answer = None, f"no answer within {config['WEBHOOK_TIMEOUT_SECONDS']:g} s"
+    except (OSError, http.client.HTTPException) as error:
+        status, answer = None, f"could not connect: {error}"
+    except Exception as error:  # one odd endpoint must not stop the others
+        current_app.logger.exception("webhook %s", delivery.webhook_id)
+        status, answer = None, f"not sent: {error}"
+    return record(delivery, status, answer)
+
+
+def record(delivery, status, answer):
+    """Log a try and decide what follows: delivered, a retry later, or failed for good;
+    an endpoint failing for SWITCH_OFF_AFTER is switched off."""
+    config = current_app.config
+    now = utcnow()
+    ok = status is not None and 200 <= status < 300
+    attempts = delivery.attempts + 1
+    if ok:
+        state, next_try = "delivered", now
+    elif attempts >= config["WEBHOOK_MAX_ATTEMPTS"]:
+        state, next_try = "failed", now
+    else:
+        state, next_try = "pending", now + retry_delay(attempts)
+    endpoint = ENDPOINTS.c
+    with write_transaction() as connection:
+        kept = connection.execute(sa.update(MESSAGES).where(MESSAGES.c.id == delivery.id).values(
+            body=delivery.body, attempts=attempts, state=state, next_attempt_at=next_try,
+            lease_until=None)).rowcount
+        if not kept:  # its endpoint was deleted meanwhile
+            return "failed"
+        connection.execute(ATTEMPTS.insert().values(
+            endpoint_id=delivery.endpoint_id, message_id=delivery.id, at=now, status=status,
+            answer=answer[:ANSWER_KEPT]))
+        mine = ENDPOINTS.update().where(endpoint.id == delivery.endpoint_id)
+        if ok:
+            connection.execute(mine.values(failing_since=None))
+        else:
+            connection.execute(mine.values(
+                failing_since=sa.func.coalesce(endpoint.failing_since, now)))
+            connection.execute(mine.where(endpoint.disabled_at.is_(None),
+                                          endpoint.failing_since <= now - SWITCH_OFF_AFTER)
+                               .values(disabled_at=now))
+    return "retry" if state == "pending" else state
+
+
+def retry_delay(attempts):
+    """The wait after the attempts-th failed try: WEBHOOK_RETRY_BASE_SECONDS doubling."""
+    seconds = current_app.config["WEBHOOK_RETRY_BASE_SECONDS"] * 2 ** (attempts - 1)
+    return min(timedelta(seconds=seconds), LONGEST_WAIT)
+
+
+def build_body(message):
+    """The JSON body: {"type", "timestamp", "data": {"credential", "email", "detail"}}."""
+    data = {"detail": message.detail or {}}
+    if message.credential_id:
+        credential = db.session.get(Credential, message.credential_id)
+        data["credential"] = credential.as_json() if credential else None
+    if message.email_message_id:
+        email = db.session.get(EmailMessage, message.email_message_id)
+        if email is not None:
+            data["email"] = {"to_address": email.to_address, "message_id": email.message_id,
+                             "state": email.state}
+    return json.dumps({"type": message.type, "timestamp": message.occurred_at.isoformat(),
+                       "data": data}, separators=(",", ":"))

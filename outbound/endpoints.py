@@ -1,0 +1,76 @@
+"""Registering and removing an organization's webhook endpoints: one set of rules for the
+API and the Settings page."""
+
+import sqlalchemy as sa
+
+from models import WebhookEndpoint, db
+from models.webhook import EVENT_TYPES
+from outbound import urls
+from validation import InvalidInput
+
+MAX_PER_ORG = 20
+
+
+class EndpointError(ValueError):
+    """What is wrong with an endpoint to register: {field: message}."""
+
+    def __init__(self, fields):
+        super().__init__("; ".join(fields.values()))
+        self.fields = fields
+
+
+def clean_events(events):
+    """The event types as a sorted list without repeats, or ["*"]; InvalidInput if not."""
+    if not isinstance(events, list) or not events:
+        raise InvalidInput('events must be a list of event types, or ["*"] for all of them.')
+    if not all(isinstance(event, str) for event in events):
+        raise InvalidInput("Each event type must be text.")
+    if "*" in events:
+        if len(events) > 1:
+            raise InvalidInput('"*" takes every event type: give it alone.')
+        return ["*"]
+    unknown = sorted(set(events) - set(EVENT_TYPES))
+    if unknown:
+        raise InvalidInput(f"Unknown event type {', '.join(unknown)}; the types are "
+                           f"{', '.join(EVENT_TYPES)}.")
+    return sorted(set(events))
+
+
+def create(org_id, url, events, config):
+    """A new endpoint of the organization (added to the session, not committed), or
+    EndpointError saying what is wrong."""
+    fields = {}
+    try:
+        url = urls.check(url, config)
+    except InvalidInput as error:
+        fields["url"] = str(error)
+    try:
+        events = clean_events(events)
+    except InvalidInput as error:
+        fields["events"] = str(error)
+    if not fields and len(of_org(org_id)) >= MAX_PER_ORG:
+        fields["url"] = f"An organization can have at most {MAX_PER_ORG} endpoints."
+    if fields:
+        raise EndpointError(fields)
+    endpoint = WebhookEndpoint(org_id=org_id, url=url, events=events)
+    db.session.add(endpoint)
+    db.session.flush()
+    return endpoint
+
+
+def of_org(org_id):
+    """The organization's endpoints, oldest first."""
+    return db.session.scalars(sa.select(WebhookEndpoint).where(
+        WebhookEndpoint.org_id == org_id).order_by(WebhookEndpoint.id)).all()
+
+
+def find(org_id, endpoint_id):
+    """One endpoint of the organization, or None (another organization's is not found)."""
+    return db.session.scalar(sa.select(WebhookEndpoint).where(
+        WebhookEndpoint.id == endpoint_id, WebhookEndpoint.org_id == org_id))
+
+
+def switched_off(org_id):
+    """The organization's endpoints switched off after failing, for a banner."""
+    return db.session.scalars(sa.select(WebhookEndpoint).where(
+        WebhookEndpoint.org_id == org_id, WebhookEndpoint.disabled_at.is_not(None))).all()

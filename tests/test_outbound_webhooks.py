@@ -1,0 +1,347 @@
+"""Outbound webhooks: registration rules, the outbox written with events, delivery with
+standardwebhooks signatures, retries, SSRF checks and the switch-off."""
+
+import json
+from datetime import timedelta
+
+import pytest
+import sqlalchemy as sa
+from conftest import api_for, issue, make_app
+from standardwebhooks import Webhook
+from webhook_receiver import Receiver
+
+from accounts import create_user
+from mailer.queue import send_due
+from models import WebhookAttempt, WebhookEndpoint, WebhookMessage, db
+from models.types import utcnow
+from outbound.deliver import deliver_due
+from tracking.opens import record_opens
+
+LOCAL = {"WEBHOOK_ALLOW_HTTP": True, "WEBHOOK_ALLOW_PRIVATE": True}
+
+
+@pytest.fixture
+def receiver():
+    server = Receiver().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(params=["sqlite"])
+def local_app(request, tmp_path, sink):
+    """An app that may post to loopback over http (a test receiver), mailing to a sink;
+    parametrize indirectly with "postgres" to run on PostgreSQL too."""
+    app = make_app(tmp_path, request.param, MAIL_PORT=sink.port, **LOCAL)
+    with app.app_context():
+        yield app
+        db.session.remove()
+        db.engine.dispose()
+
+
+@pytest.fixture
+def user(local_app):
+    return create_user("issuer@acme.test", "Acme Academy", "correct horse battery")
+
+
+def register(client, user, url, events=("*",)):
+    response = api_for(client, user).post("/api/v1/webhooks",
+                                          json={"url": url, "events": list(events)})
+    assert response.status_code == 201, response.json
+    return response.json
+
+
+def messages():
+    db.session.commit()  # a fresh read: the workers wrote in transactions of their own
+    return db.session.scalars(sa.select(WebhookMessage).order_by(WebhookMessage.id)).all()
+
+
+def make_due():
+    """Time passes: every waiting message is due now."""
+    db.session.execute(sa.update(WebhookMessage).values(next_attempt_at=utcnow()))
+    db.session.commit()
+
+
+@pytest.mark.parametrize("local_app", ["sqlite", "postgres"], indirect=True)
+def test_a_sent_email_is_announced_signed_and_retried_under_one_id(local_app, user, receiver):
+    hook = register(local_app.test_client(), user, receiver.url, ["email.sent"])
+    assert hook["secret"].startswith("whsec_")
+    receiver.answers = [(500, {}), (500, {})]
+    credential = issue(user, action="publish")
+    send_due()
+    (message,) = messages()
+    assert message.type == "email.sent" and message.credential_id == credential.id
+    for expected, wait in ((1, 30), (2, 60)):
+        before = utcnow()
+        assert deliver_due() == {"delivered": 0, "retry": 1, "failed": 0}
+        db.session.refresh(message)
+        assert message.attempts == expected
+        delay = (message.next_attempt_at - before).total_seconds()
+        assert wait - 5 <= delay <= wait + 5  # growing delay, WEBHOOK_RETRY_BASE_SECONDS
+        assert deliver_due()["retry"] == 0  # not due yet: nothing sent
+        make_due()
+    assert deliver_due() == {"delivered": 1, "retry": 0, "failed": 0}
+    requests = receiver.wait_for(3)
+    assert len(requests) == 3
+    assert len({headers["webhook-id"] for _, headers, _ in requests}) == 1
+    for path, headers, body in requests:
+        assert path == "/hooks"
+        payload = Webhook(hook["secret"]).verify(body, headers)
+        assert payload["type"] == "email.sent"
+        assert payload["data"]["credential"]["id"] == credential.id
+        assert payload["data"]["credential"]["recipient_email"] == "jane@example.com"
+        assert payload["data"]["email"]["to_address"] == "jane@example.com"
+        assert "timestamp" in payload
+    with pytest.raises(Exception, match="signature"):
+        Webhook("whsec_" + "A" * 44).verify(requests[0][2], requests[0][1])
+    db.session.refresh(message)
+    assert message.state == "delivered"
+    log = db.session.scalars(sa.select(WebhookAttempt).order_by(WebhookAttempt.id)).all()
+    assert [attempt.status for attempt in log] == [500, 500, 200]
+    assert log[-1].answer == "answer 200"
+
+
+def test_only_subscribed_events_of_the_organization_are_queued(local_app, user, receiver):
+    client = local_app.test_client()
+    register(client, user, receiver.url, ["email.opened"])
+    rival = create_user("issuer@rival.test", "Rival Institute", "correct horse battery")
+    register(client, rival, receiver.url + "/rival", ["*"])
+    credential = issue(user, action="publish")
+    send_due()
+    assert messages() == []  # sent, but nobody of Acme asked for email.sent
+    token = credential.latest_message.token
+    with db.engine.begin() as connection:
+        record_opens(connection, [(token, "Mozilla/5.0 Chrome/120", utcnow(), "image")])
+    (message,) = messages()
+    assert (message.type, message.endpoint.org_id) == ("email.opened", user.org_id)
+    deliver_due()
+    ((path, _, body),) = receiver.wait_for(1)
+    assert path == "/hooks" and json.loads(body)["type"] == "email.opened"
+
+
+def test_a_complaint_and_a_suppressed_address_are_announced(local_app, user, receiver):
+    from bounces.apply import apply_all
+    from bounces.reports import Finding
+
+    register(local_app.test_client(), user, receiver.url,
+             ["email.complained", "email.bounced"])
+    credential = issue(user, action="publish")
+    send_due()
+    finding = Finding(kind="complained", recipient="jane@example.com")
+    assert apply_all("file", [[("report-1", finding)]]) == ["applied"]
+    (message,) = messages()
+    assert (message.type, message.credential_id) == ("email.complained", credential.id)
+    again = issue(user, action="publish")  # the address is suppressed: bounced at once
+    assert [(m.type, m.credential_id) for m in messages()] == [
+        ("email.complained", credential.id), ("email.bounced", again.id)]
+
+
+@pytest.mark.parametrize("body, field, words", [
+    ({"url": "ftp://hooks.example.com/x", "events": ["*"]}, "url", "https"),
+    ({"url": "", "events": ["*"]}, "url", "required"),
+    ({"url": "https://", "events": ["*"]}, "url", "host"),
+    ({"url": "https://hooks.example.com/x", "events": []}, "events", "list"),
+    ({"url": "https://hooks.example.com/x", "events": "email.sent"}, "events", "list"),
+    ({"url": "https://hooks.example.com/x", "events": ["email.lost"]}, "events", "Unknown"),
+    ({"url": "https://hooks.example.com/x", "events": ["*", "email.sent"]}, "events", "alone"),
+    ({"url": "https://hooks.example.com/x", "events": [3]}, "events", "text"),
+])
+def test_registration_is_validated(client, api, body, field, words):
+    response = api.post("/api/v1/webhooks", json=body)
+    assert response.status_code == 400
+    assert words in response.json["error"]["fields"][field]
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(WebhookEndpoint)) == 0
+
+
+def test_a_body_that_is_not_an_object_is_a_clear_400(api):
+    response = api.post("/api/v1/webhooks", data="[1]", content_type="application/json")
+    assert response.status_code == 400 and "JSON object" in response.json["error"]["message"]
+
+
+def test_http_needs_the_setting(tmp_path):
+    app = make_app(tmp_path, WEBHOOK_ALLOW_PRIVATE=True)
+    with app.app_context():
+        user = create_user("issuer@acme.test", "Acme Academy", "correct horse battery")
+        response = api_for(app.test_client(), user).post(
+            "/api/v1/webhooks", json={"url": "http://127.0.0.1:9/x", "events": ["*"]})
+        assert response.status_code == 400
+        assert "https://" in response.json["error"]["fields"]["url"]
+        db.session.remove()
+        db.engine.dispose()
+
+
+def test_endpoints_are_scoped_to_the_organization(local_app, user):
+    client = local_app.test_client()
+    rival = create_user("issuer@rival.test", "Rival Institute", "correct horse battery")
+    mine = register(client, user, "http://127.0.0.1:9/mine", ["email.sent", "email.bounced"])
+    theirs = register(client, rival, "http://127.0.0.1:9/theirs")
+    api = api_for(client, user)
+    listed = api.get("/api/v1/webhooks").json["items"]
+    assert [(e["id"], e["url"], e["events"]) for e in listed] == [
+        (mine["id"], mine["url"], ["email.bounced", "email.sent"])]
+    assert "secret" not in listed[0]
+    assert api.delete(f"/api/v1/webhooks/{theirs['id']}").status_code == 404
+    assert api.delete(f"/api/v1/webhooks/{mine['id']}").status_code == 204
+    assert api.get("/api/v1/webhooks").json["items"] == []
+    assert [e["id"] for e in api_for(client, rival).get("/api/v1/webhooks").json["items"]] \
+        == [theirs["id"]]
+    assert client.get("/api/v1/webhooks").status_code == 401
+
+
+def test_a_private_receiver_is_refused_at_registration_and_at_delivery(local_app, user,
+                                                                         receiver):
+    client = local_app.test_client()
+    hook = register(client, user, receiver.url)  # allowed while WEBHOOK_ALLOW_PRIVATE=1
+    local_app.config["WEBHOOK_ALLOW_PRIVATE"] = False
+    api = api_for(client, user)
+    for url in (receiver.url, f"http://localhost:{receiver.port}/hooks",
+                "http://10.1.2.3/x", "http://169.254.169.254/latest/meta-data",
+                "http://[::1]/x", "http://0.0.0.0/x"):
+        response = api.post("/api/v1/webhooks", json={"url": url, "events": ["*"]})
+        assert response.status_code == 400, url
+        assert "private network" in response.json["error"]["fields"]["url"], url
+    endpoint = db.session.get(WebhookEndpoint, hook["id"])
+    from outbound.events import queue_test
+    queue_test(db.session, endpoint)
+    db.session.commit()
+    assert deliver_due()["retry"] == 1
+    assert receiver.requests == []
+    (attempt,) = db.session.scalars(sa.select(WebhookAttempt)).all()
+    assert attempt.status is None and "private network" in attempt.answer
+
+
+def test_redirects_are_not_followed(local_app, user, receiver):
+    hook = register(local_app.test_client(), user, receiver.url)
+    receiver.answers = [(302, {"Location": f"http://127.0.0.1:{receiver.port}/elsewhere"})]
+    from outbound.events import queue_test
+    queue_test(db.session, db.session.get(WebhookEndpoint, hook["id"]))
+    db.session.commit()
+    assert deliver_due() == {"delivered": 0, "retry": 1, "failed": 0}
+    assert [path for path, _, _ in receiver.requests] == ["/hooks"]
+    (attempt,) = db.session.scalars(sa.select(WebhookAttempt)).all()
+    assert attempt.status == 302 and "not followed" in attempt.answer
+
+
+@pytest.mark.parametrize("local_app", ["sqlite", "postgres"], indirect=True)
+def test_an_endpoint_failing_for_3_days_is_switched_off(local_app, user, receiver):
+    client = local_app.test_client()
+    hook = register(client, user, receiver.url)
+    endpoint = db.session.get(WebhookEndpoint, hook["id"])
+    from outbound.events import queue_test
+    receiver.answers = [(503, {}), (503, {})]
+    endpoint.failing_since = utcnow() - timedelta(days=2, hours=23)
+    queue_test(db.session, endpoint)
+    db.session.commit()
+    deliver_due()
+    db.session.refresh(endpoint)
+    assert endpoint.disabled_at is None  # not yet 3 days
+    endpoint.failing_since = utcnow() - timedelta(days=3, minutes=1)
+    db.session.commit()
+    make_due()
+    deliver_due()
+    db.session.refresh(endpoint)
+    assert endpoint.disabled_at is not None
+    make_due()
+    assert deliver_due()["delivered"] == 0 and len(receiver.requests) == 2  # no more tries
+    client.post("/login", data={"email": "issuer@acme.test",
+                                "password": "correct horse battery"})
+    for page in ("/credentials", "/settings/webhooks/"):
+        html = client.get(page).text
+        assert "switched off" in html and receiver.url in html, page
+    assert api_for(client, user).get("/api/v1/webhooks").json["items"][0]["enabled"] is False
+
+
+def test_a_success_ends_the_failing_period(local_app, user, receiver):
+    hook = register(local_app.test_client(), user, receiver.url)
+    endpoint = db.session.get(WebhookEndpoint, hook["id"])
+    endpoint.failing_since = utcnow() - timedelta(days=3, minutes=1)
+    from outbound.events import queue_test
+    queue_test(db.session, endpoint)
+    db.session.commit()
+    assert deliver_due()["delivered"] == 1
+    db.session.refresh(endpoint)
+    assert endpoint.failing_since is None and endpoint.disabled_at is None
+
+
+def test_tries_run_out(local_app, user, receiver):
+    local_app.config["WEBHOOK_MAX_ATTEMPTS"] = 5
+    hook = register(local_app.test_client(), user, receiver.url)
+    receiver.answers = [(500, {})] * 5
+    from outbound.events import queue_test
+    queue_test(db.session, db.session.get(WebhookEndpoint, hook["id"]))
+    db.session.commit()
+    for _ in range(5):
+        deliver_due()
+        make_due()
+    (message,) = messages()
+    assert (message.state, message.attempts) == ("failed", 5)
+    assert deliver_due() == {"delivered": 0, "retry": 0, "failed": 0}
+
+
+@pytest.mark.parametrize("local_app", ["sqlite", "postgres"], indirect=True)
+def test_workers_claiming_at_once_never_share_a_message(local_app, user):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from outbound.deliver import claim
+    from outbound.events import queue_test
+    endpoint = WebhookEndpoint(org_id=user.org_id, url="https://hooks.example.com/x",
+                               events=["*"])
+    db.session.add(endpoint)
+    db.session.flush()
+    for _ in range(40):
+        queue_test(db.session, endpoint)
+    db.session.commit()
+
+    def worker(_):
+        """Claim until nothing is left (rows another worker has locked are its own)."""
+        with local_app.app_context():
+            mine = []
+            while ids := claim(5):
+                mine += ids
+            return mine
+
+    with ThreadPoolExecutor(4) as pool:
+        claimed = list(pool.map(worker, range(4)))
+    every = [message_id for ids in claimed for message_id in ids]
+    assert len(every) == len(set(every)) == 40
+
+
+def test_a_receiver_that_does_not_answer_in_time_is_tried_again(local_app, user, receiver):
+    local_app.config["WEBHOOK_TIMEOUT_SECONDS"] = 0.5
+    hook = register(local_app.test_client(), user, receiver.url)
+    receiver.answers = [("hold", {})]
+    from outbound.events import queue_test
+    queue_test(db.session, db.session.get(WebhookEndpoint, hook["id"]))
+    db.session.commit()
+    assert deliver_due() == {"delivered": 0, "retry": 1, "failed": 0}
+    receiver.release.set()
+    (attempt,) = db.session.scalars(sa.select(WebhookAttempt)).all()
+    assert attempt.status is None and "no answer within 0.5 s" in attempt.answer
+    make_due()
+    assert deliver_due()["delivered"] == 1
+    first, second = receiver.wait_for(2)
+    assert first[1]["webhook-id"] == second[1]["webhook-id"] and first[2] == second[2]
+
+
+def test_the_host_is_resolved_once_and_named_in_the_request(local_app, user, receiver):
+    hook = register(local_app.test_client(), user, f"http://localhost:{receiver.port}/x?a=1")
+    from outbound.events import queue_test
+    queue_test(db.session, db.session.get(WebhookEndpoint, hook["id"]))
+    db.session.commit()
+    assert deliver_due()["delivered"] == 1
+    ((path, headers, _),) = receiver.wait_for(1)
+    assert path == "/x?a=1" and headers["Host"] == f"localhost:{receiver.port}"
+
+
+def test_an_endpoint_deleted_during_its_delivery_leaves_nothing_behind(local_app, user,
+                                                                       receiver):
+    from outbound.deliver import claim, deliver, prepare
+    from outbound.events import queue_test
+    hook = register(local_app.test_client(), user, receiver.url)
+    queue_test(db.session, db.session.get(WebhookEndpoint, hook["id"]))
+    db.session.commit()
+    (message_id,) = claim(5)
+    delivery = prepare(db.session.get(WebhookMessage, message_id))
+    assert api_for(local_app.test_client(), user).delete(
+        f"/api/v1/webhooks/{hook['id']}").status_code == 204
+    assert deliver(delivery) == "failed"  # sent, but nothing left to record it on
+    assert messages() == [] and db.session.scalars(sa.select(WebhookAttempt)).all() == []
