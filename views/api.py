@@ -111,6 +111,7 @@ def as_json(credential):
         "email_status_label": status.label,
         "bounce_reason": credential.bounce_reason,
         "email_suggestion": suggest_address(credential.recipient_email),
+        "engagement": credential.engagement,
     }
 
 
