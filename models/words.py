@@ -62,7 +62,7 @@ EVENT_LABELS = {
     "bounced": "Bounced", "opened": "Opened", "auto_opened": "Opened automatically",
     "viewed": "Followed the link", "address_changed": "Address changed", "resent": "Resent",
     "complained": "Reported as spam", "delivered": "Delivered",
-    "downloaded": "Downloaded the PDF", "linkedin_clicked": "Added to LinkedIn",
+    "downloaded": "Downloaded the PDF", "linkedin_clicked": "Clicked Add to LinkedIn",
     "share_viewed": "Shared page viewed",
 }
 

@@ -49,7 +49,7 @@ def pdf(credential):
     document.set_draw_color(*ACCENT)
     document.set_line_width(1.2)
     document.rect(10, 10, document.w - 20, document.h - 20)
-    document.set_xy(20, 30)
+    document.set_xy(20, 38)
     _line(document, credential.org.name, 16, "B", MUTED, width)
     _line(document, "certifies that", 13, "", MUTED, width, gap=10)
     _line(document, credential.recipient_name, 30, "B", INK, width)
