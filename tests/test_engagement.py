@@ -106,6 +106,7 @@ def test_link_previews_and_head_requests_are_not_share_views(client, issuer):
     assert credential.downloaded_at is None
 
 
+@pytest.mark.parametrize("app", ["sqlite", "postgres"], indirect=True)
 def test_a_link_scanner_seconds_after_delivery_is_not_a_view_and_a_person_later_is(client,
                                                                                   issuer):
     credential = delivered(issuer, minutes_ago=0)
@@ -154,6 +155,7 @@ def test_what_counts_as_a_person(method, agent, language, sent_minutes_ago, auto
     assert is_automated(method, agent, language, sent_at, NOW) is automated
 
 
+@pytest.mark.parametrize("app", ["sqlite", "postgres"], indirect=True)
 def test_events_api_and_the_engagement_object(client, issuer, rival):
     credential = delivered(issuer, minutes_ago=30)
     api = api_for(client, issuer)
