@@ -18,6 +18,7 @@ import validation
 from importer import files
 from importer.files import FileError
 from models import Credential, CredentialGroup, ImportJob, ImportRow, db, write_lock
+from models.credential import new_public_id
 from models.email_message import new_message_id, new_token
 from models.types import utcnow
 from typos import suggest_address
@@ -61,12 +62,13 @@ def check_row(job, line, cells, error=None):
             group = _clean(problems, group, validation.clean_text, "Group")
     row = {"import_id": job.id, "line": line, "name": name, "email": email or None,
            "group_name": group, "problem_kind": None, "problem": None, "email_key": None,
-           "suggestion": None, "token": None, "message_token": None, "message_id": None}
+           "suggestion": None, "token": None, "message_token": None, "message_id": None,
+           "public_id": None}
     if problems:
         row.update({key: _shown(row[key]) for key in ("name", "email", "group_name")})
         row.update(problem_kind="invalid", problem="; ".join(problems))
         return row
-    row.update(token=new_token())
+    row.update(token=new_token(), public_id=new_public_id())
     if email:
         row.update(email_key=email.lower(), suggestion=suggest_address(email),
                    message_token=new_token(), message_id=new_message_id())

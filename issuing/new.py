@@ -10,6 +10,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from issuing.emails import CREDENTIALS, QUEUE_COLUMNS, at, queue_emails, values_cte
 from models import CredentialGroup, StatusCount
+from models.credential import new_public_id
 from models.email_message import new_message_id, new_token
 from models.status import email_status
 from models.types import UTCDateTime, utcnow
@@ -20,7 +21,7 @@ ISSUE_STATES = {"draft": "draft", "publish": "published", "schedule": "scheduled
 ROW_COLUMNS = (sa.column("name", sa.String), sa.column("email", sa.String),
                sa.column("group_name", sa.String), sa.column("action", sa.String),
                sa.column("scheduled_at", UTCDateTime), sa.column("send_email", sa.Boolean),
-               *QUEUE_COLUMNS)
+               *QUEUE_COLUMNS, sa.column("public_id", sa.String))
 
 
 class NewCredential(NamedTuple):
@@ -62,11 +63,12 @@ def issue(connection, org_id, user_id, rows, now=None):
                             for action, state in ISSUE_STATES.items()))
     connection.execute(sa.insert(CREDENTIALS).from_select(
         ["org_id", "group_id", "recipient_name", "recipient_email", "issue_state",
-         "scheduled_at", "published_at", "send_email", "token", "created_at", "email_status"],
+         "scheduled_at", "published_at", "send_email", "token", "created_at", "email_status",
+         "public_id"],
         sa.select(sa.literal(org_id), GROUPS.c.id, rows.c.name, rows.c.email, issue_state,
                   sa.case((rows.c.action == "schedule", rows.c.scheduled_at)),
                   sa.case((rows.c.action == "publish", at(now))), rows.c.send_email,
-                  rows.c.token, at(now), status)
+                  rows.c.token, at(now), status, rows.c.public_id)
         .join_from(rows, GROUPS, sa.and_(GROUPS.c.org_id == org_id,
                                           GROUPS.c.name == rows.c.group_name))
         .order_by(rows.c.line)))
@@ -93,7 +95,8 @@ def _add_groups(connection, org_id, rows, now):
 def staged(new_credentials):
     """NewCredentials as one set of rows for issue(), each with fresh tokens."""
     rows = [(c.name, c.email, c.group, c.action, c.scheduled_at, c.send_email, line,
-             new_token(), new_message_id() if c.email else None, new_token() if c.email else None)
+             new_token(), new_message_id() if c.email else None, new_token() if c.email else None,
+             new_public_id())
             for line, c in enumerate(new_credentials)]
     return values_cte(ROW_COLUMNS, rows, "new_credentials"), [row[7] for row in rows]
 

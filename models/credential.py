@@ -1,5 +1,6 @@
 """A credential issued to one recipient, and what can happen to it."""
 
+import secrets
 from datetime import datetime
 
 import sqlalchemy as sa
@@ -11,6 +12,11 @@ from models.email_message import EmailMessage, new_token
 from models.status import EmailStatus
 from models.types import UTCDateTime, utcnow
 from typos import suggest_address
+
+
+def new_public_id():
+    """An unguessable public id for the verification link (128 random bits)."""
+    return secrets.token_urlsafe(16)
 
 
 class Credential(db.Model):
@@ -41,6 +47,16 @@ class Credential(db.Model):
     # count. Written when the credential is issued (issuing) and by
     # models.status_count.sync_statuses(), which every change of an input calls.
     email_status: so.Mapped[str] = so.mapped_column(sa.String(12), default="not_sent")
+    # The id in the public verification link (/v/<public_id>): unguessable, and not the
+    # recipient's token, so a shared link tracks nothing and opens nothing else.
+    public_id: so.Mapped[str] = so.mapped_column(sa.String(32), unique=True,
+                                                 default=new_public_id)
+    # Engagement after the email, kept beside the credential so lists need no event scan;
+    # written with the timeline event by tracking.engagement (and opens, for views).
+    viewed_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)
+    downloaded_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)
+    linkedin_clicked_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)
+    share_views: so.Mapped[int] = so.mapped_column(default=0, server_default="0")
 
     group: so.Mapped["CredentialGroup"] = so.relationship()  # noqa: F821
     org: so.Mapped["Organization"] = so.relationship()  # noqa: F821
@@ -61,6 +77,13 @@ class Credential(db.Model):
         """Why the email bounced, in plain words, while the status is bounced; else None."""
         latest = self.latest_message
         return latest.bounce_reason if latest and self.status is EmailStatus.BOUNCED else None
+
+    @property
+    def engagement(self):
+        """What the recipient did with the credential, for the API."""
+        return {"viewed_at": _iso(self.viewed_at), "downloaded_at": _iso(self.downloaded_at),
+                "linkedin_clicked_at": _iso(self.linkedin_clicked_at),
+                "share_views": self.share_views or 0}
 
     def resend_refusal(self, force=False):
         """Why a resend is refused, a models.words.RESEND_REFUSALS key, or None when it is
@@ -92,6 +115,7 @@ class Credential(db.Model):
             "email_status_label": status.label,
             "bounce_reason": self.bounce_reason,
             "email_suggestion": suggest_address(self.recipient_email),
+            "engagement": self.engagement,
         }
 
     def events(self):

@@ -184,6 +184,7 @@ class ImportRow(db.Model):
     token: so.Mapped[str | None] = so.mapped_column(sa.String(64))
     message_token: so.Mapped[str | None] = so.mapped_column(sa.String(64))
     message_id: so.Mapped[str | None] = so.mapped_column(sa.String(255))
+    public_id: so.Mapped[str | None] = so.mapped_column(sa.String(32))
 
     @property
     def problem_text(self):

@@ -62,6 +62,8 @@ EVENT_LABELS = {
     "bounced": "Bounced", "opened": "Opened", "auto_opened": "Opened automatically",
     "viewed": "Followed the link", "address_changed": "Address changed", "resent": "Resent",
     "complained": "Reported as spam", "delivered": "Delivered",
+    "downloaded": "Downloaded the PDF", "linkedin_clicked": "Clicked Add to LinkedIn",
+    "share_viewed": "Shared page viewed",
 }
 
 
@@ -122,6 +124,12 @@ def event_detail(kind, code, data, to_address=None):
         return "automatically, by a mail privacy proxy"
     if kind == "viewed":
         return f"followed the link ({data['agent']})"
+    if kind == "downloaded":
+        return f"downloaded the certificate as a PDF ({data['agent']})"
+    if kind == "linkedin_clicked":
+        return f"went on to LinkedIn's add-to-profile form ({data['agent']})"
+    if kind == "share_viewed":
+        return f"someone opened the public verification page ({data['agent']})"
     if kind == "address_changed":
         return f"{data['old'] or '(none)'} → {data['new'] or '(none)'}"
     if kind == "resent":

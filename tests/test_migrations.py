@@ -103,3 +103,42 @@ def test_sentences_already_stored_become_codes_and_read_the_same(tmp_path, kind)
                 "Blocked as spam or by the receiving server's policy.",
                 "The mailbox is full."]
         db.engine.dispose()
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgres"])
+def test_credentials_already_issued_get_public_ids_and_keep_their_first_view(tmp_path, kind):
+    app = create_app({"SQLALCHEMY_DATABASE_URI": _database_url(kind, tmp_path),
+                      "MAIL_SERVER": "127.0.0.1",
+                      "SECRET_KEY": "x"})
+    with app.app_context():
+        if kind == "postgres":
+            db.drop_all()
+            with db.engine.begin() as connection:
+                connection.execute(sa.text("DROP TABLE IF EXISTS alembic_version"))
+        upgrade(revision="0014")
+        with db.engine.begin() as connection:
+            connection.execute(sa.text(
+                "INSERT INTO organizations (id, name, created_at, reminder_max) "
+                "VALUES (1, 'Acme', '2026-01-01', 0)"))
+            connection.execute(sa.text(
+                "INSERT INTO credential_groups (id, org_id, name, created_at) "
+                "VALUES (1, 1, 'G', '2026-01-01')"))
+            for row_id in (1, 2):
+                connection.execute(sa.text(
+                    "INSERT INTO credentials (id, org_id, group_id, recipient_name, "
+                    "recipient_email, issue_state, send_email, token, created_at, email_status) "
+                    "VALUES (:id, 1, 1, 'Jane', 'jane@example.com', 'published', true, :token, "
+                    "'2026-01-01', 'opened')"), {"id": row_id, "token": f"t{row_id}"})
+            for event_id, at in ((1, "2026-01-03 10:00:00"), (2, "2026-01-02 09:00:00")):
+                connection.execute(sa.text(
+                    "INSERT INTO email_events (id, credential_id, type, at, data) "
+                    "VALUES (:id, 1, 'viewed', :at, '{}')"), {"id": event_id, "at": at})
+        upgrade()
+        rows = db.session.execute(sa.text(
+            "SELECT public_id, viewed_at, share_views FROM credentials ORDER BY id")).all()
+        assert len({row.public_id for row in rows}) == 2 and all(r.public_id for r in rows)
+        assert str(rows[0].viewed_at).startswith("2026-01-02 09:00:00")
+        assert rows[1].viewed_at is None and rows[1].share_views == 0
+        db.session.remove()
+        downgrade(revision="0014")
+        db.engine.dispose()

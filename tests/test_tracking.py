@@ -11,6 +11,8 @@ from tracking import opens
 from views.tracking import PIXEL
 
 CHROME = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 Chrome/130.0 Safari/537.36"
+# What a person's browser sends (a link scanner's fetch lacks the language: engagement).
+PERSON = {"User-Agent": CHROME, "Accept-Language": "en-GB,en;q=0.9"}
 GOOGLE_PROXY = ("Mozilla/5.0 (Windows NT 5.1; rv:11.0) Gecko Firefox/11.0 "
                 "(via ggpht.com GoogleImageProxy)")
 
@@ -116,7 +118,7 @@ def test_google_image_proxy_counts_as_a_person(client, delivered):
 
 
 def test_following_the_link_is_a_view_and_an_open(client, delivered):
-    response = client.get(f"/r/{delivered.latest_message.token}")
+    response = client.get(f"/r/{delivered.latest_message.token}", headers=PERSON)
     assert response.status_code == 302
     assert response.location == f"/c/{delivered.token}"
     db.session.rollback()  # end our snapshot to see what the request committed

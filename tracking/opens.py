@@ -55,7 +55,7 @@ def record_opens(connection, hits):
     """
     tokens = list({token for token, *_ in hits if token and len(token) <= 64})
     found = {row.token: row for row in connection.execute(BY_TOKENS, {"tokens": tokens})}
-    counts, events, opened = {}, [], set()
+    counts, events, opened, viewed = {}, [], set(), set()
     for token, user_agent, at, via in hits:
         message = found.get(token)
         if message is None:
@@ -71,6 +71,7 @@ def record_opens(connection, hits):
             opened.add(message.credential_id)
         if via == "link":
             events.append({**event, "type": "viewed"})
+            viewed.add(message.credential_id)
         elif message.open_count + opens < MAX_OPEN_EVENTS:
             events.append({**event, "type": "opened"})
     if counts:
@@ -79,35 +80,46 @@ def record_opens(connection, hits):
     if events:
         connection.execute(EVENTS.insert(), events)
         outbound_events.emit(connection, events)
+    if viewed:  # the first view of each credential is kept on it (its engagement)
+        connection.execute(CREDENTIALS.update().where(
+            CREDENTIALS.c.id.in_(viewed), CREDENTIALS.c.viewed_at.is_(None)
+        ).values(viewed_at=min(at for *_, at, via in hits if via == "link")))
     if opened:
         sync_statuses(connection, opened)
     return found
 
 
-def follow_link(token, user_agent):
-    """The link in the email was followed: record it as an open, and return the token of
-    the credential page to show (None for an unknown token, an unpublished credential, or
-    an email to an address the credential no longer has)."""
+def follow_link(token, user_agent, is_person=lambda sent_at: True):
+    """The link in the email was followed: record it as an open and a view when
+    is_person(sent_at) says a person followed it (tracking.engagement.is_automated), and
+    return the token of the credential page to show (None for an unknown token, an
+    unpublished credential, or an email to an address the credential no longer has)."""
     if not token or len(token) > 64:
         return None
     # A stranger's guess takes no write lock: the token is looked up first.
     with db.engine.connect() as connection:
-        if connection.execute(sa.select(MESSAGES.c.id).where(MESSAGES.c.token == token)
-                              ).first() is None:
+        found = connection.execute(sa.select(MESSAGES.c.id, MESSAGES.c.sent_at)
+                                   .where(MESSAGES.c.token == token)).first()
+        if found is None:
             return None
+        if not is_person(found.sent_at):  # a link scanner: shown the page, counted nowhere
+            return connection.execute(_page_token(found.id)).scalar()
     with write_transaction() as connection:
         message = record_opens(connection, [(token, user_agent[:300], utcnow(), "link")]).get(
             token)
         if message is None:
             return None
-        # An email to an address the credential no longer has shows nothing.
-        return connection.execute(
-            sa.select(CREDENTIALS.c.token)
+        return connection.execute(_page_token(message.id)).scalar()
+
+
+def _page_token(message_id):
+    """The query for the token of the credential page a message's link shows: none for an
+    email to an address the credential no longer has."""
+    return (sa.select(CREDENTIALS.c.token)
             .join(MESSAGES, MESSAGES.c.credential_id == CREDENTIALS.c.id)
-            .where(MESSAGES.c.id == message.id, CREDENTIALS.c.issue_state == "published",
+            .where(MESSAGES.c.id == message_id, CREDENTIALS.c.issue_state == "published",
                    sa.func.lower(CREDENTIALS.c.recipient_email)
-                   == sa.func.lower(MESSAGES.c.to_address))
-        ).scalar()
+                   == sa.func.lower(MESSAGES.c.to_address)))
 
 
 class OpenRecorder:

@@ -1,14 +1,25 @@
 """What recipients touch: the tracking image, the link in the email, the credential page."""
 
 import base64
+import io
 
 import sqlalchemy as sa
-from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    url_for,
+)
+from werkzeug.utils import secure_filename
 
 from extensions import limiter
 from headers import no_store
 from models import Credential, db
-from tracking import opens
+from tracking import certificate, engagement, opens
 
 bp = Blueprint("tracking", __name__)
 # Generous: a privacy proxy fetches many recipients' images from a few addresses.
@@ -35,20 +46,65 @@ def pixel(token):
 @no_store
 def follow(token):
     """The link in the email: counts as an open, then shows the credential."""
-    credential_token = opens.follow_link(token, request.user_agent.string)
+    credential_token = opens.follow_link(token, request.user_agent.string,
+                                         engagement.person_checker(request))
     if credential_token is None:
         abort(404)
     return redirect(url_for("tracking.credential", token=credential_token))
 
 
+def _published(column, value):
+    """The published credential whose token or public id is value, or 404 (read only: a
+    stranger's guess writes nothing)."""
+    found = None
+    if value and len(value) <= 64:
+        found = db.session.scalar(sa.select(Credential).where(
+            column == value, Credential.issue_state == "published"))
+    if found is None:
+        abort(404)
+    return found
+
+
+def _engaged(credential, kind, since_delivery=True):
+    """Record what the recipient (or a visitor) did, unless a program did it."""
+    sent_at = engagement.latest_sent_at(credential.id) if since_delivery else None
+    if engagement.person(request, sent_at):
+        engagement.record(credential.id, kind, opens.agent_family(request.user_agent.string))
+
+
 @bp.get("/c/<token>")
 @no_store
 def credential(token):
-    """The recipient's public credential page."""
-    found = None
-    if token and len(token) <= 64:
-        found = db.session.scalar(sa.select(Credential).where(
-            Credential.token == token, Credential.issue_state == "published"))
-    if found is None:
-        abort(404)
-    return render_template("tracking/credential.html", credential=found)
+    """The recipient's credential page: download, add to LinkedIn, share."""
+    found = _published(Credential.token, token)
+    return render_template("tracking/credential.html", credential=found,
+                           public_url=certificate.public_url(found))
+
+
+@bp.get("/c/<token>.pdf")
+@no_store
+def download(token):
+    """The certificate as a PDF, counted as a download."""
+    found = _published(Credential.token, token)
+    body = certificate.pdf(found)
+    _engaged(found, "downloaded")
+    return send_file(io.BytesIO(body), mimetype="application/pdf", as_attachment=True,
+                     download_name=f"{secure_filename(found.group.name) or 'credential'}.pdf")
+
+
+@bp.get("/c/<token>/linkedin")
+@no_store
+def linkedin(token):
+    """Our own step on the way to LinkedIn's add-to-profile form, to count the click."""
+    found = _published(Credential.token, token)
+    _engaged(found, "linkedin_clicked")
+    return redirect(certificate.linkedin_url(found))
+
+
+@bp.get("/v/<public_id>")
+def public(public_id):
+    """The public verification page: the credential, nothing of its tracking."""
+    found = _published(Credential.public_id, public_id)
+    _engaged(found, "share_viewed", since_delivery=False)
+    return render_template("tracking/public.html", credential=found,
+                           public_url=certificate.public_url(found))

@@ -1,0 +1,78 @@
+"""The credential as a recipient takes it away: a one-page PDF, the LinkedIn link, and the
+public verification URL that both carry (never the recipient's token)."""
+
+import io
+from pathlib import Path
+from urllib.parse import urlencode
+
+import segno
+from flask import current_app
+from fpdf import FPDF
+
+# DejaVu Sans (Bitstream Vera licence, fonts/LICENSE) covers Latin with accents, Greek
+# and Cyrillic, so every name prints as itself.
+FONTS = Path(__file__).with_name("fonts")
+INK, MUTED, ACCENT = (31, 41, 55), (107, 114, 128), (37, 99, 235)
+
+# LinkedIn's "Add to profile" link for certifications, with the parameters of its
+# add-to-profile generator (addtoprofile.linkedin.com): startTask=CERTIFICATION_NAME, name,
+# organizationName, issueYear, issueMonth (1–12), certUrl, certId.
+LINKEDIN_ADD = "https://www.linkedin.com/profile/add"
+
+
+def public_url(credential):
+    """The public verification page of the credential: its public id, no token."""
+    return f"{current_app.config['PUBLIC_BASE_URL']}/v/{credential.public_id}"
+
+
+def linkedin_url(credential):
+    """LinkedIn's add-to-profile link, filled in with the credential."""
+    issued = credential.published_at
+    return LINKEDIN_ADD + "?" + urlencode({
+        "startTask": "CERTIFICATION_NAME", "name": credential.group.name,
+        "organizationName": credential.org.name, "issueYear": issued.year,
+        "issueMonth": issued.month, "certUrl": public_url(credential),
+        "certId": credential.public_id})
+
+
+def pdf(credential):
+    """The certificate as a one-page landscape A4 PDF, with a QR code of its public URL."""
+    url = public_url(credential)
+    document = FPDF(orientation="landscape", format="A4")
+    document.set_auto_page_break(False)
+    document.set_title(f"{credential.group.name} · {credential.recipient_name}")
+    document.set_author(credential.org.name)
+    document.add_font("DejaVu", "", FONTS / "DejaVuSans.ttf")
+    document.add_font("DejaVu", "B", FONTS / "DejaVuSans-Bold.ttf")
+    document.add_page()
+    width = document.w - 40
+    document.set_draw_color(*ACCENT)
+    document.set_line_width(1.2)
+    document.rect(10, 10, document.w - 20, document.h - 20)
+    document.set_xy(20, 38)
+    _line(document, credential.org.name, 16, "B", MUTED, width)
+    _line(document, "certifies that", 13, "", MUTED, width, gap=10)
+    _line(document, credential.recipient_name, 30, "B", INK, width)
+    _line(document, "has been awarded", 13, "", MUTED, width, gap=6)
+    _line(document, credential.group.name, 22, "B", ACCENT, width)
+    _line(document, f"Issued {credential.published_at.strftime('%d %B %Y')}", 12, "",
+          INK, width, gap=4)
+    qr = io.BytesIO()
+    segno.make(url, error="m").save(qr, kind="png", scale=8, border=2)
+    size = 38
+    document.image(qr, x=(document.w - size) / 2, y=document.h - 80, w=size, h=size)
+    document.set_xy(20, document.h - 38)
+    _line(document, "Verify this credential at", 10, "", MUTED, width)
+    document.set_font("DejaVu", "", 10)
+    document.set_text_color(*ACCENT)
+    document.cell(width, 6, url, link=url, align="C", new_x="LMARGIN", new_y="NEXT")
+    return bytes(document.output())
+
+
+def _line(document, text, size, style, colour, width, gap=2):
+    """One centred line of text, wrapped when long, then a gap."""
+    document.set_x(20)
+    document.set_font("DejaVu", style, size)
+    document.set_text_color(*colour)
+    document.multi_cell(width, size * 0.5, text, align="C", new_x="LMARGIN", new_y="NEXT")
+    document.ln(gap)

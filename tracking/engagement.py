@@ -1,0 +1,76 @@
+"""What the recipient does with the credential after the email: views, downloads, LinkedIn,
+and others opening the public verification page; and which requests are not people."""
+
+import re
+from datetime import timedelta
+
+import sqlalchemy as sa
+
+from models import Credential, EmailEvent, EmailMessage, db, write_transaction
+from models.types import utcnow
+from tracking.opens import PREFETCH_AGENT
+
+# Security gateways (Safe Links, Mimecast, Proofpoint…) fetch every link in an email
+# within seconds of delivery; a person rarely follows one that fast, and when they do
+# their browser says which languages they read, which those scanners mostly do not.
+SCAN_WINDOW = timedelta(minutes=2)
+BOT_AGENT = re.compile(
+    r"bot\b|bot/|crawl|spider|slurp|preview|scan|fetch|monitor|facebookexternalhit|"
+    r"whatsapp|skype|embedly|curl|wget|python|java/|go-http|okhttp|libwww|httpclient|"
+    r"axios|node-fetch|mimecast|proofpoint|barracuda|safelinks|symantec|trendmicro",
+    re.IGNORECASE)
+MAX_EVENTS = 20  # per credential and kind: later ones are counted, not written to the timeline
+STAMPS = {"viewed": "viewed_at", "downloaded": "downloaded_at",
+          "linkedin_clicked": "linkedin_clicked_at"}
+
+CREDENTIALS, EVENTS = Credential.__table__, EmailEvent.__table__
+
+
+def is_automated(method, user_agent, accept_language, sent_at, now):
+    """True when a request is a program's, not a person's, so it counts as no view,
+    download or share view: a HEAD request; no agent, a privacy proxy's bare one, or a
+    crawler's or an HTTP library's; or, within SCAN_WINDOW of the email's delivery, a fetch
+    without the Accept-Language header every browser sends (a link scanner's)."""
+    agent = (user_agent or "").strip()
+    if method == "HEAD" or not agent or agent == PREFETCH_AGENT or BOT_AGENT.search(agent):
+        return True
+    return (sent_at is not None and now - sent_at <= SCAN_WINDOW
+            and not (accept_language or "").strip())
+
+
+def latest_sent_at(credential_id):
+    """When the credential's newest email was handed over, or None."""
+    return db.session.scalar(
+        sa.select(EmailMessage.sent_at).where(EmailMessage.credential_id == credential_id)
+        .order_by(EmailMessage.id.desc()).limit(1))
+
+
+def person(request, sent_at=None):
+    """True when the request looks like a person's (see is_automated)."""
+    return not is_automated(request.method, request.user_agent.string,
+                            request.headers.get("Accept-Language"), sent_at, utcnow())
+
+
+def person_checker(request):
+    """is_automated's verdict for this request, given when the email was delivered."""
+    return lambda sent_at: person(request, sent_at)
+
+
+def record(credential_id, kind, agent):
+    """Write one engagement event (downloaded, linkedin_clicked, share_viewed) and its
+    stamp or count on the credential, in one short transaction."""
+    at = utcnow()
+    with write_transaction() as connection:
+        if kind == "share_viewed":
+            connection.execute(CREDENTIALS.update().where(CREDENTIALS.c.id == credential_id)
+                               .values(share_views=CREDENTIALS.c.share_views + 1))
+        else:
+            column = CREDENTIALS.c[STAMPS[kind]]
+            connection.execute(CREDENTIALS.update().where(
+                CREDENTIALS.c.id == credential_id, column.is_(None)).values({column: at}))
+        written = connection.scalar(
+            sa.select(sa.func.count()).select_from(EVENTS)
+            .where(EVENTS.c.credential_id == credential_id, EVENTS.c.type == kind))
+        if written < MAX_EVENTS:
+            connection.execute(EVENTS.insert().values(
+                credential_id=credential_id, type=kind, at=at, data={"agent": agent}))
