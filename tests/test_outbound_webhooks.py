@@ -345,3 +345,18 @@ def test_an_endpoint_deleted_during_its_delivery_leaves_nothing_behind(local_app
         f"/api/v1/webhooks/{hook['id']}").status_code == 204
     assert deliver(delivery) == "failed"  # sent, but nothing left to record it on
     assert messages() == [] and db.session.scalars(sa.select(WebhookAttempt)).all() == []
+
+
+def test_a_download_is_announced(local_app, user, receiver):
+    register(local_app.test_client(), user, receiver.url, ["credential.downloaded"])
+    credential = issue(user, action="publish")
+    send_due()
+    browser = {"User-Agent": "Mozilla/5.0 (X11; Linux x86_64) Chrome/130.0 Safari/537.36",
+               "Accept-Language": "en"}
+    pdf = local_app.test_client().get(f"/c/{credential.token}.pdf", headers=browser)
+    assert pdf.status_code == 200 and pdf.mimetype == "application/pdf"
+    (message,) = messages()
+    assert (message.type, message.credential_id) == ("credential.downloaded", credential.id)
+    deliver_due()
+    ((_, _, body),) = receiver.wait_for(1)
+    assert json.loads(body)["data"]["credential"]["engagement"]["downloaded_at"]

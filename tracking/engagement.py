@@ -8,6 +8,7 @@ import sqlalchemy as sa
 
 from models import Credential, EmailEvent, EmailMessage, db, write_transaction
 from models.types import utcnow
+from outbound import events as outbound_events
 from tracking.opens import PREFETCH_AGENT
 
 # Security gateways (Safe Links, Mimecast, Proofpoint…) fetch every link in an email
@@ -72,5 +73,7 @@ def record(credential_id, kind, agent):
             sa.select(sa.func.count()).select_from(EVENTS)
             .where(EVENTS.c.credential_id == credential_id, EVENTS.c.type == kind))
         if written < MAX_EVENTS:
-            connection.execute(EVENTS.insert().values(
-                credential_id=credential_id, type=kind, at=at, data={"agent": agent}))
+            event = {"credential_id": credential_id, "type": kind, "at": at,
+                     "data": {"agent": agent}, "email_message_id": None}
+            connection.execute(EVENTS.insert().values(event))
+            outbound_events.emit(connection, [event])  # credential.downloaded
