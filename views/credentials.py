@@ -17,6 +17,7 @@ from models.words import ALREADY_PUBLISHED, RESEND_REFUSALS
 from outbound import endpoints
 from typos import suggest_address
 from views.queries import (
+    ENGAGEMENT,
     blocked_domains,
     credential_or_404,
     filter_args,
@@ -50,13 +51,14 @@ def home():
 @bp.get("/credentials")
 def index():
     """The page; an htmx request for a filter, search or page gets only the list."""
-    status, text = filter_args(request.args)
+    status, text, engaged = filter_args(request.args)
     page = _page_number(request.args.get("page"))
     per_page = current_app.config["PER_PAGE"]
     counts = status_counts(current_user.org_id, text)
-    items, total = page_of(current_user.org_id, status, text, page, per_page, counts)
+    items, total = page_of(current_user.org_id, status, text, page, per_page, counts, engaged)
     view = {
         "credentials": items, "counts": counts, "total": total, "status": status, "q": text,
+        "engaged": engaged, "engagement": ENGAGEMENT,
         "page": page, "pages": max(1, ceil(total / per_page)), "statuses": list(EmailStatus),
         "org_empty": not text and not any(counts.values()),
         "blocked": blocked_domains(current_user.org_id,
@@ -73,7 +75,7 @@ def index():
 def live():
     """For the rows still sending: those whose status changed, and the new counts."""
     ids = [int(i) for i in request.args.getlist("id") if i.isdigit()][:MAX_LIVE_ROWS]
-    status, text = filter_args(request.args)
+    status, text, engaged = filter_args(request.args)
     # Only rows that left "Sending" come back: most polls load nothing more than one
     # indexed look-up (the stored status makes this a WHERE).
     transient = [s.value for s in EmailStatus if s.transient]
@@ -90,7 +92,7 @@ def live():
     return render_template(
         "credentials/_live.html", changed=changed,
         counts=status_counts(current_user.org_id, text), status=status, q=text,
-        statuses=list(EmailStatus), stall=stall)
+        engaged=engaged, engagement=ENGAGEMENT, statuses=list(EmailStatus), stall=stall)
 
 
 @bp.post("/credentials/<int:credential_id>/publish")

@@ -14,7 +14,8 @@ from views.queries import filter_args, filtered
 bp = Blueprint("export", __name__)
 COLUMNS = ["recipient_name", "recipient_email", "group", "issue_state", "published_at",
            "scheduled_at", "email_status", "email_status_label", "bounce_reason", "sent_at",
-           "opened_at", "open_count"]
+           "opened_at", "open_count", "viewed_at", "downloaded_at", "linkedin_clicked_at",
+           "share_views"]
 
 
 def neutralise(value):
@@ -32,7 +33,8 @@ def row_of(credential):
             credential.issue_state, credential.published_at, credential.scheduled_at,
             status.value, status.label, credential.bounce_reason,
             latest and latest.sent_at, latest and latest.opened_at,
-            latest.open_count if latest else 0]
+            latest.open_count if latest else 0, credential.viewed_at, credential.downloaded_at,
+            credential.linkedin_clicked_at, credential.share_views or 0]
 
 
 @bp.get("/credentials/export.csv")

@@ -38,18 +38,31 @@ def matching(query, text):
     ))
 
 
+# What the recipient did, as the Credentials page filters by it: name → (label, condition).
+ENGAGEMENT = {
+    "viewed": ("Viewed", Credential.viewed_at.is_not(None)),
+    "downloaded": ("Downloaded", Credential.downloaded_at.is_not(None)),
+    "linkedin": ("Added to LinkedIn", Credential.linkedin_clicked_at.is_not(None)),
+    "shared": ("Shared", Credential.share_views > 0),
+}
+
+
 def filter_args(values):
-    """The status filter and search text of the Credentials page, cleaned from request
-    values (an unknown status means all)."""
+    """The status filter, search text and engagement filter of the Credentials page,
+    cleaned from request values (an unknown status or engagement means all)."""
     status = values.get("status", "")
     if status not in {s.value for s in EmailStatus}:
         status = ""
-    return status, values.get("q", "").strip()[:200]
+    engaged = values.get("engaged", "")
+    return status, values.get("q", "").strip()[:200], engaged if engaged in ENGAGEMENT else ""
 
 
-def filtered(org_id, status="", text=""):
-    """The organization's credentials with the status (all when empty) matching the text."""
+def filtered(org_id, status="", text="", engaged=""):
+    """The organization's credentials with the status (all when empty) and the engagement
+    (any when empty) matching the text."""
     query = matching(scoped(org_id), text)
+    if engaged:
+        query = query.where(ENGAGEMENT[engaged][1])
     return query.where(Credential.email_status == status) if status else query
 
 
@@ -64,11 +77,14 @@ def status_counts(org_id, text=""):
     return counts
 
 
-def page_of(org_id, status=None, text="", page=1, per_page=50, counts=None):
+def page_of(org_id, status=None, text="", page=1, per_page=50, counts=None, engaged=""):
     """One page of credentials, newest first, and the total matching."""
-    query = filtered(org_id, status, text)
-    counts = counts if counts is not None else status_counts(org_id, text)
-    total = counts[status] if status else sum(counts.values())
+    query = filtered(org_id, status, text, engaged)
+    if engaged:  # not kept in the status counts: counted when asked
+        total = db.session.scalar(sa.select(sa.func.count()).select_from(query.subquery()))
+    else:
+        counts = counts if counts is not None else status_counts(org_id, text)
+        total = counts[status] if status else sum(counts.values())
     items = db.session.scalars(
         query.options(sa.orm.selectinload(Credential.group),
                       sa.orm.selectinload(Credential.messages))
