@@ -43,9 +43,11 @@ def chart(days):
             bars.append({"kind": kind, "x": round(x + offset, 1), "y": HEIGHT - BOTTOM - h,
                          "width": round(bar, 1), "height": h, "count": counts[kind],
                          "day": day})
-        if n % 5 == 0 or n == len(days) - 1:
-            labels.append({"x": round(LEFT + n * slot + slot / 2, 1),
+        if n % 5 == 0:
+            labels.append({"x": round(LEFT + n * slot + slot / 2, 1), "anchor": "middle",
                            "text": day.strftime("%-d %b")})
+    # Today's label ends at the right edge, so it is never cut off.
+    labels.append({"x": WIDTH, "anchor": "end", "text": days[-1][0].strftime("%-d %b")})
     ticks = sorted({0, top // 2, top})
     return {"width": WIDTH, "height": HEIGHT, "left": LEFT, "base": HEIGHT - BOTTOM,
             "bars": bars, "labels": labels, "empty": top == 1 and not any(
