@@ -85,6 +85,7 @@ def test_the_funnel_counts_each_credential_once_per_stage(logged_in, issuer, cli
     bars = {(bar.get("data-kind"), bar.get("data-day")): int(bar.get("data-count"))
             for bar in svg.iter(f"{SVG}rect")}
     assert len(bars) == 60
+    assert not [element for element in svg.iter() if "style" in element.attrib]  # the CSP
     assert bars[("opened", today.isoformat())] == 2 and bars[("viewed", today.isoformat())] == 1
     tallest = max(svg.iter(f"{SVG}rect"), key=lambda bar: float(bar.get("height")))
     assert tallest.get("data-count") == "2"

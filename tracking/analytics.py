@@ -49,8 +49,11 @@ def funnels(org_id, group_id=None):
                           sa.func.max(_flag(EmailMessage.sent_at.is_not(None))).label("sent"),
                           sa.func.max(_flag(EmailMessage.opened_at.is_not(None)))
                           .label("opened"))
-                .where(EmailMessage.org_id == org_id).group_by(EmailMessage.credential_id)
-                .subquery())
+                .where(EmailMessage.org_id == org_id).group_by(EmailMessage.credential_id))
+    if group_id is not None:  # one group's messages only, not the organization's
+        messages = messages.where(EmailMessage.credential_id.in_(
+            sa.select(Credential.id).where(Credential.group_id == group_id)))
+    messages = messages.subquery()
     opened = sa.or_(messages.c.opened == 1, Credential.viewed_at.is_not(None))
     engaged = sa.or_(Credential.downloaded_at.is_not(None),
                      Credential.linkedin_clicked_at.is_not(None))
