@@ -27,8 +27,10 @@ class Funnel:
     engaged: int = 0
 
     def rate(self, stage):
-        """The stage's share of the sent emails, 0.0 when nothing was sent."""
-        return getattr(self, stage) / self.sent if self.sent else 0.0
+        """The stage's share of the sent emails (sent: of the credentials), 0.0 when there
+        is nothing to divide by."""
+        base = self.credentials if stage == "sent" else self.sent
+        return getattr(self, stage) / base if base else 0.0
 
     def as_json(self):
         counts = {stage: getattr(self, stage) for stage in STAGES}
