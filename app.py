@@ -229,6 +229,7 @@ def create_app(test_config=None):
     login_manager.user_loader(User.from_session_id)
 
     from views import (
+        analytics,
         api,
         api_webhooks,
         apikeys,
@@ -250,7 +251,7 @@ def create_app(test_config=None):
 
     for module in (errors, auth, credentials, bulk, export, issuing, imports, help, api,
                    api_webhooks, tracking, outbox, settings, webhooks, health, apikeys,
-                   webhook_settings):
+                   webhook_settings, analytics):
         app.register_blueprint(module.bp)
     # The API authenticates with bearer keys, the webhooks with their providers' signatures.
     csrf.exempt(api.bp)

@@ -3,15 +3,17 @@
 import hashlib
 from datetime import UTC, datetime
 
+import sqlalchemy as sa
 from flask import Blueprint, current_app, g, jsonify, request
 
 import issuing
 import jobs
 import validation
 from extensions import limiter
-from models import ApiKey, Credential, db, write_lock
+from models import ApiKey, Credential, CredentialGroup, db, write_lock
 from models.status import EmailStatus
 from models.words import ALREADY_PUBLISHED, RESEND_REFUSALS
+from tracking import analytics
 from validation import InvalidInput
 from views.errors import ApiError
 from views.queries import credential_or_404, page_of, status_counts
@@ -221,3 +223,16 @@ def events(credential_id):
 def email_statuses():
     return jsonify(status_counts(g.org_id))
 
+
+
+@bp.get("/groups/<int:group_id>/stats")
+def group_stats(group_id):
+    """One group's funnel and its opens and views per day (the Analytics page's numbers)."""
+    group = db.session.scalar(sa.select(CredentialGroup).filter_by(id=group_id,
+                                                                   org_id=g.org_id))
+    if group is None:
+        raise ApiError(404, "No such group.")
+    (funnel,) = analytics.funnels(g.org_id, group.id)
+    days = [{"date": day.isoformat(), **counts}
+            for day, counts in analytics.daily(g.org_id, group.id)]
+    return jsonify({**funnel.as_json(), "daily": days})
