@@ -32,6 +32,14 @@ def _clean_email(value):
     return address.lower()
 
 
+def _user_named(email):
+    """The issuer with this address, or a clear error."""
+    user = db.session.scalar(sa.select(User).filter_by(email=_clean_email(email)))
+    if user is None:
+        raise click.ClickException(f"No user {email}.")
+    return user
+
+
 @users.command("create")
 @click.argument("email")
 @click.option("--org", "org_name", required=True, help="Organization name (created if new).")
@@ -55,9 +63,7 @@ def users_create(email, org_name, password):
 @click.argument("email")
 def apikeys_create(email):
     """Create an API key for a user; the key is printed once, as the last line."""
-    user = db.session.scalar(sa.select(User).filter_by(email=_clean_email(email)))
-    if user is None:
-        raise click.ClickException(f"No user {email}.")
+    user = _user_named(email)
     _, key = ApiKey.issue(user)
     db.session.commit()
     click.echo(f"API key for {user.email} ({user.org.name}); it is shown only now:")
@@ -68,9 +74,7 @@ def apikeys_create(email):
 @click.argument("email")
 def apikeys_list(email):
     """List a user's API keys: prefix, created, last used, revoked."""
-    user = db.session.scalar(sa.select(User).filter_by(email=_clean_email(email)))
-    if user is None:
-        raise click.ClickException(f"No user {email}.")
+    user = _user_named(email)
     keys = db.session.scalars(sa.select(ApiKey).filter_by(user_id=user.id)
                               .order_by(ApiKey.created_at)).all()
     if not keys:

@@ -73,11 +73,7 @@ def claim(batch_size, owner, now=None, due_by=None):
 def _claim_statement():
     """The claim's UPDATE, built once (its parameters are bound per claim)."""
     now = sa.bindparam("now", type_=UTCDateTime())
-    due = sa.or_(
-        sa.and_(messages.c.state.in_(("queued", "retry")),
-                messages.c.next_attempt_at <= sa.bindparam("due_by", type_=UTCDateTime())),
-        sa.and_(messages.c.state == "sending", messages.c.lease_until < now),  # expired lease
-    )
+    due = EmailMessage.due(now, sa.bindparam("due_by", type_=UTCDateTime()))
     # FOR UPDATE SKIP LOCKED lets PostgreSQL workers pass each other's rows; SQLite has no
     # row locks and drops the clause: there the immediate transaction makes it atomic.
     oldest_due = (sa.select(messages.c.id).where(due)

@@ -70,10 +70,12 @@ class EmailMessage(db.Model):
     credential: so.Mapped["Credential"] = so.relationship(back_populates="messages")  # noqa: F821
 
     @classmethod
-    def due(cls, now):
-        """SQL: the message is due at now (queued or retry, or sending with an expired lease)."""
+    def due(cls, now, due_by=None):
+        """SQL: the message is due at now: queued or retry with its time come (by due_by,
+        default now), or sending with an expired lease."""
         return sa.or_(
-            sa.and_(cls.state.in_(("queued", "retry")), cls.next_attempt_at <= now),
+            sa.and_(cls.state.in_(("queued", "retry")),
+                    cls.next_attempt_at <= (now if due_by is None else due_by)),
             sa.and_(cls.state == "sending", cls.lease_until < now),
         )
 
