@@ -90,6 +90,16 @@ def sink():
 
 
 @pytest.fixture
+def mail_app(tmp_path, sink):
+    """An app sending to the sink, in its app context (test_queue has its own, stricter)."""
+    app = make_app(tmp_path, MAIL_PORT=sink.port, SMTP_TIMEOUT_SECONDS=5)
+    with app.app_context():
+        yield app
+        db.session.remove()
+        db.engine.dispose()
+
+
+@pytest.fixture
 def client(app):
     return app.test_client()
 

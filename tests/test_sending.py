@@ -19,15 +19,6 @@ from models.types import utcnow
 
 
 @pytest.fixture
-def mail_app(tmp_path, sink):
-    app = make_app(tmp_path, MAIL_PORT=sink.port, SMTP_TIMEOUT_SECONDS=5)
-    with app.app_context():
-        yield app
-        db.session.remove()
-        db.engine.dispose()
-
-
-@pytest.fixture
 def user(mail_app):
     return create_user("issuer@acme.test", "Acme Academy", "correct horse battery")
 

@@ -3,7 +3,7 @@ organization, until the issuer sends anyway."""
 
 import bounce_samples as samples
 import pytest
-from conftest import PASSWORD, Api, Auth, issue, make_app
+from conftest import PASSWORD, Api, Auth, issue
 
 from accounts import create_user
 from bounces.mailbox import receive
@@ -11,15 +11,6 @@ from mailer.queue import send_due
 from models import ApiKey, Suppression, db
 
 HTMX = {"HX-Request": "true"}
-
-
-@pytest.fixture
-def mail_app(tmp_path, sink):
-    app = make_app(tmp_path, MAIL_PORT=sink.port, SMTP_TIMEOUT_SECONDS=5)
-    with app.app_context():
-        yield app
-        db.session.remove()
-        db.engine.dispose()
 
 
 @pytest.fixture
