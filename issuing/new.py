@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
 from issuing.emails import CREDENTIALS, QUEUE_COLUMNS, at, queue_emails, values_cte
-from models import CredentialGroup, StatusCount
+from models import CredentialGroup, FunnelCount, StatusCount, counting
 from models.credential import new_public_id
 from models.email_message import new_message_id, new_token
 from models.status import email_status
@@ -78,6 +78,12 @@ def issue(connection, org_id, user_id, rows, now=None):
     counts = dict(connection.execute(
         sa.select(status, sa.func.count()).select_from(rows).group_by(status)).all())
     StatusCount.apply(connection, Counter({(org_id, s): n for s, n in counts.items()}))
+    per_group = connection.execute(
+        sa.select(GROUPS.c.id, sa.func.count()).select_from(rows)
+        .join(GROUPS, sa.and_(GROUPS.c.org_id == org_id, GROUPS.c.name == rows.c.group_name))
+        .group_by(GROUPS.c.id))
+    counting.add(connection, FunnelCount,
+                 {(org_id, group_id, "credentials"): n for group_id, n in per_group})
     return {"issued": sum(counts.values()), "queued": counts.get(new_status(True, True), 0)}
 
 

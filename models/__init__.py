@@ -111,6 +111,7 @@ from models.api_key import ApiKey  # noqa: E402
 from models.credential import Credential  # noqa: E402
 from models.email_event import EmailEvent  # noqa: E402
 from models.email_message import EmailMessage  # noqa: E402
+from models.funnel_count import DailyCount, FunnelCount  # noqa: E402
 from models.group import CredentialGroup  # noqa: E402
 from models.import_job import ImportJob, ImportRow, LeaseLost  # noqa: E402
 from models.intake import IntakeReceipt, IntakeStatus  # noqa: E402
@@ -122,10 +123,9 @@ from models.user import User  # noqa: E402
 from models.webhook import WebhookAttempt, WebhookEndpoint, WebhookMessage  # noqa: E402
 
 __all__ = [
-    "ApiKey", "Credential", "CredentialGroup", "EmailEvent", "EmailMessage", "ImportJob",
-    "ImportRow", "IntakeReceipt", "IntakeStatus", "LeaseLost", "Organization", "SendSlot",
-    "StatusCount",
-    "Suppression", "User", "WebhookAttempt", "WebhookEndpoint", "WebhookMessage", "db",
-    "immediate_connection", "lease_owner", "only_one", "write_lock",
-    "write_transaction",
+    "ApiKey", "Credential", "CredentialGroup", "DailyCount", "EmailEvent", "EmailMessage",
+    "FunnelCount", "ImportJob", "ImportRow", "IntakeReceipt", "IntakeStatus", "LeaseLost",
+    "Organization", "SendSlot", "StatusCount", "Suppression", "User", "WebhookAttempt",
+    "WebhookEndpoint", "WebhookMessage", "db", "immediate_connection", "lease_owner",
+    "only_one", "write_lock", "write_transaction",
 ]

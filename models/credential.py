@@ -57,6 +57,9 @@ class Credential(db.Model):
     downloaded_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)
     linkedin_clicked_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)
     share_views: so.Mapped[int] = so.mapped_column(default=0, server_default="0")
+    # The engagement funnel's stages the credential has reached, as bits (models.funnel_count
+    # sets them, and counts each credential once per stage for the Analytics page).
+    funnel_stages: so.Mapped[int] = so.mapped_column(default=0, server_default="0")
 
     group: so.Mapped["CredentialGroup"] = so.relationship()  # noqa: F821
     org: so.Mapped["Organization"] = so.relationship()  # noqa: F821

@@ -6,14 +6,13 @@ page's cost to what it shows. Every write that changes a status input (the addre
 new message, a message's state or first open) calls sync_statuses() in its transaction.
 """
 
-import functools
 from collections import Counter
 
 import sqlalchemy as sa
 import sqlalchemy.orm as so
-from sqlalchemy.dialects import postgresql, sqlite
 
 from models import db
+from models.counting import add
 from models.credential import Credential
 from models.email_message import EmailMessage
 from models.status import EmailStatus, email_status
@@ -29,12 +28,8 @@ class StatusCount(db.Model):
 
     @classmethod
     def apply(cls, connection, deltas):
-        """Add {(org id, status): change} to the counts, one upsert per row, in key order
-        (so two writers never deadlock)."""
-        rows = [{"org_id": org_id, "status": status, "n": delta}
-                for (org_id, status), delta in sorted(deltas.items()) if delta]
-        if rows:
-            connection.execute(_upsert(connection.dialect.name), rows)
+        """Add {(org id, status): change} to the counts."""
+        add(connection, cls, deltas)
 
     @classmethod
     def rebuild(cls, org_id):
@@ -56,16 +51,6 @@ class StatusCount(db.Model):
 
     def __repr__(self):
         return f"<StatusCount org={self.org_id} {self.status}={self.n}>"
-
-
-@functools.cache
-def _upsert(dialect):
-    """INSERT … ON CONFLICT DO UPDATE adding n, built once per dialect."""
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = insert(StatusCount)
-    return statement.on_conflict_do_update(
-        index_elements=["org_id", "status"],
-        set_={"n": StatusCount.__table__.c.n + statement.excluded.n})
 
 
 CREDENTIALS, MESSAGES = Credential.__table__, EmailMessage.__table__

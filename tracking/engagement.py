@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import sqlalchemy as sa
 
-from models import Credential, EmailEvent, EmailMessage, db, write_transaction
+from models import Credential, EmailEvent, EmailMessage, db, funnel_count, write_transaction
 from models.types import utcnow
 from outbound import events as outbound_events
 from tracking.opens import PREFETCH_AGENT
@@ -69,6 +69,7 @@ def record(credential_id, kind, agent):
             column = CREDENTIALS.c[STAMPS[kind]]
             connection.execute(CREDENTIALS.update().where(
                 CREDENTIALS.c.id == credential_id, column.is_(None)).values({column: at}))
+            funnel_count.reach(connection, "engaged", [credential_id])
         written = connection.scalar(
             sa.select(sa.func.count()).select_from(EVENTS)
             .where(EVENTS.c.credential_id == credential_id, EVENTS.c.type == kind))

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import sqlalchemy as sa
 
-from models import Credential, EmailEvent, EmailMessage, db, write_transaction
+from models import Credential, EmailEvent, EmailMessage, db, funnel_count, write_transaction
 from models.status_count import sync_statuses
 from models.types import utcnow
 from outbound import events as outbound_events
@@ -39,9 +39,11 @@ def is_prefetch(user_agent, sent_at, now):
 
 
 MESSAGES, EVENTS, CREDENTIALS = EmailMessage.__table__, EmailEvent.__table__, Credential.__table__
-BY_TOKENS = sa.select(MESSAGES.c.id, MESSAGES.c.token, MESSAGES.c.credential_id,
-                      MESSAGES.c.sent_at, MESSAGES.c.opened_at, MESSAGES.c.open_count).where(
-    MESSAGES.c.token.in_(sa.bindparam("tokens", expanding=True)))
+BY_TOKENS = (sa.select(MESSAGES.c.id, MESSAGES.c.token, MESSAGES.c.credential_id,
+                       MESSAGES.c.sent_at, MESSAGES.c.opened_at, MESSAGES.c.open_count,
+                       CREDENTIALS.c.org_id, CREDENTIALS.c.group_id)
+             .join(CREDENTIALS, CREDENTIALS.c.id == MESSAGES.c.credential_id)
+             .where(MESSAGES.c.token.in_(sa.bindparam("tokens", expanding=True))))
 COUNT_OPENS = (sa.update(MESSAGES).where(MESSAGES.c.id == sa.bindparam("opened_id"))
                .values(open_count=MESSAGES.c.open_count + sa.bindparam("opens"),
                        opened_at=sa.func.coalesce(MESSAGES.c.opened_at, sa.bindparam("first"))))
@@ -86,6 +88,11 @@ def record_opens(connection, hits):
         ).values(viewed_at=min(at for *_, at, via in hits if via == "link")))
     if opened:
         sync_statuses(connection, opened)
+    # The Analytics page's counts (a followed link opened the email too: it is in opened).
+    funnel_count.reach(connection, "opened", opened)
+    funnel_count.reach(connection, "viewed", viewed)
+    funnel_count.count_days(connection, events, {message.credential_id: (
+        message.org_id, message.group_id) for message in found.values()})
     return found
 
 
