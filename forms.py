@@ -89,6 +89,9 @@ class GroupPicker(FlaskForm):
     def validate_new_group(self, field):
         if self.wants_new_group:
             rule(validation.clean_text, what="Group name")(self, field)
+        elif (field.data or "").strip():  # typed, but another choice would drop it unseen
+            raise ValidationError("Pick “New group…” above to create this group, or clear "
+                                  "the name to use the group picked.")
 
 
 class WhenFields(FlaskForm):

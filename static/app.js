@@ -32,6 +32,12 @@ document.addEventListener("click", (event) => {
   field.dispatchEvent(new Event("change", { bubbles: true }));
 });
 
+// Typing a new group's name picks "New group…" in the list beside it.
+document.addEventListener("input", (event) => {
+  const list = event.target.dataset?.picks && document.querySelector(event.target.dataset.picks);
+  if (list && event.target.value.trim()) list.value = "new";
+});
+
 // "Close" on the recipient panel empties it (the link works without JavaScript too).
 document.addEventListener("click", (event) => {
   const link = event.target.closest("[data-close]");

@@ -55,3 +55,13 @@ def test_issue_a_draft_and_see_it_not_sent(page):
     row.get_by_role("link", name="Email is not sent").click()
     expect(page).to_have_url(page.base_url + "/help/#not_sent")
     expect(page.locator("#not_sent")).to_contain_text("Email is not sent")
+
+    # With a group in the list, typing a new group's name picks "New group…" by itself.
+    page.goto(page.base_url + "/credentials/new")
+    expect(page.get_by_label("Existing group")).not_to_have_value("new")  # the last group
+    page.get_by_label("Recipient name").fill("Ada Lovelace")
+    page.get_by_label("New group name").fill("Engines 201")
+    expect(page.get_by_label("Existing group")).to_have_value("new")
+    page.get_by_role("button", name="Issue", exact=True).click()
+    expect(page.locator("tr[data-email-status]")).to_have_count(2)
+    expect(page.locator("tr", has_text="Ada Lovelace")).to_contain_text("Engines 201")

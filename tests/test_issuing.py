@@ -33,8 +33,8 @@ def test_first_credential_creates_its_group(logged_in):
 def test_pick_existing_group_and_publish(logged_in, issuer):
     issue(issuer, group="Course B")
     group = db.session.scalar(db.select(CredentialGroup))
-    response = logged_in.post("/credentials/new", data=form(group_id=str(group.id),
-                                                            action="publish"))
+    response = logged_in.post("/credentials/new", data=form(
+        group_id=str(group.id), new_group="", action="publish"))
     assert response.status_code == 302
     newest = credentials()[-1]
     assert newest.group_id == group.id and newest.email_status == "sending"
@@ -100,3 +100,12 @@ def test_groups_of_other_organizations_are_not_offered(logged_in, issuer, rival)
         response = logged_in.post("/credentials/new", data=form(group_id=group_id))
         assert response.status_code == 422 and "Pick a group" in response.text
     assert len(credentials()) == 2
+
+
+def test_a_typed_group_name_is_never_dropped_unseen(logged_in, issuer):
+    existing = issue(issuer, group="Course A").group_id
+    response = logged_in.post("/credentials/new", data=form(
+        group_id=str(existing), new_group="Course B", recipient_name="Typed"))
+    assert response.status_code == 422 and "Pick “New group…” above" in response.text
+    assert 'value="Course B"' in response.text
+    assert [c.recipient_name for c in credentials()] == ["Jane Doe"]
