@@ -71,8 +71,14 @@ def test_recipient_views_downloads_shares_and_the_issuer_sees_it(running, tmp_pa
         page.set_default_timeout(15_000)
         watch = Watch(context, page)
 
-        # The email in the outbox; its link opened in the browser, as a mail program does.
+        # Before: sent, nothing else, on the Analytics page.
         log_in(page, server)
+        page.get_by_role("link", name="Analytics", exact=True).click()
+        funnel = page.locator(f'tr[data-group="{credential.group_id}"]')
+        for stage, count in (("sent", "1"), ("opened", "0"), ("viewed", "0"), ("engaged", "0")):
+            expect(funnel.locator(f'[data-stage="{stage}"] .n')).to_have_text(count)
+
+        # The email in the outbox; its link opened in the browser, as a mail program does.
         page.get_by_role("link", name="Outbox", exact=True).click()
         page.get_by_role("link", name=f"{NAME} <zoe@example.com>").click()
         mail = page.frame_locator("iframe.mail-body")
@@ -115,4 +121,13 @@ def test_recipient_views_downloads_shares_and_the_issuer_sees_it(running, tmp_pa
                       "Shared page viewed"):
             expect(timeline).to_contain_text(label)
         watch.assert_clean("issuer's timeline")
+
+        # The issuer's row and the Analytics page have changed.
+        page.goto(server.url + "/credentials")
+        expect(page.locator(f"#credential-{credential.id} .engagement-mark")).to_have_text(
+            "viewed · PDF · LinkedIn · shared, 1 view")
+        page.get_by_role("link", name="Analytics", exact=True).click()
+        for stage in ("sent", "opened", "viewed", "engaged"):
+            expect(funnel.locator(f'[data-stage="{stage}"] .n')).to_have_text("1")
+        watch.assert_clean("the issuer's pages")
         browser.close()
