@@ -12,11 +12,26 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
 
 
+def closing(app):
+    """The app, with each response closed however its sending ends: werkzeug's development
+    server leaves a file response open when the browser drops the connection mid-way (a
+    page left while app.js loads), and the test run turns that ResourceWarning into an
+    error."""
+    def serve(environ, start_response):
+        response = app(environ, start_response)
+        try:
+            yield from response
+        finally:
+            if hasattr(response, "close"):
+                response.close()
+    return serve
+
+
 class LiveServer:
     """The app served on a free loopback port from a background thread."""
 
     def __init__(self, app):
-        self.server = make_server("127.0.0.1", 0, app, threaded=True)
+        self.server = make_server("127.0.0.1", 0, closing(app), threaded=True)
         self.url = f"http://127.0.0.1:{self.server.server_port}"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
