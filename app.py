@@ -121,6 +121,7 @@ def config_from_env(instance_path):
         "WEBHOOK_RETRY_BASE_SECONDS": float(env("WEBHOOK_RETRY_BASE_SECONDS") or 30),
         "WEBHOOK_MAX_ATTEMPTS": int(env("WEBHOOK_MAX_ATTEMPTS") or 12),
         "WEBHOOK_TIMEOUT_SECONDS": float(env("WEBHOOK_TIMEOUT_SECONDS") or 5),
+        "WEBHOOK_CONCURRENCY": int(env("WEBHOOK_CONCURRENCY") or 8),
         # Verified sender domains: the DNS server asked (for tests and development; unset,
         # the system's), and how long to wait for it.
         "DNS_RESOLVER": env("DNS_RESOLVER") or None,
@@ -174,13 +175,14 @@ def _check_settings(config):
             raise ConfigError("DNS_RESOLVER: write it as 127.0.0.1 or 127.0.0.1:5353.") from None
     if config["ORG_DAILY_LIMIT"] < 1:
         raise ConfigError("ORG_DAILY_LIMIT must be 1 or more.")
-    if config["SMTP_CONCURRENCY"] < 1:
-        raise ConfigError("SMTP_CONCURRENCY must be 1 or more.")
+    for name in ("SMTP_CONCURRENCY", "WEBHOOK_CONCURRENCY"):
+        if config[name] < 1:
+            raise ConfigError(f"{name} must be 1 or more.")
     # Each SMTP connection's thread holds a database connection through its batch and
-    # takes a second one now and then (a claim, a lease renewal): a pool any smaller would
-    # open and close database connections all the time.
+    # takes a second one now and then (a claim, a lease renewal), and each webhook thread
+    # one to record a try: a pool any smaller would open and close connections all the time.
     config["SQLALCHEMY_ENGINE_OPTIONS"].setdefault(
-        "pool_size", max(5, 2 * config["SMTP_CONCURRENCY"] + 2))
+        "pool_size", max(5, 2 * config["SMTP_CONCURRENCY"] + config["WEBHOOK_CONCURRENCY"] + 2))
     if config["BOUNCE_IMAP_SECURITY"] not in ("ssl", "starttls", "none"):
         raise ConfigError("BOUNCE_IMAP_SECURITY must be ssl, starttls or none.")
     config["BOUNCE_IMAP_PORT"] = config["BOUNCE_IMAP_PORT"] or (

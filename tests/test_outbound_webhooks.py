@@ -322,6 +322,33 @@ def test_a_receiver_that_does_not_answer_in_time_is_tried_again(local_app, user,
     assert first[1]["webhook-id"] == second[1]["webhook-id"] and first[2] == second[2]
 
 
+def test_a_slow_receiver_does_not_hold_the_others_back(local_app, user, receiver):
+    """Tries go out side by side: four held answers all arrive before any is released,
+    which one try at a time could never do."""
+    import threading
+
+    from outbound.events import queue_test
+    local_app.config.update(WEBHOOK_CONCURRENCY=4, WEBHOOK_TIMEOUT_SECONDS=25)
+    hook = register(local_app.test_client(), user, receiver.url)
+    receiver.answers = [("hold", {})] * 4
+    for _ in range(6):
+        queue_test(db.session, db.session.get(WebhookEndpoint, hook["id"]))
+    db.session.commit()
+    counts = {}
+
+    def deliver():
+        with local_app.app_context():
+            counts.update(deliver_due())
+    worker = threading.Thread(target=deliver)
+    worker.start()
+    assert len(receiver.wait_for(4, timeout=20)) >= 4  # all four held at once
+    receiver.release.set()
+    worker.join(timeout=30)
+    assert counts == {"delivered": 6, "retry": 0, "failed": 0}
+    assert len(receiver.requests) == 6
+    assert {m.state for m in messages()} == {"delivered"}
+
+
 def test_the_host_is_resolved_once_and_named_in_the_request(local_app, user, receiver):
     hook = register(local_app.test_client(), user, f"http://localhost:{receiver.port}/x?a=1")
     from outbound.events import queue_test

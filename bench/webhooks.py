@@ -1,0 +1,108 @@
+"""Outbound webhook delivery against a plain sequential sender, to a receiver that takes
+50 ms to answer (a receiver across the internet, or one doing work before it answers).
+
+In the same run: the baseline signs each event with standardwebhooks and POSTs it with
+http.client, one after the other; the workers' deliver_due() sends the same number of
+queued events (claim, sign, POST, log each try) with default settings. Target: ≥ 4.
+Run: .venv/bin/python bench/webhooks.py [DATABASE_URL]   (default: SQLite in a temp folder)
+"""
+
+import http.client
+import http.server
+import json
+import multiprocessing
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import sqlalchemy as sa
+from standardwebhooks import Webhook
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from accounts import create_user  # noqa: E402
+from app import create_app  # noqa: E402
+from models import WebhookEndpoint, WebhookMessage, db  # noqa: E402
+from outbound.deliver import deliver_due  # noqa: E402
+from outbound.events import queue_test  # noqa: E402
+from tests.smtp_server import free_port  # noqa: E402
+
+COUNT = 400
+ANSWER_SECONDS = 0.05
+SECRET = "whsec_" + "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+
+
+def serve(port):
+    """The receiver: reads the POST, waits ANSWER_SECONDS, answers 204."""
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):
+            self.rfile.read(int(self.headers["Content-Length"]))
+            time.sleep(ANSWER_SECONDS)
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    http.server.ThreadingHTTPServer(("127.0.0.1", port), Handler).serve_forever()
+
+
+def plain_sender(port, bodies):
+    """Seconds to sign and POST every body, one after the other."""
+    start = time.perf_counter()
+    for n, body in enumerate(bodies):
+        webhook_id, now = f"msg_{n}", datetime.now(UTC)
+        headers = {"webhook-id": webhook_id, "webhook-timestamp": str(int(now.timestamp())),
+                   "webhook-signature": Webhook(SECRET).sign(webhook_id, now, body),
+                   "Content-Type": "application/json"}
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+        connection.request("POST", "/hooks", body=body.encode(), headers=headers)
+        assert connection.getresponse().status == 204
+        connection.close()
+    return time.perf_counter() - start
+
+
+def main():
+    url = sys.argv[1] if len(sys.argv) > 1 else None
+    url = url and url.replace("postgresql://", "postgresql+psycopg://")
+    port = free_port()
+    receiver = multiprocessing.Process(target=serve, args=(port,), daemon=True)
+    receiver.start()
+    time.sleep(0.5)
+    with tempfile.TemporaryDirectory() as folder:
+        app = create_app({"SQLALCHEMY_DATABASE_URI": url or f"sqlite:///{folder}/w.db",
+                          "SECRET_KEY": "bench", "MAIL_SERVER": "127.0.0.1",
+                          "WEBHOOK_ALLOW_HTTP": True, "WEBHOOK_ALLOW_PRIVATE": True})
+        with app.app_context():
+            db.drop_all()
+            db.create_all()
+            user = create_user("bench@example.com", "Bench", "bench-password")
+            endpoint = WebhookEndpoint(org_id=user.org_id, events=["*"], secret=SECRET,
+                                       url=f"http://127.0.0.1:{port}/hooks")
+            db.session.add(endpoint)
+            db.session.flush()
+            for _ in range(COUNT):
+                queue_test(db.session, endpoint)
+            db.session.commit()
+            body = json.dumps({"type": "test", "timestamp": datetime.now(UTC).isoformat(),
+                               "data": {"detail": {"message": "x" * 60}}})
+            baseline = plain_sender(port, [body] * COUNT)
+            start = time.perf_counter()
+            counts = deliver_due()
+            seconds = time.perf_counter() - start
+            assert counts["delivered"] == COUNT, counts
+            assert db.session.scalar(sa.select(sa.func.count()).select_from(WebhookMessage)
+                                     .where(WebhookMessage.state == "delivered")) == COUNT
+            db.engine.dispose()
+    receiver.terminate()
+    print("database:", (url or "sqlite").split(":")[0])
+    print(f"receiver answering in {ANSWER_SECONDS * 1000:.0f} ms, {COUNT} events")
+    print(f"  plain sender, one at a time {baseline:7.2f} s {COUNT / baseline:6.0f} events/s")
+    print(f"  deliver_due()               {seconds:7.2f} s {COUNT / seconds:6.0f} events/s")
+    print(f"  deliver_due / plain sender = {baseline / seconds:.2f} (target >= 4)")
+
+
+if __name__ == "__main__":
+    main()
