@@ -196,3 +196,17 @@ def test_a_bad_setting_stops_the_start(tmp_path, setting, message):
 ])
 def test_the_dns_server_setting_is_read(text, server):
     assert sender_domains.parse_server(text) == server
+
+
+def test_checks_are_limited_to_a_few_a_minute(site, sink, dns_server):
+    app, client, user = site
+    save_sender(client, "certs@acme.test")
+    for _ in range(6):
+        assert "is not verified" in client.post("/settings/sender-domain/check",
+                                                follow_redirects=True).text
+    asked = len(dns_server.queries)
+    response = client.post("/settings/sender-domain/check", follow_redirects=True)
+    assert response.status_code == 200
+    assert "Checked several times just now" in response.text
+    assert "Check again in" in response.text and "is not verified" not in response.text
+    assert len(dns_server.queries) == asked  # the seventh asked DNS nothing

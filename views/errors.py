@@ -3,7 +3,7 @@
 import math
 import time
 
-from flask import Blueprint, jsonify, render_template, request
+from flask import Blueprint, flash, jsonify, redirect, render_template, request, url_for
 from flask_limiter import RateLimitExceeded
 from werkzeug.exceptions import HTTPException
 
@@ -56,5 +56,9 @@ def too_many_requests(error):
         return body, status, headers
     if request.endpoint == "auth.login":
         return render_template("auth/login.html", form=LoginForm(), too_many=wait), 429, headers
+    if request.endpoint == "settings.check_sender_domain":
+        flash(f"Checked several times just now: DNS changes take a while to show. "
+              f"Check again in {wait}.")
+        return redirect(url_for("settings.index", _anchor="sender-domain"))
     return f"Too many requests: try again in {wait}.\n", 429, {
         **headers, "Content-Type": "text/plain; charset=utf-8"}

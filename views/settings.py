@@ -5,11 +5,13 @@ from flask import Blueprint, current_app, flash, redirect, render_template, requ
 from flask_login import current_user, login_required
 
 from bounces import webhooks
+from extensions import limiter
 from forms import RemindersForm, SenderForm
 from mailer import quota, sender_domains
 from models import IntakeStatus, db
 
 bp = Blueprint("settings", __name__, url_prefix="/settings")
+CHECKS_PER_MINUTE = "6 per minute"
 
 
 @bp.route("/", methods=["GET", "POST"])
@@ -47,6 +49,8 @@ def index():
 
 @bp.post("/sender-domain/check")
 @login_required
+# Each check may hold a web worker for DNS_TIMEOUT_SECONDS: a few a minute per organization.
+@limiter.limit(CHECKS_PER_MINUTE, key_func=lambda: f"org-{current_user.org_id}")
 def check_sender_domain():
     """Look the sender domain's TXT record up now, and say what was found."""
     org = current_user.org
