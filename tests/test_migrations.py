@@ -139,6 +139,14 @@ def test_credentials_already_issued_get_public_ids_and_keep_their_first_view(tmp
         assert len({row.public_id for row in rows}) == 2 and all(r.public_id for r in rows)
         assert str(rows[0].viewed_at).startswith("2026-01-02 09:00:00")
         assert rows[1].viewed_at is None and rows[1].share_views == 0
+        # 0017 counted them for the Analytics page: the view made the first one opened.
+        stages = dict(db.session.execute(sa.text(
+            "SELECT stage, n FROM funnel_counts WHERE org_id = 1 AND group_id = 1")).all())
+        assert stages == {"credentials": 2, "opened": 1, "viewed": 1}
+        days = db.session.execute(sa.text(
+            "SELECT day, kind, n FROM daily_counts WHERE org_id = 1 ORDER BY day")).all()
+        assert [(str(day), kind, n) for day, kind, n in days] == [
+            ("2026-01-02", "viewed", 1), ("2026-01-03", "viewed", 1)]
         db.session.remove()
         downgrade(revision="0014")
         db.engine.dispose()
