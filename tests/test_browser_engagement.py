@@ -107,7 +107,11 @@ def test_recipient_views_downloads_shares_and_the_issuer_sees_it(running, tmp_pa
         expect(page.get_by_role("button", name="Copied")).to_be_visible()
         shared = page.evaluate("navigator.clipboard.readText()")
         assert shared == f"{server.url}/v/{credential.public_id}"
-        friend = context.new_page()
+        own = context.new_page()  # the recipient checks the link: not a share view
+        own.goto(shared)
+        expect(own.get_by_role("heading", name=NAME)).to_be_visible()
+        own.close()
+        friend = browser.new_context(locale="en-GB").new_page()  # someone else's browser
         friend.goto(shared)
         expect(friend.get_by_role("heading", name=NAME)).to_be_visible()
         assert "zoe@example.com" not in friend.content()

@@ -204,3 +204,19 @@ def test_the_help_page_explains_engagement(client):
     page = client.get("/help/").text
     assert 'id="engagement"' in page and "Views and engagement" in page
     assert "Opened but never viewed?" in page and "Viewed but not shared?" in page
+
+
+def test_the_recipients_own_visits_to_the_public_page_are_not_share_views(app, issuer):
+    credential = delivered(issuer, minutes_ago=30)
+    recipient, friend = app.test_client(), app.test_client()
+    assert recipient.get(f"/c/{credential.token}", headers=PERSON).status_code == 200
+    cookie = recipient.get_cookie("recipient", path=f"/v/{credential.public_id}")
+    assert cookie.value == "1" and cookie.http_only and cookie.same_site == "Lax"
+    assert recipient.get(f"/v/{credential.public_id}", headers=PERSON).status_code == 200
+    assert "share_viewed" not in kinds(credential)
+    assert friend.get(f"/v/{credential.public_id}", headers=PERSON).status_code == 200
+    assert kinds(credential).count("share_viewed") == 1
+    # The flag is for that one page: another credential's public page counts as usual.
+    other = delivered(issuer, name="Someone Else", minutes_ago=30)
+    recipient.get(f"/v/{other.public_id}", headers=PERSON)
+    assert kinds(other).count("share_viewed") == 1

@@ -8,6 +8,7 @@ from flask import (
     Blueprint,
     abort,
     current_app,
+    make_response,
     redirect,
     render_template,
     request,
@@ -25,6 +26,7 @@ bp = Blueprint("tracking", __name__)
 # Generous: a privacy proxy fetches many recipients' images from a few addresses.
 limiter.shared_limit(lambda: current_app.config["PUBLIC_RATE_LIMIT"], scope="public")(bp)
 
+OWN_PAGE_COOKIE, OWN_PAGE_SECONDS = "recipient", 365 * 24 * 3600
 # A transparent 1×1 GIF.
 PIXEL = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7")
 
@@ -77,8 +79,15 @@ def _engaged(credential, kind, since_delivery=True):
 def credential(token):
     """The recipient's credential page: download, add to LinkedIn, share."""
     found = _published(Credential.token, token)
-    return render_template("tracking/credential.html", credential=found,
-                           public_url=certificate.public_url(found))
+    response = make_response(render_template("tracking/credential.html", credential=found,
+                                             public_url=certificate.public_url(found)))
+    # The recipient checking their own public page is not someone they shared it with:
+    # their browser is remembered for that one page (a flag, nothing else).
+    response.set_cookie(OWN_PAGE_COOKIE, "1", max_age=OWN_PAGE_SECONDS,
+                        path=url_for("tracking.public", public_id=found.public_id),
+                        secure=current_app.config["SESSION_COOKIE_SECURE"], httponly=True,
+                        samesite="Lax")
+    return response
 
 
 @bp.get("/c/<token>.pdf")
@@ -105,6 +114,7 @@ def linkedin(token):
 def public(public_id):
     """The public verification page: the credential, nothing of its tracking."""
     found = _published(Credential.public_id, public_id)
-    _engaged(found, "share_viewed", since_delivery=False)
+    if OWN_PAGE_COOKIE not in request.cookies:
+        _engaged(found, "share_viewed", since_delivery=False)
     return render_template("tracking/public.html", credential=found,
                            public_url=certificate.public_url(found))
