@@ -21,9 +21,12 @@ from models.email_event import EmailEvent
 from models.email_message import EmailMessage
 
 # A credential reaches each stage once (a resent or reopened email counts once); the stages
-# it has reached are bits of Credential.funnel_stages. "engaged": downloaded or LinkedIn.
+# it has reached are bits of Credential.funnel_stages. STAGES make the Analytics funnel
+# ("engaged": downloaded or LinkedIn); all but "sent" and "opened" also give the totals of
+# the Credentials page's engagement filters (views.queries.ENGAGEMENT).
 STAGES = ("sent", "opened", "viewed", "engaged")
-BITS = {"sent": 1, "opened": 2, "viewed": 4, "engaged": 8}
+BITS = {"sent": 1, "opened": 2, "viewed": 4, "engaged": 8, "downloaded": 16, "linkedin": 32,
+        "shared": 64}
 DAILY_KINDS = ("opened", "viewed")  # the events the chart counts per day
 
 
@@ -76,6 +79,12 @@ def reach(connection, stage, credential_ids):
     add(connection, FunnelCount, newly)
 
 
+def org_total(org_id, stage):
+    """How many of the organization's credentials reached the stage."""
+    return db.session.scalar(sa.select(sa.func.coalesce(sa.func.sum(FunnelCount.n), 0))
+                             .where(FunnelCount.org_id == org_id, FunnelCount.stage == stage))
+
+
 def count_days(connection, events, groups):
     """Count the opened and viewed events among these timeline rows per day; groups:
     {credential id: (org id, group id)} for their credentials."""
@@ -98,18 +107,20 @@ def rebuild(connection, org_id):
         return sa.case((condition, BITS[stage]), else_=0)
 
     viewed = CREDENTIALS.c.viewed_at.is_not(None)
+    downloaded = CREDENTIALS.c.downloaded_at.is_not(None)
+    linkedin = CREDENTIALS.c.linkedin_clicked_at.is_not(None)
     connection.execute(CREDENTIALS.update().where(CREDENTIALS.c.org_id == org_id).values(
         funnel_stages=flag("sent", any_message(MESSAGES.c.sent_at))
         + flag("opened", sa.or_(viewed, any_message(MESSAGES.c.opened_at)))
-        + flag("viewed", viewed)
-        + flag("engaged", sa.or_(CREDENTIALS.c.downloaded_at.is_not(None),
-                                 CREDENTIALS.c.linkedin_clicked_at.is_not(None)))))
+        + flag("viewed", viewed) + flag("engaged", sa.or_(downloaded, linkedin))
+        + flag("downloaded", downloaded) + flag("linkedin", linkedin)
+        + flag("shared", CREDENTIALS.c.share_views > 0)))
     funnel, daily = FunnelCount.__table__, DailyCount.__table__
     connection.execute(funnel.delete().where(funnel.c.org_id == org_id))
     connection.execute(daily.delete().where(daily.c.org_id == org_id))
     mine = CREDENTIALS.c.org_id == org_id
     for stage, condition in [("credentials", sa.true()), *(
-            (stage, STAGE_BITS.op("&")(BITS[stage]) != 0) for stage in STAGES)]:
+            (stage, STAGE_BITS.op("&")(bit) != 0) for stage, bit in BITS.items())]:
         connection.execute(funnel.insert().from_select(
             ["org_id", "group_id", "stage", "n"],
             sa.select(CREDENTIALS.c.org_id, CREDENTIALS.c.group_id, sa.literal(stage),

@@ -189,6 +189,9 @@ def test_counted_as_it_happens(sending_app, sink):
         client.get(f"/c/{credential_tokens[ids[0]]}.pdf", headers=PERSON)
     client.get(f"/c/{credential_tokens[ids[0]]}/linkedin", headers=PERSON)
     client.get(f"/c/{credential_tokens[ids[1]]}/linkedin", headers=PERSON)
+    public_id = db.session.get(Credential, ids[1]).public_id
+    for _ in range(2):  # A1's shared page seen twice by someone
+        sending_app.test_client().get(f"/v/{public_id}", headers=PERSON)
     # A0 is sent again and opens the new email: still one credential at each stage.
     assert api.post(f"/api/v1/credentials/{ids[0]}/resend").status_code == 202
     assert send_due()["sent"] == 1
@@ -205,8 +208,13 @@ def test_counted_as_it_happens(sending_app, sink):
              for name, s in stats.items()}
     # Opens in the timeline today: A0's 3 and A1's 2; views: A1's and A2's.
     assert (today["Course A"]["opened"], today["Course A"]["viewed"]) == (5, 2)
+    # The totals of the Credentials page's engagement filters.
+    filters = ("viewed", "downloaded", "linkedin", "shared")
+    totals = {stage: funnel_count.org_total(issuer.org_id, stage) for stage in filters}
+    assert totals == {"viewed": 2, "downloaded": 1, "linkedin": 2, "shared": 1}
     db.session.rollback()
     funnel_count.rebuild(db.session.connection(), issuer.org_id)
     db.session.commit()
     assert {name: api.get(f"/api/v1/groups/{group_id}/stats").json
             for name, group_id in groups.items()} == stats
+    assert {stage: funnel_count.org_total(issuer.org_id, stage) for stage in filters} == totals

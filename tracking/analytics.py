@@ -49,7 +49,8 @@ def funnels(org_id, group_id=None):
         groups = groups.where(CredentialGroup.id == group_id)
         counts = counts.where(FunnelCount.group_id == group_id)
     found = {group: Funnel(group, name) for group, name in db.session.execute(groups)}
-    for group, stage, n in db.session.execute(counts):
+    for group, stage, n in db.session.execute(counts.where(
+            FunnelCount.stage.in_(("credentials", *STAGES)))):
         if group in found:
             setattr(found[group], stage, n)
     return sorted(found.values(), key=lambda funnel: funnel.group.lower())

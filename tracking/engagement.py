@@ -23,6 +23,8 @@ BOT_AGENT = re.compile(
 MAX_EVENTS = 20  # per credential and kind: later ones are counted, not written to the timeline
 STAMPS = {"viewed": "viewed_at", "downloaded": "downloaded_at",
           "linkedin_clicked": "linkedin_clicked_at"}
+# The count each kind adds to (models.funnel_count), for the Credentials page's filters.
+STAGES = {"downloaded": "downloaded", "linkedin_clicked": "linkedin", "share_viewed": "shared"}
 
 CREDENTIALS, EVENTS = Credential.__table__, EmailEvent.__table__
 
@@ -70,6 +72,7 @@ def record(credential_id, kind, agent):
             connection.execute(CREDENTIALS.update().where(
                 CREDENTIALS.c.id == credential_id, column.is_(None)).values({column: at}))
             funnel_count.reach(connection, "engaged", [credential_id])
+        funnel_count.reach(connection, STAGES[kind], [credential_id])
         written = connection.scalar(
             sa.select(sa.func.count()).select_from(EVENTS)
             .where(EVENTS.c.credential_id == credential_id, EVENTS.c.type == kind))

@@ -5,7 +5,7 @@ from collections import Counter
 import sqlalchemy as sa
 from flask import abort
 
-from models import Credential, EmailMessage, StatusCount, db
+from models import Credential, EmailMessage, StatusCount, db, funnel_count
 from models.status import EmailStatus
 
 
@@ -80,7 +80,9 @@ def status_counts(org_id, text=""):
 def page_of(org_id, status=None, text="", page=1, per_page=50, counts=None, engaged=""):
     """One page of credentials, newest first, and the total matching."""
     query = filtered(org_id, status, text, engaged)
-    if engaged:  # not kept in the status counts: counted when asked
+    if engaged and not (status or text):  # kept beside the Analytics counts
+        total = funnel_count.org_total(org_id, engaged)
+    elif engaged:  # with a status or a search too: counted when asked
         total = db.session.scalar(sa.select(sa.func.count()).select_from(query.subquery()))
     else:
         counts = counts if counts is not None else status_counts(org_id, text)
