@@ -1,5 +1,7 @@
 """Migrations build the schema the models describe, on SQLite and PostgreSQL."""
 
+from contextlib import contextmanager
+
 import pytest
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
@@ -11,16 +13,22 @@ from app import create_app
 from models import EmailEvent, EmailMessage, db
 
 
-@pytest.mark.parametrize("kind", ["sqlite", "postgres"])
-def test_upgrade_matches_models_and_downgrades(tmp_path, kind):
+@contextmanager
+def empty_database(tmp_path, kind):
+    """An app context on an empty database of the kind, no revision applied yet."""
     app = create_app({"SQLALCHEMY_DATABASE_URI": _database_url(kind, tmp_path),
-                      "MAIL_SERVER": "127.0.0.1",
-                      "SECRET_KEY": "x"})
+                      "MAIL_SERVER": "127.0.0.1", "SECRET_KEY": "x"})
     with app.app_context():
         if kind == "postgres":
             db.drop_all()
             with db.engine.begin() as connection:
                 connection.execute(sa.text("DROP TABLE IF EXISTS alembic_version"))
+        yield app
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgres"])
+def test_upgrade_matches_models_and_downgrades(tmp_path, kind):
+    with empty_database(tmp_path, kind):
         upgrade()
         with db.engine.connect() as connection:
             context = MigrationContext.configure(connection, opts={"compare_type": True})
@@ -35,14 +43,7 @@ def test_upgrade_matches_models_and_downgrades(tmp_path, kind):
 
 @pytest.mark.parametrize("kind", ["sqlite", "postgres"])
 def test_sentences_already_stored_become_codes_and_read_the_same(tmp_path, kind):
-    app = create_app({"SQLALCHEMY_DATABASE_URI": _database_url(kind, tmp_path),
-                      "MAIL_SERVER": "127.0.0.1",
-                      "SECRET_KEY": "x"})
-    with app.app_context():
-        if kind == "postgres":
-            db.drop_all()
-            with db.engine.begin() as connection:
-                connection.execute(sa.text("DROP TABLE IF EXISTS alembic_version"))
+    with empty_database(tmp_path, kind):
         upgrade(revision="0006")
         with db.engine.begin() as connection:
             for statement in [
@@ -107,14 +108,7 @@ def test_sentences_already_stored_become_codes_and_read_the_same(tmp_path, kind)
 
 @pytest.mark.parametrize("kind", ["sqlite", "postgres"])
 def test_credentials_already_issued_get_public_ids_and_keep_their_first_view(tmp_path, kind):
-    app = create_app({"SQLALCHEMY_DATABASE_URI": _database_url(kind, tmp_path),
-                      "MAIL_SERVER": "127.0.0.1",
-                      "SECRET_KEY": "x"})
-    with app.app_context():
-        if kind == "postgres":
-            db.drop_all()
-            with db.engine.begin() as connection:
-                connection.execute(sa.text("DROP TABLE IF EXISTS alembic_version"))
+    with empty_database(tmp_path, kind):
         upgrade(revision="0014")
         with db.engine.begin() as connection:
             connection.execute(sa.text(
