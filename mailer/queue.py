@@ -621,8 +621,8 @@ def write_outcomes(connection, writes, events=True, columns=True):
         connection.execute(EVENT, events[0] if len(events) == 1 else events)
         outbound_events.emit(connection, events)
     Suppression.add_bounced(connection, {write.message.id for write in writes if write.suppress})
-    funnel_count.reach(connection, "sent",
-                       {write.message.credential_id for write in writes if write.state == "sent"})
+    funnel_count.stamp(connection, "sent", {write.message.credential_id for write in writes
+                                            if write.state == "sent"}, writes[0].event["at"])
     # sending → retry is Sending either way: no status to derive again.
     settled = {write.message.credential_id for write in writes if write.state != "retry"}
     if settled:

@@ -57,9 +57,10 @@ class Credential(db.Model):
     downloaded_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)
     linkedin_clicked_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)
     share_views: so.Mapped[int] = so.mapped_column(default=0, server_default="0")
-    # The engagement funnel's stages the credential has reached, as bits (models.funnel_count
-    # sets them, and counts each credential once per stage for the Analytics page).
-    funnel_stages: so.Mapped[int] = so.mapped_column(default=0, server_default="0")
+    # When its first email was accepted and first opened (or its link followed): stamped
+    # once, with the stamps above, by models.funnel_count for the Analytics page's counts.
+    first_sent_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)
+    first_opened_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)
 
     group: so.Mapped["CredentialGroup"] = so.relationship()  # noqa: F821
     org: so.Mapped["Organization"] = so.relationship()  # noqa: F821

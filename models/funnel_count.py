@@ -20,13 +20,13 @@ from models.credential import Credential
 from models.email_event import EmailEvent
 from models.email_message import EmailMessage
 
-# A credential reaches each stage once (a resent or reopened email counts once); the stages
-# it has reached are bits of Credential.funnel_stages. STAGES make the Analytics funnel
-# ("engaged": downloaded or LinkedIn); all but "sent" and "opened" also give the totals of
-# the Credentials page's engagement filters (views.queries.ENGAGEMENT).
+# A credential reaches each stage once, when the stage's column on it is first stamped (a
+# resent or reopened email counts once). STAGES make the Analytics funnel; "viewed",
+# "downloaded", "linkedin" and "shared" are also the Credentials page's engagement filters.
 STAGES = ("sent", "opened", "viewed", "engaged")
-BITS = {"sent": 1, "opened": 2, "viewed": 4, "engaged": 8, "downloaded": 16, "linkedin": 32,
-        "shared": 64}
+STAMPED = {"sent": "first_sent_at", "opened": "first_opened_at", "viewed": "viewed_at",
+           "downloaded": "downloaded_at", "linkedin": "linkedin_clicked_at"}
+ENGAGED = ("downloaded", "linkedin")  # the first of these makes a credential "engaged"
 DAILY_KINDS = ("opened", "viewed")  # the events the chart counts per day
 
 
@@ -57,26 +57,49 @@ class DailyCount(db.Model):
 
 CREDENTIALS, MESSAGES, EVENTS = (Credential.__table__, EmailMessage.__table__,
                                  EmailEvent.__table__)
-STAGE_BITS = CREDENTIALS.c.funnel_stages
+# Which credentials count in each stage: the one rule for the counts, the repair and the
+# Credentials page's filters.
+REACHED = {"credentials": sa.true(),
+           **{stage: CREDENTIALS.c[column].is_not(None) for stage, column in STAMPED.items()},
+           "engaged": sa.or_(*(CREDENTIALS.c[STAMPED[stage]].is_not(None) for stage in ENGAGED)),
+           "shared": CREDENTIALS.c.share_views > 0}
 
 
 @functools.cache
-def _reach(stage):
-    bit = BITS[stage]
+def _stamp(stage):
+    column = CREDENTIALS.c[STAMPED[stage]]
     return (sa.update(CREDENTIALS)
-            .where(CREDENTIALS.c.id.in_(sa.bindparam("ids", expanding=True)),
-                   STAGE_BITS.op("&")(bit) == 0)
-            .values(funnel_stages=STAGE_BITS.op("|")(bit))
-            .returning(CREDENTIALS.c.org_id, CREDENTIALS.c.group_id))
+            .where(CREDENTIALS.c.id.in_(sa.bindparam("ids", expanding=True)), column.is_(None))
+            .values({column: sa.bindparam("at")})
+            .returning(CREDENTIALS.c.org_id, CREDENTIALS.c.group_id,
+                       *(CREDENTIALS.c[STAMPED[other]] for other in ENGAGED)))
 
 
-def reach(connection, stage, credential_ids):
-    """These credentials reached the stage: those that had not before now count in it."""
+def stamp(connection, stage, credential_ids, at):
+    """These credentials reached the stage at that time: stamp it on those that had not
+    (they now count in it), and count "engaged" for the first of ENGAGED."""
     if not credential_ids:
         return
-    newly = Counter((row.org_id, row.group_id, stage) for row in connection.execute(
-        _reach(stage), {"ids": sorted(credential_ids)}))
+    newly = Counter()
+    for row in connection.execute(_stamp(stage), {"ids": sorted(credential_ids), "at": at}):
+        newly[(row.org_id, row.group_id, stage)] += 1
+        others = [STAMPED[other] for other in ENGAGED if other != stage]
+        if stage in ENGAGED and all(row._mapping[other] is None for other in others):
+            newly[(row.org_id, row.group_id, "engaged")] += 1
     add(connection, FunnelCount, newly)
+
+
+_SHARE_VIEW = (sa.update(CREDENTIALS).where(CREDENTIALS.c.id == sa.bindparam("credential_id"))
+               .values(share_views=CREDENTIALS.c.share_views + 1)
+               .returning(CREDENTIALS.c.org_id, CREDENTIALS.c.group_id,
+                          CREDENTIALS.c.share_views))
+
+
+def share_viewed(connection, credential_id):
+    """Someone saw the credential's public page: one more view, the first counts "shared"."""
+    row = connection.execute(_SHARE_VIEW, {"credential_id": credential_id}).first()
+    if row is not None and row.share_views == 1:
+        add(connection, FunnelCount, {(row.org_id, row.group_id, "shared"): 1})
 
 
 def org_total(org_id, stage):
@@ -97,30 +120,25 @@ def count_days(connection, events, groups):
 
 
 def rebuild(connection, org_id):
-    """Derive the organization's stages and counts again from the credentials, messages and
-    events (a repair, and for bulk-loaded data; nothing calls it in normal work)."""
-    def any_message(column):
-        return sa.exists().where(MESSAGES.c.credential_id == CREDENTIALS.c.id,
-                                 column.is_not(None))
+    """Derive the organization's first-sent and first-opened times and its counts again from
+    the credentials, messages and events (a repair, and for bulk-loaded data; nothing calls
+    it in normal work)."""
+    def first(column):
+        return (sa.select(sa.func.min(column)).where(MESSAGES.c.credential_id == CREDENTIALS.c.id)
+                .scalar_subquery())
 
-    def flag(stage, condition):
-        return sa.case((condition, BITS[stage]), else_=0)
-
-    viewed = CREDENTIALS.c.viewed_at.is_not(None)
-    downloaded = CREDENTIALS.c.downloaded_at.is_not(None)
-    linkedin = CREDENTIALS.c.linkedin_clicked_at.is_not(None)
-    connection.execute(CREDENTIALS.update().where(CREDENTIALS.c.org_id == org_id).values(
-        funnel_stages=flag("sent", any_message(MESSAGES.c.sent_at))
-        + flag("opened", sa.or_(viewed, any_message(MESSAGES.c.opened_at)))
-        + flag("viewed", viewed) + flag("engaged", sa.or_(downloaded, linkedin))
-        + flag("downloaded", downloaded) + flag("linkedin", linkedin)
-        + flag("shared", CREDENTIALS.c.share_views > 0)))
+    mine = CREDENTIALS.c.org_id == org_id
+    email_opened, viewed = first(MESSAGES.c.opened_at), CREDENTIALS.c.viewed_at
+    connection.execute(CREDENTIALS.update().where(mine).values(
+        first_sent_at=first(MESSAGES.c.sent_at),
+        # Following the link opens the email too, whether or not the image loaded.
+        first_opened_at=sa.case((viewed.is_(None), email_opened),
+                                (email_opened.is_(None), viewed),
+                                (viewed < email_opened, viewed), else_=email_opened)))
     funnel, daily = FunnelCount.__table__, DailyCount.__table__
     connection.execute(funnel.delete().where(funnel.c.org_id == org_id))
     connection.execute(daily.delete().where(daily.c.org_id == org_id))
-    mine = CREDENTIALS.c.org_id == org_id
-    for stage, condition in [("credentials", sa.true()), *(
-            (stage, STAGE_BITS.op("&")(bit) != 0) for stage, bit in BITS.items())]:
+    for stage, condition in REACHED.items():
         connection.execute(funnel.insert().from_select(
             ["org_id", "group_id", "stage", "n"],
             sa.select(CREDENTIALS.c.org_id, CREDENTIALS.c.group_id, sa.literal(stage),

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import sqlalchemy as sa
 
-from models import Credential, EmailEvent, EmailMessage, db, funnel_count, write_transaction
+from models import EmailEvent, EmailMessage, db, funnel_count, write_transaction
 from models.types import utcnow
 from outbound import events as outbound_events
 from tracking.opens import PREFETCH_AGENT
@@ -21,12 +21,9 @@ BOT_AGENT = re.compile(
     r"axios|node-fetch|mimecast|proofpoint|barracuda|safelinks|symantec|trendmicro",
     re.IGNORECASE)
 MAX_EVENTS = 20  # per credential and kind: later ones are counted, not written to the timeline
-STAMPS = {"viewed": "viewed_at", "downloaded": "downloaded_at",
-          "linkedin_clicked": "linkedin_clicked_at"}
-# The count each kind adds to (models.funnel_count), for the Credentials page's filters.
-STAGES = {"downloaded": "downloaded", "linkedin_clicked": "linkedin", "share_viewed": "shared"}
+STAGES = {"downloaded": "downloaded", "linkedin_clicked": "linkedin"}  # models.funnel_count
 
-CREDENTIALS, EVENTS = Credential.__table__, EmailEvent.__table__
+EVENTS = EmailEvent.__table__
 
 
 def is_automated(method, user_agent, accept_language, sent_at, now):
@@ -65,14 +62,9 @@ def record(credential_id, kind, agent):
     at = utcnow()
     with write_transaction() as connection:
         if kind == "share_viewed":
-            connection.execute(CREDENTIALS.update().where(CREDENTIALS.c.id == credential_id)
-                               .values(share_views=CREDENTIALS.c.share_views + 1))
+            funnel_count.share_viewed(connection, credential_id)
         else:
-            column = CREDENTIALS.c[STAMPS[kind]]
-            connection.execute(CREDENTIALS.update().where(
-                CREDENTIALS.c.id == credential_id, column.is_(None)).values({column: at}))
-            funnel_count.reach(connection, "engaged", [credential_id])
-        funnel_count.reach(connection, STAGES[kind], [credential_id])
+            funnel_count.stamp(connection, STAGES[kind], [credential_id], at)
         written = connection.scalar(
             sa.select(sa.func.count()).select_from(EVENTS)
             .where(EVENTS.c.credential_id == credential_id, EVENTS.c.type == kind))

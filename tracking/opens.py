@@ -82,15 +82,14 @@ def record_opens(connection, hits):
     if events:
         connection.execute(EVENTS.insert(), events)
         outbound_events.emit(connection, events)
-    if viewed:  # the first view of each credential is kept on it (its engagement)
-        connection.execute(CREDENTIALS.update().where(
-            CREDENTIALS.c.id.in_(viewed), CREDENTIALS.c.viewed_at.is_(None)
-        ).values(viewed_at=min(at for *_, at, via in hits if via == "link")))
     if opened:
         sync_statuses(connection, opened)
-    # The Analytics page's counts (a followed link opened the email too: it is in opened).
-    funnel_count.reach(connection, "opened", opened)
-    funnel_count.reach(connection, "viewed", viewed)
+    # The first open and view of each credential are kept on it, and counted (a followed
+    # link opened the email too: it is in opened). The batch's first time stands for all.
+    if opened or viewed:
+        first = min(at for *_, at, _ in hits)
+        funnel_count.stamp(connection, "opened", opened, first)
+        funnel_count.stamp(connection, "viewed", viewed, first)
     funnel_count.count_days(connection, events, {message.credential_id: (
         message.org_id, message.group_id) for message in found.values()})
     return found

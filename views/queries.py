@@ -39,12 +39,10 @@ def matching(query, text):
 
 
 # What the recipient did, as the Credentials page filters by it: name → (label, condition).
-ENGAGEMENT = {
-    "viewed": ("Viewed", Credential.viewed_at.is_not(None)),
-    "downloaded": ("Downloaded", Credential.downloaded_at.is_not(None)),
-    "linkedin": ("Added to LinkedIn", Credential.linkedin_clicked_at.is_not(None)),
-    "shared": ("Shared", Credential.share_views > 0),
-}
+# The names are models.funnel_count stages, whose counts give the filters' totals.
+ENGAGEMENT = {name: (label, funnel_count.REACHED[name]) for name, label in [
+    ("viewed", "Viewed"), ("downloaded", "Downloaded"), ("linkedin", "Added to LinkedIn"),
+    ("shared", "Shared")]}
 
 
 def filter_args(values):

@@ -1,5 +1,5 @@
-"""Analytics counts kept as they happen: the funnel stages each credential reached, each
-group's count per stage, and opens and views per day
+"""Analytics counts kept as they happen: when each credential was first sent and opened,
+each group's count per stage, and opens and views per day
 
 Revision ID: 0017
 Revises: 0016
@@ -8,6 +8,8 @@ Create Date: 2026-12-01 08:00:00
 """
 from alembic import op
 import sqlalchemy as sa
+
+import models.types
 
 
 # revision identifiers, used by Alembic.
@@ -19,8 +21,10 @@ depends_on = None
 
 def upgrade():
     with op.batch_alter_table('credentials', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('funnel_stages', sa.Integer(), server_default='0',
-                                      nullable=False))
+        batch_op.add_column(sa.Column('first_sent_at', models.types.UTCDateTime(),
+                                      nullable=True))
+        batch_op.add_column(sa.Column('first_opened_at', models.types.UTCDateTime(),
+                                      nullable=True))
     op.create_table('funnel_counts',
     sa.Column('org_id', sa.Integer(), nullable=False),
     sa.Column('group_id', sa.Integer(), nullable=False),
@@ -52,4 +56,5 @@ def downgrade():
     op.drop_table('daily_counts')
     op.drop_table('funnel_counts')
     with op.batch_alter_table('credentials', schema=None) as batch_op:
-        batch_op.drop_column('funnel_stages')
+        batch_op.drop_column('first_opened_at')
+        batch_op.drop_column('first_sent_at')
