@@ -76,3 +76,25 @@ def served_with_jobs(app):
             yield server
     finally:
         scheduler.shutdown()
+
+
+REPORT_VIOLATIONS = """
+document.addEventListener("securitypolicyviolation", (event) => window.cspViolation({
+  directive: event.violatedDirective, blocked: event.blockedURI, sample: event.sample,
+  source: event.sourceFile, line: event.lineNumber, page: location.href}));
+"""
+
+
+class Watch:
+    """What went wrong in the browser: policy violations and console errors, all frames."""
+
+    def __init__(self, context, page):
+        self.violations, self.errors = [], []
+        context.expose_binding("cspViolation", lambda source, found: self.violations.append(found))
+        context.add_init_script(REPORT_VIOLATIONS)
+        page.on("console", lambda m: self.errors.append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda error: self.errors.append(str(error)))
+
+    def assert_clean(self, where):
+        assert self.violations == [], where
+        assert self.errors == [], where

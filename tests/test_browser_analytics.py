@@ -3,7 +3,7 @@
 import os
 
 import pytest
-from browser import LiveServer, chromium, log_in
+from browser import LiveServer, Watch, chromium, log_in
 from test_analytics import crafted
 
 pytestmark = pytest.mark.browser
@@ -17,9 +17,7 @@ def test_the_analytics_page_draws_the_funnel_and_the_chart(app, issuer):
         browser = chromium(playwright)
         page = browser.new_page(viewport={"width": 1200, "height": 900})
         page.set_default_timeout(15_000)
-        errors = []
-        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-        page.on("pageerror", lambda error: errors.append(str(error)))
+        watch = Watch(page.context, page)
         log_in(page, server)
         page.wait_for_url("**/credentials")
         page.get_by_role("link", name="Analytics").click()
@@ -33,5 +31,5 @@ def test_the_analytics_page_draws_the_funnel_and_the_chart(app, issuer):
             .startswith("3")
         os.makedirs(SHOTS, exist_ok=True)
         page.screenshot(path=f"{SHOTS}/analytics.png", full_page=True)
+        watch.assert_clean("analytics")
         browser.close()
-    assert errors == []

@@ -6,7 +6,7 @@ import time
 
 import pytest
 from apscheduler.schedulers.background import BackgroundScheduler
-from browser import LiveServer, chromium, log_in
+from browser import LiveServer, Watch, chromium, log_in
 from conftest import PASSWORD, issue, make_app
 from smtp_server import free_port
 
@@ -20,13 +20,6 @@ POLL = 0.5
 
 # Every frame of every page reports its violations to the test (run before the page's own
 # scripts, so nothing htmx does at load escapes it).
-REPORT_VIOLATIONS = """
-document.addEventListener("securitypolicyviolation", (event) => window.cspViolation({
-  directive: event.violatedDirective, blocked: event.blockedURI, sample: event.sample,
-  source: event.sourceFile, line: event.lineNumber, page: location.href}));
-"""
-
-
 @pytest.fixture
 def running(tmp_path):
     """The app served live with CSRF on and the development catcher as its mail server
@@ -57,21 +50,6 @@ def running(tmp_path):
         mail_catcher.stop()
         db.session.remove()
         db.engine.dispose()
-
-
-class Watch:
-    """What went wrong in the browser: policy violations and console errors, all frames."""
-
-    def __init__(self, context, page):
-        self.violations, self.errors = [], []
-        context.expose_binding("cspViolation", lambda source, found: self.violations.append(found))
-        context.add_init_script(REPORT_VIOLATIONS)
-        page.on("console", lambda m: self.errors.append(m.text) if m.type == "error" else None)
-        page.on("pageerror", lambda error: self.errors.append(str(error)))
-
-    def assert_clean(self, where):
-        assert self.violations == [], where
-        assert self.errors == [], where
 
 
 def test_every_page_works_under_the_policy(running, tmp_path):

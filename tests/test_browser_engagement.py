@@ -6,11 +6,10 @@ import time
 
 import pytest
 from apscheduler.schedulers.background import BackgroundScheduler
-from browser import LiveServer, chromium, log_in
+from browser import LiveServer, Watch, chromium, log_in
 from conftest import PASSWORD, issue, make_app
 from pypdf import PdfReader
 from smtp_server import free_port
-from test_browser_csp import Watch
 
 from accounts import create_user
 from jobs import add_jobs

@@ -3,7 +3,7 @@
 from datetime import timedelta
 
 import pytest
-from browser import LiveServer, chromium, log_in
+from browser import LiveServer, Watch, chromium, log_in
 from conftest import ago, message_with
 
 from models.types import utcnow
@@ -20,17 +20,15 @@ def page(app, issuer):
         browser = chromium(playwright)
         page = browser.new_page()
         page.set_default_timeout(15_000)
-        errors = []
-        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-        page.on("pageerror", lambda error: errors.append(str(error)))
+        watch = Watch(page.context, page)
         log_in(page, server)
         # Every image of the Credentials page loaded: none left half-sent when we navigate.
         page.wait_for_url("**/credentials")
         page.wait_for_load_state("load")
         page.base_url = server.url
         yield page
+        watch.assert_clean("queue page and banner")
         browser.close()
-        assert errors == []
 
 
 def test_queue_panel_updates_itself_without_a_reload(page, issuer):

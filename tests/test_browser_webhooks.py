@@ -6,10 +6,9 @@ import time
 
 import pytest
 import sqlalchemy as sa
-from browser import chromium, log_in, served_with_jobs
+from browser import Watch, chromium, log_in, served_with_jobs
 from conftest import PASSWORD, make_app
 from standardwebhooks import Webhook
-from test_browser_csp import Watch
 from webhook_receiver import Receiver
 
 from accounts import create_user
