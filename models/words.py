@@ -98,6 +98,16 @@ def late_report(data, what="bounce"):
     return f"A {what} report came back{_source(data)}: " if data.get("late") else ""
 
 
+# Events a browser caused: their sentence, then the program that did it.
+BY_AGENT = {
+    "opened": "by a person",
+    "viewed": "followed the link",
+    "downloaded": "downloaded the certificate as a PDF",
+    "linkedin_clicked": "went on to LinkedIn's add-to-profile form",
+    "share_viewed": "someone opened the public verification page",
+}
+
+
 def event_detail(kind, code, data, to_address=None):
     """The timeline's sentence for one event, from its kind, code and data."""
     if "text" in data:  # written before events had codes (migration 0007): kept as it was
@@ -118,18 +128,10 @@ def event_detail(kind, code, data, to_address=None):
         return f"The recipient reported the email as spam{_source(data)}."
     if kind == "delivered":
         return f"Delivered to the recipient's mail server{_source(data)}.{said_so}"
-    if kind == "opened":
-        return f"by a person ({data['agent']})"
+    if kind in BY_AGENT:
+        return f"{BY_AGENT[kind]} ({data['agent']})"
     if kind == "auto_opened":
         return "automatically, by a mail privacy proxy"
-    if kind == "viewed":
-        return f"followed the link ({data['agent']})"
-    if kind == "downloaded":
-        return f"downloaded the certificate as a PDF ({data['agent']})"
-    if kind == "linkedin_clicked":
-        return f"went on to LinkedIn's add-to-profile form ({data['agent']})"
-    if kind == "share_viewed":
-        return f"someone opened the public verification page ({data['agent']})"
     if kind == "address_changed":
         return f"{data['old'] or '(none)'} → {data['new'] or '(none)'}"
     if kind == "resent":
