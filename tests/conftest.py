@@ -89,10 +89,11 @@ def sink():
     server.stop()
 
 
-@pytest.fixture
-def mail_app(tmp_path, sink):
-    """An app sending to the sink, in its app context (test_queue has its own, stricter)."""
-    app = make_app(tmp_path, MAIL_PORT=sink.port, SMTP_TIMEOUT_SECONDS=5)
+@pytest.fixture(params=["sqlite"])
+def mail_app(request, tmp_path, sink):
+    """An app sending to the sink, in its app context (test_queue has its own, stricter);
+    parametrize indirectly with "postgres" to run on PostgreSQL too."""
+    app = make_app(tmp_path, request.param, MAIL_PORT=sink.port, SMTP_TIMEOUT_SECONDS=5)
     with app.app_context():
         yield app
         db.session.remove()

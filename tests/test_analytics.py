@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
-from conftest import api_for, issue, make_app, mark_latest
+from conftest import api_for, issue, mark_latest
 
 from accounts import create_user
 from mailer.queue import send_due
@@ -140,26 +140,17 @@ def test_the_page_needs_a_login_and_the_api_a_key(client):
     assert client.get("/api/v1/groups/1/stats").status_code == 401
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def sending_app(request, tmp_path, sink):
-    """An app sending to a real SMTP server on loopback, on SQLite or PostgreSQL."""
-    app = make_app(tmp_path, request.param, MAIL_PORT=sink.port, SMTP_TIMEOUT_SECONDS=5)
-    with app.app_context():
-        yield app
-        db.session.remove()
-        db.engine.dispose()
-
-
 PERSON = {"User-Agent": "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 Chrome/130.0",
           "Accept-Language": "en"}
 
 
-def test_counted_as_it_happens(sending_app, sink):
+@pytest.mark.parametrize("mail_app", ["sqlite", "postgres"], indirect=True)
+def test_counted_as_it_happens(mail_app):
     """Sent by the queue to a real server, opened, viewed, downloaded, added to LinkedIn
     and resent through the app's own routes: the counts say what happened, once per
     credential, and agree with a count from scratch."""
     issuer = create_user("issuer@acme.test", "Acme Academy", "correct horse battery")
-    client = sending_app.test_client()
+    client = mail_app.test_client()
     api = api_for(client, issuer)
     people = [{"recipient_name": f"A{n}", "recipient_email": f"a{n}@example.com",
                "group": "Course A", "action": "publish"} for n in range(4)]
@@ -179,7 +170,7 @@ def test_counted_as_it_happens(sending_app, sink):
     for credential_id in ids[:2]:  # A0, A1 open the email twice
         for _ in range(2):
             client.get(f"/t/{token_of(credential_id)}.gif", headers=PERSON)
-    opens.recorder(sending_app).flush()
+    opens.recorder(mail_app).flush()
     a1_page = client.get(f"/r/{token_of(ids[1])}", headers=PERSON)  # A1 views
     assert a1_page.status_code == 302  # to the credential page
     client.get(f"/r/{token_of(ids[2])}", headers=PERSON)  # A2 views without the image
@@ -191,12 +182,12 @@ def test_counted_as_it_happens(sending_app, sink):
     client.get(f"/c/{credential_tokens[ids[1]]}/linkedin", headers=PERSON)
     public_id = db.session.get(Credential, ids[1]).public_id
     for _ in range(2):  # A1's shared page seen twice by someone
-        sending_app.test_client().get(f"/v/{public_id}", headers=PERSON)
+        mail_app.test_client().get(f"/v/{public_id}", headers=PERSON)
     # A0 is sent again and opens the new email: still one credential at each stage.
     assert api.post(f"/api/v1/credentials/{ids[0]}/resend").status_code == 202
     assert send_due()["sent"] == 1
     client.get(f"/t/{token_of(ids[0])}.gif", headers=PERSON)
-    opens.recorder(sending_app).flush()
+    opens.recorder(mail_app).flush()
 
     groups = {group.name: group.id for group in CredentialGroup.for_org(issuer.org_id)}
     stats = {name: api.get(f"/api/v1/groups/{group_id}/stats").json

@@ -27,15 +27,12 @@ def receiver():
     server.stop()
 
 
-@pytest.fixture(params=["sqlite"])
-def local_app(request, tmp_path, sink):
-    """An app that may post to loopback over http (a test receiver), mailing to a sink;
-    parametrize indirectly with "postgres" to run on PostgreSQL too."""
-    app = make_app(tmp_path, request.param, MAIL_PORT=sink.port, **LOCAL)
-    with app.app_context():
-        yield app
-        db.session.remove()
-        db.engine.dispose()
+@pytest.fixture
+def local_app(mail_app):
+    """The mail app, allowed to post to loopback over http (a test receiver); parametrize
+    mail_app indirectly with "postgres" to run on PostgreSQL too."""
+    mail_app.config.update(LOCAL)
+    return mail_app
 
 
 @pytest.fixture
@@ -61,7 +58,7 @@ def make_due():
     db.session.commit()
 
 
-@pytest.mark.parametrize("local_app", ["sqlite", "postgres"], indirect=True)
+@pytest.mark.parametrize("mail_app", ["sqlite", "postgres"], indirect=True)
 def test_a_sent_email_is_announced_signed_and_retried_under_one_id(local_app, user, receiver):
     hook = register(local_app.test_client(), user, receiver.url, ["email.sent"])
     assert hook["secret"].startswith("whsec_")
@@ -221,7 +218,7 @@ def test_redirects_are_not_followed(local_app, user, receiver):
     assert attempt.status == 302 and "not followed" in attempt.answer
 
 
-@pytest.mark.parametrize("local_app", ["sqlite", "postgres"], indirect=True)
+@pytest.mark.parametrize("mail_app", ["sqlite", "postgres"], indirect=True)
 def test_an_endpoint_failing_for_3_days_is_switched_off(local_app, user, receiver):
     client = local_app.test_client()
     hook = register(client, user, receiver.url)
@@ -277,7 +274,7 @@ def test_tries_run_out(local_app, user, receiver):
     assert deliver_due() == {"delivered": 0, "retry": 0, "failed": 0}
 
 
-@pytest.mark.parametrize("local_app", ["sqlite", "postgres"], indirect=True)
+@pytest.mark.parametrize("mail_app", ["sqlite", "postgres"], indirect=True)
 def test_workers_claiming_at_once_never_share_a_message(local_app, user):
     from concurrent.futures import ThreadPoolExecutor
 
