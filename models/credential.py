@@ -10,7 +10,7 @@ from models import db
 from models.email_event import EmailEvent
 from models.email_message import EmailMessage, new_token
 from models.status import EmailStatus
-from models.types import UTCDateTime, utcnow
+from models.types import UTCDateTime, iso, utcnow
 from typos import suggest_address
 
 
@@ -85,8 +85,8 @@ class Credential(db.Model):
     @property
     def engagement(self):
         """What the recipient did with the credential, for the API."""
-        return {"viewed_at": _iso(self.viewed_at), "downloaded_at": _iso(self.downloaded_at),
-                "linkedin_clicked_at": _iso(self.linkedin_clicked_at),
+        return {"viewed_at": iso(self.viewed_at), "downloaded_at": iso(self.downloaded_at),
+                "linkedin_clicked_at": iso(self.linkedin_clicked_at),
                 "share_views": self.share_views or 0}
 
     def resend_refusal(self, force=False):
@@ -111,9 +111,9 @@ class Credential(db.Model):
             "recipient_email": self.recipient_email,
             "group": self.group.name,
             "issue_state": self.issue_state,
-            "scheduled_at": _iso(self.scheduled_at),
-            "published_at": _iso(self.published_at),
-            "created_at": _iso(self.created_at),
+            "scheduled_at": iso(self.scheduled_at),
+            "published_at": iso(self.published_at),
+            "created_at": iso(self.created_at),
             "send_email": self.send_email,
             "email_status": status.value,
             "email_status_label": status.label,
@@ -132,7 +132,3 @@ class Credential(db.Model):
 
     def __repr__(self):
         return f"<Credential {self.id} {self.issue_state} {self.email_status}>"
-
-
-def _iso(moment):
-    return moment.isoformat() if moment else None

@@ -10,6 +10,11 @@ def utcnow():
     return datetime.now(UTC)
 
 
+def iso(moment):
+    """A time as ISO 8601 text for JSON, or None."""
+    return moment.isoformat() if moment else None
+
+
 class UTCDateTime(sa.types.TypeDecorator):
     """Stores naive UTC, returns aware UTC: SQLite keeps no offsets, PostgreSQL agrees."""
 
