@@ -4,6 +4,9 @@
 In the same run: the baseline signs each event with standardwebhooks and POSTs it with
 http.client, one after the other; the workers' deliver_due() sends the same number of
 queued events (claim, sign, POST, log each try) with default settings. Target: ≥ 4.
+Then the same events again beside DEAD_COUNT events of another organization whose
+receiver has stopped answering (each try waits out WEBHOOK_TIMEOUT_SECONDS): the time for
+both against the time alone shows what a dead receiver costs everyone else.
 Run: .venv/bin/python bench/webhooks.py [DATABASE_URL]   (default: SQLite in a temp folder)
 """
 
@@ -24,22 +27,24 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from accounts import create_user  # noqa: E402
 from app import create_app  # noqa: E402
-from models import WebhookEndpoint, WebhookMessage, db  # noqa: E402
+from models import WebhookAttempt, WebhookEndpoint, WebhookMessage, db  # noqa: E402
 from outbound.deliver import deliver_due  # noqa: E402
 from outbound.events import queue_test  # noqa: E402
 from tests.smtp_server import free_port  # noqa: E402
 
 COUNT = 400
+DEAD_COUNT = 100
 ANSWER_SECONDS = 0.05
 SECRET = "whsec_" + "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 
 
 def serve(port):
-    """The receiver: reads the POST, waits ANSWER_SECONDS, answers 204."""
+    """The receiver: reads the POST, waits ANSWER_SECONDS, answers 204; on /dead it
+    waits longer than the workers do."""
     class Handler(http.server.BaseHTTPRequestHandler):
         def do_POST(self):
             self.rfile.read(int(self.headers["Content-Length"]))
-            time.sleep(ANSWER_SECONDS)
+            time.sleep(6 if self.path == "/dead" else ANSWER_SECONDS)
             self.send_response(204)
             self.end_headers()
 
@@ -83,25 +88,47 @@ def main():
                                        url=f"http://127.0.0.1:{port}/hooks")
             db.session.add(endpoint)
             db.session.flush()
-            for _ in range(COUNT):
-                queue_test(db.session, endpoint)
-            db.session.commit()
             body = json.dumps({"type": "test", "timestamp": datetime.now(UTC).isoformat(),
                                "data": {"detail": {"message": "x" * 60}}})
             baseline = plain_sender(port, [body] * COUNT)
-            start = time.perf_counter()
-            counts = deliver_due()
-            seconds = time.perf_counter() - start
-            assert counts["delivered"] == COUNT, counts
-            assert db.session.scalar(sa.select(sa.func.count()).select_from(WebhookMessage)
-                                     .where(WebhookMessage.state == "delivered")) == COUNT
+            seconds = timed_delivery(endpoint)
+            # Another organization's receiver is down, and a try has found it so.
+            other = create_user("dead@example.org", "Elsewhere", "bench-password")
+            dead = WebhookEndpoint(org_id=other.org_id, events=["*"], secret=SECRET,
+                                   url=f"http://127.0.0.1:{port}/dead",
+                                   failing_since=datetime.now(UTC))
+            db.session.add(dead)
+            db.session.flush()
+            for _ in range(DEAD_COUNT):
+                queue_test(db.session, dead)
+            beside_dead = timed_delivery(endpoint)
             db.engine.dispose()
     receiver.terminate()
     print("database:", (url or "sqlite").split(":")[0])
     print(f"receiver answering in {ANSWER_SECONDS * 1000:.0f} ms, {COUNT} events")
     print(f"  plain sender, one at a time {baseline:7.2f} s {COUNT / baseline:6.0f} events/s")
-    print(f"  deliver_due()               {seconds:7.2f} s {COUNT / seconds:6.0f} events/s")
+    print(f"  deliver_due(), all in       {seconds:7.2f} s {COUNT / seconds:6.0f} events/s")
     print(f"  deliver_due / plain sender = {baseline / seconds:.2f} (target >= 4)")
+    print(f"beside {DEAD_COUNT} events to a receiver that stopped answering")
+    print(f"  deliver_due(), all 400 in   {beside_dead:7.2f} s")
+    print(f"  alone / beside the dead one = {seconds / beside_dead:.2f}")
+
+
+def timed_delivery(endpoint):
+    """Seconds until deliver_due() has delivered COUNT fresh events to the endpoint (its
+    last answer logged), with whatever else waits."""
+    for _ in range(COUNT):
+        queue_test(db.session, endpoint)
+    db.session.commit()
+    mine = (WebhookMessage.endpoint_id == endpoint.id, WebhookMessage.state == "delivered")
+    before = db.session.scalar(sa.select(sa.func.count()).where(*mine))
+    start = datetime.now(UTC)
+    counts = deliver_due()
+    assert counts["delivered"] == COUNT, counts
+    assert db.session.scalar(sa.select(sa.func.count()).where(*mine)) == before + COUNT
+    last = db.session.scalar(sa.select(sa.func.max(WebhookAttempt.at))
+                             .where(WebhookAttempt.endpoint_id == endpoint.id))
+    return (last - start).total_seconds()
 
 
 if __name__ == "__main__":

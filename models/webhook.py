@@ -10,7 +10,7 @@ import sqlalchemy as sa
 import sqlalchemy.orm as so
 
 from models import db
-from models.types import UTCDateTime, utcnow
+from models.types import UTCDateTime, iso, utcnow
 
 # The event types an endpoint can subscribe to; "*" takes them all.
 EVENT_TYPES = ("email.sent", "email.deferred", "email.bounced", "email.opened",
@@ -39,6 +39,9 @@ class WebhookEndpoint(db.Model):
     created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
     # Since when every try failed (None after a success); 3 days of it switch it off.
     failing_since: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)
+    # While failing, one event at a time is tried, not before paused_until (a wait as
+    # long as it has been failing): a dead receiver holds back only its own events.
+    paused_until: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)
     disabled_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)
 
     def wants(self, event_type):
@@ -48,9 +51,10 @@ class WebhookEndpoint(db.Model):
     def as_json(self, secret=False):
         """The API's view; the secret only when it was just made."""
         shown = {"id": self.id, "url": self.url, "events": self.events,
-                 "enabled": self.disabled_at is None,
-                 "created_at": self.created_at.isoformat(),
-                 "disabled_at": self.disabled_at.isoformat() if self.disabled_at else None}
+                 "enabled": self.disabled_at is None, "created_at": iso(self.created_at),
+                 "failing_since": iso(self.failing_since),
+                 "next_try_at": iso(self.failing_since and self.paused_until),
+                 "disabled_at": iso(self.disabled_at)}
         return {**shown, "secret": self.secret} if secret else shown
 
     def __repr__(self):

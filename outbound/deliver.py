@@ -4,7 +4,7 @@ switch off an endpoint that has failed for SWITCH_OFF_AFTER."""
 
 import http.client
 import json
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from datetime import timedelta
 from typing import NamedTuple
 
@@ -27,16 +27,17 @@ from outbound import urls
 
 SWITCH_OFF_AFTER = timedelta(days=3)
 LONGEST_WAIT = timedelta(hours=12)  # between two tries of one message
+LONGEST_PAUSE = timedelta(hours=1)  # between two tries of a failing endpoint
 ANSWER_KEPT = 1000  # characters of an answer in the delivery log
 MESSAGES, ENDPOINTS = WebhookMessage.__table__, WebhookEndpoint.__table__
 ATTEMPTS = WebhookAttempt.__table__
 
 
 def deliver_due(batch_size=20):
-    """Send the due webhook messages, a batch at a time until none is due, up to
-    WEBHOOK_CONCURRENCY at once; return counts {delivered, retry, failed}. Per-message
-    errors are logged, never raised."""
+    """Send the due webhook messages until none is due, up to WEBHOOK_CONCURRENCY at once;
+    return counts {delivered, retry, failed}. Per-message errors are logged, never raised."""
     app = current_app._get_current_object()
+    concurrency = app.config["WEBHOOK_CONCURRENCY"]
     counts = {"delivered": 0, "retry": 0, "failed": 0}
 
     def deliver_in_app(delivery):
@@ -45,15 +46,31 @@ def deliver_due(batch_size=20):
 
     # Threads: each try waits on a receiver far away; one slow receiver must not hold the
     # others' events back (they are not in order anyway: receivers use the timestamp).
-    with ThreadPoolExecutor(app.config["WEBHOOK_CONCURRENCY"], "webhook") as pool:
-        while ids := claim(batch_size):
-            batch = [prepare(message) for message in db.session.scalars(
-                sa.select(WebhookMessage).where(WebhookMessage.id.in_(ids))
-                .options(sa.orm.joinedload(WebhookMessage.endpoint)))]
-            db.session.rollback()  # no transaction stays open during the HTTP conversations
-            for state in pool.map(deliver_in_app, batch):
-                counts[state] += 1
-    return counts
+    # More are claimed whenever a thread is free, not when a whole batch is done: a try
+    # waiting out its timeout holds up its own thread only.
+    in_flight = set()
+    with ThreadPoolExecutor(concurrency, "webhook") as pool:
+        while True:
+            if len(in_flight) < concurrency:
+                in_flight |= {pool.submit(deliver_in_app, delivery)
+                              for delivery in claimed(batch_size)}
+            if not in_flight:
+                return counts
+            done, in_flight = wait(in_flight, timeout=1, return_when=FIRST_COMPLETED)
+            for future in done:
+                counts[future.result()] += 1
+
+
+def claimed(batch_size):
+    """The Deliveries of up to batch_size messages claimed for this worker."""
+    ids = claim(batch_size)
+    if not ids:
+        return []
+    batch = [prepare(message) for message in db.session.scalars(
+        sa.select(WebhookMessage).where(WebhookMessage.id.in_(ids))
+        .options(sa.orm.joinedload(WebhookMessage.endpoint)))]
+    db.session.rollback()  # no transaction stays open during the HTTP conversations
+    return batch
 
 
 class Delivery(NamedTuple):
@@ -76,19 +93,33 @@ def prepare(message):
 
 
 def claim(batch_size):
-    """Lease up to batch_size due messages of live endpoints for this worker; their ids."""
+    """Lease up to batch_size due messages for this worker; their ids. An endpoint that
+    answers has its due messages taken in turn; a failing one, once its pause is over, one
+    message (the probe), so a dead receiver costs one try per pause, not one per event."""
     config = current_app.config
     now = utcnow()
-    due = (sa.select(MESSAGES.c.id).join(ENDPOINTS, ENDPOINTS.c.id == MESSAGES.c.endpoint_id)
-           .where(MESSAGES.c.state == "pending", MESSAGES.c.next_attempt_at <= now,
-                  ENDPOINTS.c.disabled_at.is_(None),
-                  sa.or_(MESSAGES.c.lease_until.is_(None), MESSAGES.c.lease_until < now))
-           .order_by(MESSAGES.c.next_attempt_at).limit(batch_size))
     lease = timedelta(seconds=30 + batch_size * config["WEBHOOK_TIMEOUT_SECONDS"])
+    endpoint = ENDPOINTS.c
+    ready = (MESSAGES.c.state == "pending", MESSAGES.c.next_attempt_at <= now,
+             sa.or_(MESSAGES.c.lease_until.is_(None), MESSAGES.c.lease_until < now))
+    due = (sa.select(MESSAGES.c.id).join(ENDPOINTS, endpoint.id == MESSAGES.c.endpoint_id)
+           .where(*ready, endpoint.disabled_at.is_(None)).order_by(MESSAGES.c.next_attempt_at))
+    pause_over = sa.or_(endpoint.paused_until.is_(None), endpoint.paused_until <= now)
+    failing = sa.select(endpoint.id).where(
+        endpoint.failing_since.is_not(None), endpoint.disabled_at.is_(None), pause_over,
+        sa.exists().where(MESSAGES.c.endpoint_id == endpoint.id, *ready))
     with write_transaction() as connection:
         if connection.dialect.name == "postgresql":
             due = due.with_for_update(of=MESSAGES, skip_locked=True)
-        ids = connection.scalars(due).all()
+        ids = []
+        for endpoint_id in connection.scalars(failing.limit(batch_size)).all():
+            # Taking the probe pauses the endpoint for the lease: no other worker probes it.
+            if connection.execute(ENDPOINTS.update().where(endpoint.id == endpoint_id, pause_over)
+                                  .values(paused_until=now + lease)).rowcount:
+                ids += connection.scalars(due.where(MESSAGES.c.endpoint_id == endpoint_id)
+                                          .limit(1)).all()
+        ids += connection.scalars(due.where(endpoint.failing_since.is_(None))
+                                  .limit(batch_size - len(ids))).all()
         if ids:
             connection.execute(sa.update(MESSAGES).where(MESSAGES.c.id.in_(ids))
                                .values(lease_until=now + lease))
@@ -144,14 +175,23 @@ def record(delivery, status, answer):
             answer=answer[:ANSWER_KEPT]))
         mine = ENDPOINTS.update().where(endpoint.id == delivery.endpoint_id)
         if ok:
-            connection.execute(mine.values(failing_since=None))
+            connection.execute(mine.values(failing_since=None, paused_until=None))
         else:
-            connection.execute(mine.values(
-                failing_since=sa.func.coalesce(endpoint.failing_since, now)))
+            failing_since = connection.scalar(mine.values(
+                failing_since=sa.func.coalesce(endpoint.failing_since, now))
+                .returning(endpoint.failing_since))
+            connection.execute(mine.values(paused_until=now + pause(now - failing_since)))
             connection.execute(mine.where(endpoint.disabled_at.is_(None),
                                           endpoint.failing_since <= now - SWITCH_OFF_AFTER)
                                .values(disabled_at=now))
     return "retry" if state == "pending" else state
+
+
+def pause(failing_for):
+    """How long a failing endpoint gets no try: as long as it has been failing (so the
+    wait doubles from one try to the next), from WEBHOOK_RETRY_BASE_SECONDS to an hour."""
+    shortest = timedelta(seconds=current_app.config["WEBHOOK_RETRY_BASE_SECONDS"])
+    return min(max(failing_for, shortest), LONGEST_PAUSE)
 
 
 def retry_delay(attempts):

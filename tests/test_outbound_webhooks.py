@@ -53,8 +53,9 @@ def messages():
 
 
 def make_due():
-    """Time passes: every waiting message is due now."""
+    """Time passes: every waiting message is due now, and no endpoint's pause lasts."""
     db.session.execute(sa.update(WebhookMessage).values(next_attempt_at=utcnow()))
+    db.session.execute(sa.update(WebhookEndpoint).values(paused_until=None))
     db.session.commit()
 
 
@@ -384,3 +385,80 @@ def test_a_download_is_announced(local_app, user, receiver):
     deliver_due()
     ((_, _, body),) = receiver.wait_for(1)
     assert json.loads(body)["data"]["credential"]["engagement"]["downloaded_at"]
+
+
+@pytest.mark.parametrize("mail_app", ["sqlite", "postgres"], indirect=True)
+def test_a_dead_receiver_gets_one_try_per_pause_and_holds_back_only_its_own(local_app, user):
+    from outbound.events import queue_test
+    dead, alive = Receiver().start(), Receiver().start()
+    try:
+        dead.answers = [(503, {})] * 100
+        endpoints = {name: db.session.get(WebhookEndpoint, register(
+            local_app.test_client(), user, server.url)["id"])
+            for name, server in (("dead", dead), ("alive", alive))}
+        queue_test(db.session, endpoints["dead"])
+        db.session.commit()
+        assert deliver_due()["retry"] == 1  # an event finds the receiver dead
+        db.session.refresh(endpoints["dead"])
+        paused = (endpoints["dead"].paused_until - utcnow()).total_seconds()
+        assert 20 < paused <= 30  # WEBHOOK_RETRY_BASE_SECONDS at first
+        for name in endpoints:
+            for _ in range(10):
+                queue_test(db.session, endpoints[name])
+        db.session.commit()
+        assert deliver_due() == {"delivered": 10, "retry": 0, "failed": 0}
+        make_due()
+        assert deliver_due() == {"delivered": 0, "retry": 1, "failed": 0}
+        assert (len(dead.requests), len(alive.requests)) == (2, 10)  # one probe, not eleven
+        assert deliver_due()["retry"] == 0  # paused: nothing tried
+        shown = api_for(local_app.test_client(), user).get("/api/v1/webhooks").json["items"]
+        assert [hook["next_try_at"] is None for hook in shown] == [False, True]
+        # Failing for 10 minutes: the next pause is as long.
+        endpoints["dead"].failing_since = utcnow() - timedelta(minutes=10)
+        make_due()
+        assert deliver_due() == {"delivered": 0, "retry": 1, "failed": 0}
+        db.session.refresh(endpoints["dead"])
+        paused = (endpoints["dead"].paused_until - utcnow()).total_seconds()
+        assert 590 < paused <= 610 and len(dead.requests) == 3
+        # Mended: the probe goes through and the other ten follow at once.
+        dead.answers = []
+        make_due()
+        assert deliver_due() == {"delivered": 11, "retry": 0, "failed": 0}
+        assert len(dead.requests) == 14
+        db.session.refresh(endpoints["dead"])
+        assert endpoints["dead"].failing_since is None and endpoints["dead"].paused_until is None
+        assert {m.state for m in messages()} == {"delivered"}
+    finally:
+        dead.stop()
+        alive.stop()
+
+
+@pytest.mark.parametrize("failing_for, paused", [
+    (timedelta(0), timedelta(seconds=30)), (timedelta(minutes=7), timedelta(minutes=7)),
+    (timedelta(days=2), timedelta(hours=1))])
+def test_the_pause_grows_with_the_failing_time_up_to_an_hour(local_app, failing_for, paused):
+    from outbound.deliver import pause
+    assert pause(failing_for) == paused
+
+
+@pytest.mark.parametrize("mail_app", ["sqlite", "postgres"], indirect=True)
+def test_workers_at_once_take_one_probe_of_a_failing_endpoint(local_app, user):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from outbound.deliver import claim
+    from outbound.events import queue_test
+    endpoint = WebhookEndpoint(org_id=user.org_id, url="https://hooks.example.com/x",
+                               events=["*"], failing_since=utcnow())
+    db.session.add(endpoint)
+    db.session.flush()
+    for _ in range(40):
+        queue_test(db.session, endpoint)
+    db.session.commit()
+
+    def worker(_):
+        with local_app.app_context():
+            return [message_id for _ in range(3) for message_id in claim(5)]
+
+    with ThreadPoolExecutor(4) as pool:
+        claimed = [ids for ids in pool.map(worker, range(4)) if ids]
+    assert len(claimed) == 1 and len(claimed[0]) == 1

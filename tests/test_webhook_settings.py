@@ -1,6 +1,7 @@
 """The Settings page of outbound webhooks, with CSRF protection on as in production."""
 
 import re
+from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
@@ -125,3 +126,18 @@ def test_a_switched_off_endpoint_can_be_switched_on_again(client):
     db.session.refresh(endpoint)
     assert endpoint.disabled_at is None and endpoint.failing_since is None
     assert "switched off" not in client.get("/credentials").text
+
+
+def test_a_failing_endpoint_says_when_it_is_tried_and_a_test_event_tries_it_now(client):
+    endpoint = WebhookEndpoint(org_id=1, url="https://hooks.example.com/x", events=["*"],
+                               failing_since=utcnow(), paused_until=utcnow() + timedelta(hours=1))
+    db.session.add(endpoint)
+    db.session.commit()
+    words = " ".join(client.get(PAGE).text.split())
+    clock = endpoint.paused_until.strftime("%H:%M")
+    assert re.search(rf"Failing since [^<]*:</span> its events wait; next try [^.]*{clock}", words)
+    response = client.post(f"{PAGE}{endpoint.id}/test",
+                           data={"csrf_token": _token(client.get(PAGE).text)})
+    assert response.status_code == 302
+    db.session.refresh(endpoint)
+    assert endpoint.paused_until is None and endpoint.failing_since is not None

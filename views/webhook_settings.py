@@ -72,6 +72,7 @@ def test(endpoint_id):
     """Queue a test event for the workers (never sent inside this request)."""
     endpoint = _endpoint_or_404(endpoint_id)
     queue_test(db.session, endpoint)
+    endpoint.paused_until = None  # a failing endpoint is tried at once: perhaps it is mended
     db.session.commit()
     jobs.wake_webhooks()
     flash("Test event queued: its delivery shows below in a few seconds"
@@ -84,7 +85,7 @@ def test(endpoint_id):
 def enable(endpoint_id):
     """Switch an endpoint on again after it was switched off for failing."""
     endpoint = _endpoint_or_404(endpoint_id)
-    endpoint.disabled_at = endpoint.failing_since = None
+    endpoint.disabled_at = endpoint.failing_since = endpoint.paused_until = None
     db.session.commit()
     jobs.wake_webhooks()
     flash(f"Webhook endpoint {endpoint.url} is on again: its waiting events go out now.")
