@@ -40,6 +40,15 @@ def write_transaction():
         yield connection
 
 
+def refresh_statistics():
+    """Gather the credentials table's statistics for SQLite's query planner (PostgreSQL's
+    autovacuum keeps its own): without them it cannot tell that the engagement filters'
+    partial indexes are small, and reads the whole table for a rare one."""
+    if db.engine.dialect.name == "sqlite":
+        with write_transaction() as connection:
+            connection.exec_driver_sql("ANALYZE credentials")
+
+
 def write_lock():
     """Start the session's transaction with the write lock taken (SQLite), so a change that
     reads first cannot fail half-way on a lock another writer took in between."""

@@ -63,6 +63,13 @@ REACHED = {"credentials": sa.true(),
            **{stage: CREDENTIALS.c[column].is_not(None) for stage, column in STAMPED.items()},
            "engaged": sa.or_(*(CREDENTIALS.c[STAMPED[stage]].is_not(None) for stage in ENGAGED)),
            "shared": CREDENTIALS.c.share_views > 0}
+# The Credentials page's engagement filters: a partial index each finds a page of the
+# newest credentials that did the thing without reading the others (a credential enters
+# it once, when first stamped; "shared" keeps it up to date on each share view).
+FILTERS = ("viewed", "downloaded", "linkedin", "shared")
+for _stage in FILTERS:
+    sa.Index(f"ix_credentials_org_{_stage}", CREDENTIALS.c.org_id, CREDENTIALS.c.id,
+             sqlite_where=REACHED[_stage], postgresql_where=REACHED[_stage])
 
 
 @functools.cache

@@ -5,11 +5,14 @@ import io
 import re
 
 import pytest
+import sqlalchemy as sa
 from conftest import issue, mark_latest
 
-from models import db, funnel_count
+import issuing
+import jobs
+from models import Credential, db, funnel_count
 from models.types import utcnow
-from views.queries import page_of
+from views.queries import filtered, page_of
 
 
 @pytest.fixture
@@ -87,3 +90,23 @@ def test_the_csv_has_the_engagement_and_follows_the_filter(logged_in, engaged):
     assert len(every) == 5  # never the other organization's recipient
     downloader = next(row for row in every if row["recipient_name"] == "Downloader")
     assert downloader["downloaded_at"] and downloader["share_views"] == "0"
+
+
+def test_a_rare_filter_reads_its_own_index_once_statistics_are_gathered(app, issuer):
+    """Without statistics SQLite reads the organization's credentials newest first until
+    the page is full (all of them when few did the thing); the hourly statistics job
+    shows it the filter's partial index is small."""
+    new = [issuing.NewCredential(f"R{n}", f"r{n}@x.org", "Course A", "draft", None, True)
+           for n in range(300)]
+    ids = issuing.issue_new(db.session.connection(), issuer.org_id, issuer.id, new).ids
+    db.session.execute(sa.update(Credential).where(Credential.id.in_(ids[::100]))
+                       .values(linkedin_clicked_at=utcnow()))
+    db.session.commit()
+    jobs.run_statistics_job(app)
+    query = (filtered(issuer.org_id, engaged="linkedin").order_by(Credential.id.desc())
+             .limit(50).offset(0).compile(dialect=db.engine.dialect))
+    plan = db.session.connection().exec_driver_sql(
+        f"EXPLAIN QUERY PLAN {query}", tuple(query.params[name] for name in query.positiontup))
+    assert "USING INDEX ix_credentials_org_linkedin" in str(plan.all())
+    assert [c.recipient_name for c in page_of(issuer.org_id, engaged="linkedin")[0]] == [
+        "R200", "R100", "R0"]

@@ -40,9 +40,8 @@ def matching(query, text):
 
 # What the recipient did, as the Credentials page filters by it: name → (label, condition).
 # The names are models.funnel_count stages, whose counts give the filters' totals.
-ENGAGEMENT = {name: (label, funnel_count.REACHED[name]) for name, label in [
-    ("viewed", "Viewed"), ("downloaded", "Downloaded"), ("linkedin", "Added to LinkedIn"),
-    ("shared", "Shared")]}
+ENGAGEMENT = {name: (label, funnel_count.REACHED[name]) for name, label in zip(
+    funnel_count.FILTERS, ["Viewed", "Downloaded", "Added to LinkedIn", "Shared"], strict=True)}
 
 
 def filter_args(values):
