@@ -13,6 +13,7 @@ from accounts import create_user
 from models import WebhookEndpoint, db
 from models.types import utcnow
 from outbound.deliver import deliver_due
+from outbound.events import queue_test
 
 PAGE = "/settings/webhooks/"
 
@@ -132,10 +133,14 @@ def test_a_failing_endpoint_says_when_it_is_tried_and_a_test_event_tries_it_now(
     endpoint = WebhookEndpoint(org_id=1, url="https://hooks.example.com/x", events=["*"],
                                failing_since=utcnow(), paused_until=utcnow() + timedelta(hours=1))
     db.session.add(endpoint)
+    db.session.flush()
+    for _ in range(2):
+        queue_test(db.session, endpoint)
     db.session.commit()
     words = " ".join(client.get(PAGE).text.split())
     clock = endpoint.paused_until.strftime("%H:%M")
-    assert re.search(rf"Failing since [^<]*:</span> its events wait; next try [^.]*{clock}", words)
+    assert re.search(rf"Failing since [^<]*:</span> 2 events waiting; next try [^.]*{clock}",
+                     words)
     response = client.post(f"{PAGE}{endpoint.id}/test",
                            data={"csrf_token": _token(client.get(PAGE).text)})
     assert response.status_code == 302
