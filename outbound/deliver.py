@@ -107,10 +107,11 @@ def claim(batch_size):
     pause_over = sa.or_(endpoint.paused_until.is_(None), endpoint.paused_until <= now)
     failing = sa.select(endpoint.id).where(
         endpoint.failing_since.is_not(None), endpoint.disabled_at.is_(None), pause_over,
-        sa.exists().where(MESSAGES.c.endpoint_id == endpoint.id, *ready))
+        sa.exists().where(MESSAGES.c.endpoint_id == endpoint.id, *ready)).order_by(endpoint.id)
     with write_transaction() as connection:
-        if connection.dialect.name == "postgresql":
+        if connection.dialect.name == "postgresql":  # another worker's rows are its own
             due = due.with_for_update(of=MESSAGES, skip_locked=True)
+            failing = failing.with_for_update(of=ENDPOINTS, skip_locked=True)
         ids = []
         for endpoint_id in connection.scalars(failing.limit(batch_size)).all():
             # Taking the probe pauses the endpoint for the lease: no other worker probes it.
