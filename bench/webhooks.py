@@ -110,7 +110,7 @@ def main():
     print(f"  deliver_due(), all in       {seconds:7.2f} s {COUNT / seconds:6.0f} events/s")
     print(f"  deliver_due / plain sender = {baseline / seconds:.2f} (target >= 4)")
     print(f"beside {DEAD_COUNT} events to a receiver that stopped answering")
-    print(f"  deliver_due(), all 400 in   {beside_dead:7.2f} s")
+    print(f"  deliver_due(), all {COUNT} in   {beside_dead:7.2f} s")
     print(f"  alone / beside the dead one = {seconds / beside_dead:.2f}")
 
 

@@ -41,9 +41,9 @@ def write_transaction():
 
 
 def refresh_statistics():
-    """Gather the credentials table's statistics for SQLite's query planner (PostgreSQL's
-    autovacuum keeps its own): without them it cannot tell that the engagement filters'
-    partial indexes are small, and reads the whole table for a rare one."""
+    """Gather the credentials table's statistics for SQLite's query planner."""
+    # Without them it cannot tell that the engagement filters' partial indexes are small
+    # and may read the whole table for a rare one. PostgreSQL's autovacuum keeps its own.
     if db.engine.dialect.name == "sqlite":
         with write_transaction() as connection:
             connection.exec_driver_sql("ANALYZE credentials")

@@ -65,7 +65,8 @@ REACHED = {"credentials": sa.true(),
            "shared": CREDENTIALS.c.share_views > 0}
 # The Credentials page's engagement filters: a partial index each finds a page of the
 # newest credentials that did the thing without reading the others (a credential enters
-# it once, when first stamped; "shared" keeps it up to date on each share view).
+# it once, when first stamped or first shared; on PostgreSQL a share view's update is then
+# no longer in place, a cost that only the public page's visits pay).
 FILTERS = ("viewed", "downloaded", "linkedin", "shared")
 for _stage in FILTERS:
     sa.Index(f"ix_credentials_org_{_stage}", CREDENTIALS.c.org_id, CREDENTIALS.c.id,

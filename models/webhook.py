@@ -53,7 +53,6 @@ class WebhookEndpoint(db.Model):
         shown = {"id": self.id, "url": self.url, "events": self.events,
                  "enabled": self.disabled_at is None, "created_at": iso(self.created_at),
                  "failing_since": iso(self.failing_since),
-                 "next_try_at": iso(self.failing_since and self.paused_until),
                  "disabled_at": iso(self.disabled_at)}
         return {**shown, "secret": self.secret} if secret else shown
 

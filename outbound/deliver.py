@@ -22,6 +22,7 @@ from models import (
     write_transaction,
 )
 from models.types import utcnow
+from models.webhook import TEST_EVENT
 from outbound import http as webhook_http
 from outbound import urls
 
@@ -31,11 +32,13 @@ LONGEST_PAUSE = timedelta(hours=1)  # between two tries of a failing endpoint
 ANSWER_KEPT = 1000  # characters of an answer in the delivery log
 MESSAGES, ENDPOINTS = WebhookMessage.__table__, WebhookEndpoint.__table__
 ATTEMPTS = WebhookAttempt.__table__
+# A failing endpoint's test event is its probe: "Send test event" shows at once whether
+# the receiver is mended.
+TEST_FIRST = sa.case((MESSAGES.c.type == TEST_EVENT, 0), else_=1)
 
 
 def deliver_due(batch_size=20):
-    """Send the due webhook messages until none is due, up to WEBHOOK_CONCURRENCY at once;
-    return counts {delivered, retry, failed}. Per-message errors are logged, never raised."""
+    """Send the due webhook messages, WEBHOOK_CONCURRENCY at once; {delivered, retry, failed}."""
     app = current_app._get_current_object()
     concurrency = app.config["WEBHOOK_CONCURRENCY"]
     counts = {"delivered": 0, "retry": 0, "failed": 0}
@@ -93,9 +96,8 @@ def prepare(message):
 
 
 def claim(batch_size):
-    """Lease up to batch_size due messages for this worker; their ids. An endpoint that
-    answers has its due messages taken in turn; a failing one, once its pause is over, one
-    message (the probe), so a dead receiver costs one try per pause, not one per event."""
+    """Lease up to batch_size due messages for this worker; their ids. A failing endpoint,
+    once its pause is over, gets one (its probe): a dead receiver costs a try per pause."""
     config = current_app.config
     now = utcnow()
     lease = timedelta(seconds=30 + batch_size * config["WEBHOOK_TIMEOUT_SECONDS"])
@@ -103,7 +105,8 @@ def claim(batch_size):
     ready = (MESSAGES.c.state == "pending", MESSAGES.c.next_attempt_at <= now,
              sa.or_(MESSAGES.c.lease_until.is_(None), MESSAGES.c.lease_until < now))
     due = (sa.select(MESSAGES.c.id).join(ENDPOINTS, endpoint.id == MESSAGES.c.endpoint_id)
-           .where(*ready, endpoint.disabled_at.is_(None)).order_by(MESSAGES.c.next_attempt_at))
+           .where(*ready, endpoint.disabled_at.is_(None)))
+    oldest = MESSAGES.c.next_attempt_at
     pause_over = sa.or_(endpoint.paused_until.is_(None), endpoint.paused_until <= now)
     failing = sa.select(endpoint.id).where(
         endpoint.failing_since.is_not(None), endpoint.disabled_at.is_(None), pause_over,
@@ -111,15 +114,18 @@ def claim(batch_size):
     with write_transaction() as connection:
         if connection.dialect.name == "postgresql":  # another worker's rows are its own
             due = due.with_for_update(of=MESSAGES, skip_locked=True)
-            failing = failing.with_for_update(of=ENDPOINTS, skip_locked=True)
+            # NO KEY UPDATE: events being queued for the endpoint (a foreign key) need not wait.
+            failing = failing.with_for_update(of=ENDPOINTS, skip_locked=True, key_share=True)
         ids = []
         for endpoint_id in connection.scalars(failing.limit(batch_size)).all():
-            # Taking the probe pauses the endpoint for the lease: no other worker probes it.
-            if connection.execute(ENDPOINTS.update().where(endpoint.id == endpoint_id, pause_over)
-                                  .values(paused_until=now + lease)).rowcount:
-                ids += connection.scalars(due.where(MESSAGES.c.endpoint_id == endpoint_id)
-                                          .limit(1)).all()
-        ids += connection.scalars(due.where(endpoint.failing_since.is_(None))
+            probe = connection.scalar(due.where(MESSAGES.c.endpoint_id == endpoint_id)
+                                      .order_by(TEST_FIRST, oldest).limit(1))
+            # Taking a probe pauses the endpoint for the lease: no other worker probes it.
+            if probe and connection.execute(
+                    ENDPOINTS.update().where(endpoint.id == endpoint_id, pause_over)
+                    .values(paused_until=now + lease)).rowcount:
+                ids.append(probe)
+        ids += connection.scalars(due.where(endpoint.failing_since.is_(None)).order_by(oldest)
                                   .limit(batch_size - len(ids))).all()
         if ids:
             connection.execute(sa.update(MESSAGES).where(MESSAGES.c.id.in_(ids))
@@ -189,8 +195,7 @@ def record(delivery, status, answer):
 
 
 def pause(failing_for):
-    """How long a failing endpoint gets no try: as long as it has been failing (so the
-    wait doubles from one try to the next), from WEBHOOK_RETRY_BASE_SECONDS to an hour."""
+    """How long a failing endpoint gets no try: as long as it has failed, within limits."""
     shortest = timedelta(seconds=current_app.config["WEBHOOK_RETRY_BASE_SECONDS"])
     return min(max(failing_for, shortest), LONGEST_PAUSE)
 

@@ -3,7 +3,7 @@ API and the Settings page."""
 
 import sqlalchemy as sa
 
-from models import WebhookEndpoint, db
+from models import WebhookEndpoint, WebhookMessage, db
 from models.webhook import EVENT_TYPES
 from outbound import urls
 from validation import InvalidInput
@@ -74,3 +74,16 @@ def switched_off(org_id):
     """The organization's endpoints switched off after failing, for a banner."""
     return db.session.scalars(sa.select(WebhookEndpoint).where(
         WebhookEndpoint.org_id == org_id, WebhookEndpoint.disabled_at.is_not(None))).all()
+
+
+def waiting(hooks):
+    """{endpoint id: (events waiting, when one is tried next)} for the failing ones."""
+    failing = {hook.id: hook for hook in hooks if hook.failing_since and not hook.disabled_at}
+    rows = db.session.execute(
+        sa.select(WebhookMessage.endpoint_id, sa.func.count(),
+                  sa.func.min(WebhookMessage.next_attempt_at))
+        .where(WebhookMessage.endpoint_id.in_(failing), WebhookMessage.state == "pending")
+        .group_by(WebhookMessage.endpoint_id)).all()
+    # A try needs both the endpoint's pause over and a message of its own due.
+    return {endpoint_id: (count, max(filter(None, (failing[endpoint_id].paused_until, due))))
+            for endpoint_id, count, due in rows}

@@ -387,6 +387,12 @@ def test_a_download_is_announced(local_app, user, receiver):
     assert json.loads(body)["data"]["credential"]["engagement"]["downloaded_at"]
 
 
+def pause_over():
+    """Time passes for the endpoints (not for the messages' own retries)."""
+    db.session.execute(sa.update(WebhookEndpoint).values(paused_until=None))
+    db.session.commit()
+
+
 @pytest.mark.parametrize("mail_app", ["sqlite", "postgres"], indirect=True)
 def test_a_dead_receiver_gets_one_try_per_pause_and_holds_back_only_its_own(local_app, user):
     from outbound.events import queue_test
@@ -407,30 +413,47 @@ def test_a_dead_receiver_gets_one_try_per_pause_and_holds_back_only_its_own(loca
                 queue_test(db.session, endpoints[name])
         db.session.commit()
         assert deliver_due() == {"delivered": 10, "retry": 0, "failed": 0}
-        make_due()
-        assert deliver_due() == {"delivered": 0, "retry": 1, "failed": 0}
-        assert (len(dead.requests), len(alive.requests)) == (2, 10)  # one probe, not eleven
-        assert deliver_due()["retry"] == 0  # paused: nothing tried
+        assert (len(dead.requests), len(alive.requests)) == (1, 10)  # its ten wait
+        pause_over()
+        assert deliver_due() == {"delivered": 0, "retry": 1, "failed": 0}  # one probe
+        assert deliver_due()["retry"] == 0 and len(dead.requests) == 2  # paused again
         shown = api_for(local_app.test_client(), user).get("/api/v1/webhooks").json["items"]
-        assert [hook["next_try_at"] is None for hook in shown] == [False, True]
+        assert [hook["failing_since"] is None for hook in shown] == [False, True]
         # Failing for 10 minutes: the next pause is as long.
         endpoints["dead"].failing_since = utcnow() - timedelta(minutes=10)
-        make_due()
+        pause_over()
         assert deliver_due() == {"delivered": 0, "retry": 1, "failed": 0}
         db.session.refresh(endpoints["dead"])
         paused = (endpoints["dead"].paused_until - utcnow()).total_seconds()
         assert 590 < paused <= 610 and len(dead.requests) == 3
-        # Mended: the probe goes through and the other ten follow at once.
+        # Mended: the probe goes through and the seven never tried follow at once; the
+        # three tried keep their own next try.
         dead.answers = []
-        make_due()
-        assert deliver_due() == {"delivered": 11, "retry": 0, "failed": 0}
-        assert len(dead.requests) == 14
+        pause_over()
+        assert deliver_due() == {"delivered": 8, "retry": 0, "failed": 0}
         db.session.refresh(endpoints["dead"])
         assert endpoints["dead"].failing_since is None and endpoints["dead"].paused_until is None
-        assert {m.state for m in messages()} == {"delivered"}
+        make_due()
+        assert deliver_due() == {"delivered": 3, "retry": 0, "failed": 0}
+        assert len(dead.requests) == 14 and {m.state for m in messages()} == {"delivered"}
     finally:
         dead.stop()
         alive.stop()
+
+
+def test_a_failing_endpoints_test_event_is_its_probe(local_app, user):
+    from outbound.deliver import claim
+    from outbound.events import queue_test
+    endpoint = WebhookEndpoint(org_id=user.org_id, url="https://hooks.example.com/x",
+                               events=["*"], failing_since=utcnow())
+    db.session.add(endpoint)
+    db.session.flush()
+    older = WebhookMessage(endpoint_id=endpoint.id, type="email.sent",
+                           next_attempt_at=utcnow() - timedelta(hours=1))
+    db.session.add(older)
+    test = queue_test(db.session, endpoint)
+    db.session.commit()
+    assert claim(5) == [test.id]
 
 
 @pytest.mark.parametrize("failing_for, paused", [

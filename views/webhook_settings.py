@@ -6,7 +6,7 @@ from flask import Blueprint, abort, current_app, flash, redirect, render_templat
 from flask_login import current_user, login_required
 
 import jobs
-from models import WebhookAttempt, WebhookMessage, db
+from models import WebhookAttempt, db
 from models.webhook import EVENT_TYPES
 from outbound import endpoints
 from outbound.events import queue_test
@@ -23,13 +23,9 @@ def _page(status=200, **extra):
         sa.select(WebhookAttempt).where(WebhookAttempt.endpoint_id == hook.id)
         .order_by(WebhookAttempt.id.desc()).limit(RECENT)
         .options(sa.orm.joinedload(WebhookAttempt.message))).all() for hook in hooks}
-    waiting = dict(db.session.execute(
-        sa.select(WebhookMessage.endpoint_id, sa.func.count())
-        .where(WebhookMessage.endpoint_id.in_([hook.id for hook in hooks]),
-               WebhookMessage.state == "pending")
-        .group_by(WebhookMessage.endpoint_id)).all())
-    view = {"endpoints": hooks, "tries": tries, "waiting": waiting, "event_types": EVENT_TYPES,
-            "new": None, "errors": {}, "url": "", "chosen": ["*"], **extra}
+    view = {"endpoints": hooks, "tries": tries, "waiting": endpoints.waiting(hooks),
+            "event_types": EVENT_TYPES, "new": None, "errors": {}, "url": "", "chosen": ["*"],
+            **extra}
     return render_template("settings/webhooks.html", **view), status, NO_STORE
 
 
