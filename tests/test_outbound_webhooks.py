@@ -14,7 +14,8 @@ from accounts import create_user
 from mailer.queue import send_due
 from models import WebhookAttempt, WebhookEndpoint, WebhookMessage, db
 from models.types import utcnow
-from outbound.deliver import deliver_due
+from outbound.deliver import claim, deliver_due
+from outbound.events import queue_test
 from tracking.opens import record_opens
 
 LOCAL = {"WEBHOOK_ALLOW_HTTP": True, "WEBHOOK_ALLOW_PRIVATE": True}
@@ -50,6 +51,18 @@ def register(client, user, url, events=("*",)):
 def messages():
     db.session.commit()  # a fresh read: the workers wrote in transactions of their own
     return db.session.scalars(sa.select(WebhookMessage).order_by(WebhookMessage.id)).all()
+
+
+def endpoint_with_events(user, count, **columns):
+    """An endpoint of the user's organization (never contacted) with count test events."""
+    endpoint = WebhookEndpoint(org_id=user.org_id, url="https://hooks.example.com/x",
+                               events=["*"], **columns)
+    db.session.add(endpoint)
+    db.session.flush()
+    for _ in range(count):
+        queue_test(db.session, endpoint)
+    db.session.commit()
+    return endpoint
 
 
 def make_due():
@@ -198,7 +211,6 @@ def test_a_private_receiver_is_refused_at_registration_and_at_delivery(local_app
         assert response.status_code == 400, url
         assert "private network" in response.json["error"]["fields"]["url"], url
     endpoint = db.session.get(WebhookEndpoint, hook["id"])
-    from outbound.events import queue_test
     queue_test(db.session, endpoint)
     db.session.commit()
     assert deliver_due()["retry"] == 1
@@ -210,7 +222,6 @@ def test_a_private_receiver_is_refused_at_registration_and_at_delivery(local_app
 def test_redirects_are_not_followed(local_app, user, receiver):
     hook = register(local_app.test_client(), user, receiver.url)
     receiver.answers = [(302, {"Location": f"http://127.0.0.1:{receiver.port}/elsewhere"})]
-    from outbound.events import queue_test
     queue_test(db.session, db.session.get(WebhookEndpoint, hook["id"]))
     db.session.commit()
     assert deliver_due() == {"delivered": 0, "retry": 1, "failed": 0}
@@ -224,7 +235,6 @@ def test_an_endpoint_failing_for_3_days_is_switched_off(local_app, user, receive
     client = local_app.test_client()
     hook = register(client, user, receiver.url)
     endpoint = db.session.get(WebhookEndpoint, hook["id"])
-    from outbound.events import queue_test
     receiver.answers = [(503, {}), (503, {})]
     endpoint.failing_since = utcnow() - timedelta(days=2, hours=23)
     queue_test(db.session, endpoint)
@@ -252,7 +262,6 @@ def test_a_success_ends_the_failing_period(local_app, user, receiver):
     hook = register(local_app.test_client(), user, receiver.url)
     endpoint = db.session.get(WebhookEndpoint, hook["id"])
     endpoint.failing_since = utcnow() - timedelta(days=3, minutes=1)
-    from outbound.events import queue_test
     queue_test(db.session, endpoint)
     db.session.commit()
     assert deliver_due()["delivered"] == 1
@@ -264,7 +273,6 @@ def test_tries_run_out(local_app, user, receiver):
     local_app.config["WEBHOOK_MAX_ATTEMPTS"] = 5
     hook = register(local_app.test_client(), user, receiver.url)
     receiver.answers = [(500, {})] * 5
-    from outbound.events import queue_test
     queue_test(db.session, db.session.get(WebhookEndpoint, hook["id"]))
     db.session.commit()
     for _ in range(5):
@@ -279,15 +287,7 @@ def test_tries_run_out(local_app, user, receiver):
 def test_workers_claiming_at_once_never_share_a_message(local_app, user):
     from concurrent.futures import ThreadPoolExecutor
 
-    from outbound.deliver import claim
-    from outbound.events import queue_test
-    endpoint = WebhookEndpoint(org_id=user.org_id, url="https://hooks.example.com/x",
-                               events=["*"])
-    db.session.add(endpoint)
-    db.session.flush()
-    for _ in range(40):
-        queue_test(db.session, endpoint)
-    db.session.commit()
+    endpoint_with_events(user, 40)
 
     def worker(_):
         """Claim until nothing is left (rows another worker has locked are its own)."""
@@ -307,7 +307,6 @@ def test_a_receiver_that_does_not_answer_in_time_is_tried_again(local_app, user,
     local_app.config["WEBHOOK_TIMEOUT_SECONDS"] = 0.5
     hook = register(local_app.test_client(), user, receiver.url)
     receiver.answers = [("hold", {})]
-    from outbound.events import queue_test
     queue_test(db.session, db.session.get(WebhookEndpoint, hook["id"]))
     db.session.commit()
     assert deliver_due() == {"delivered": 0, "retry": 1, "failed": 0}
@@ -324,8 +323,6 @@ def test_a_slow_receiver_does_not_hold_the_others_back(local_app, user, receiver
     """Tries go out side by side: four held answers all arrive before any is released,
     which one try at a time could never do."""
     import threading
-
-    from outbound.events import queue_test
     local_app.config.update(WEBHOOK_CONCURRENCY=4, WEBHOOK_TIMEOUT_SECONDS=25)
     hook = register(local_app.test_client(), user, receiver.url)
     receiver.answers = [("hold", {})] * 4
@@ -349,7 +346,6 @@ def test_a_slow_receiver_does_not_hold_the_others_back(local_app, user, receiver
 
 def test_the_host_is_resolved_once_and_named_in_the_request(local_app, user, receiver):
     hook = register(local_app.test_client(), user, f"http://localhost:{receiver.port}/x?a=1")
-    from outbound.events import queue_test
     queue_test(db.session, db.session.get(WebhookEndpoint, hook["id"]))
     db.session.commit()
     assert deliver_due()["delivered"] == 1
@@ -359,8 +355,7 @@ def test_the_host_is_resolved_once_and_named_in_the_request(local_app, user, rec
 
 def test_an_endpoint_deleted_during_its_delivery_leaves_nothing_behind(local_app, user,
                                                                        receiver):
-    from outbound.deliver import claim, deliver, prepare
-    from outbound.events import queue_test
+    from outbound.deliver import deliver, prepare
     hook = register(local_app.test_client(), user, receiver.url)
     queue_test(db.session, db.session.get(WebhookEndpoint, hook["id"]))
     db.session.commit()
@@ -395,7 +390,6 @@ def pause_over():
 
 @pytest.mark.parametrize("mail_app", ["sqlite", "postgres"], indirect=True)
 def test_a_dead_receiver_gets_one_try_per_pause_and_holds_back_only_its_own(local_app, user):
-    from outbound.events import queue_test
     dead, alive = Receiver().start(), Receiver().start()
     try:
         dead.answers = [(503, {})] * 100
@@ -442,17 +436,11 @@ def test_a_dead_receiver_gets_one_try_per_pause_and_holds_back_only_its_own(loca
 
 
 def test_a_failing_endpoints_test_event_is_its_probe(local_app, user):
-    from outbound.deliver import claim
-    from outbound.events import queue_test
-    endpoint = WebhookEndpoint(org_id=user.org_id, url="https://hooks.example.com/x",
-                               events=["*"], failing_since=utcnow())
-    db.session.add(endpoint)
-    db.session.flush()
-    older = WebhookMessage(endpoint_id=endpoint.id, type="email.sent",
-                           next_attempt_at=utcnow() - timedelta(hours=1))
-    db.session.add(older)
-    test = queue_test(db.session, endpoint)
+    endpoint = endpoint_with_events(user, 1, failing_since=utcnow())
+    db.session.add(WebhookMessage(endpoint_id=endpoint.id, type="email.sent",
+                                  next_attempt_at=utcnow() - timedelta(hours=1)))
     db.session.commit()
+    (test,) = [m for m in messages() if m.type == "webhook.test"]
     assert claim(5) == [test.id]
 
 
@@ -468,15 +456,7 @@ def test_the_pause_grows_with_the_failing_time_up_to_an_hour(local_app, failing_
 def test_workers_at_once_take_one_probe_of_a_failing_endpoint(local_app, user):
     from concurrent.futures import ThreadPoolExecutor
 
-    from outbound.deliver import claim
-    from outbound.events import queue_test
-    endpoint = WebhookEndpoint(org_id=user.org_id, url="https://hooks.example.com/x",
-                               events=["*"], failing_since=utcnow())
-    db.session.add(endpoint)
-    db.session.flush()
-    for _ in range(40):
-        queue_test(db.session, endpoint)
-    db.session.commit()
+    endpoint_with_events(user, 40, failing_since=utcnow())
 
     def worker(_):
         with local_app.app_context():
