@@ -111,3 +111,10 @@ def test_a_rare_filter_reads_its_own_index_once_statistics_are_gathered(app, iss
     assert "USING INDEX ix_credentials_org_linkedin" in str(plan.all())
     assert [c.recipient_name for c in page_of(issuer.org_id, engaged="linkedin")[0]] == [
         "R200", "R100", "R0"]
+
+
+def test_an_empty_filter_says_what_was_asked_in_words(logged_in, engaged):
+    page = logged_in.get("/credentials?status=bounced&engaged=linkedin&q=zed").text
+    words = " ".join(page.split())
+    assert ("Nothing with the status “Email is bounced” among recipients who added to "
+            "LinkedIn matches “zed”.") in words
