@@ -89,10 +89,10 @@ def stamp(connection, stage, credential_ids, at):
     if not credential_ids:
         return
     newly = Counter()
+    others = [STAMPED[other] for other in ENGAGED if other != stage] if stage in ENGAGED else None
     for row in connection.execute(_stamp(stage), {"ids": sorted(credential_ids), "at": at}):
         newly[(row.org_id, row.group_id, stage)] += 1
-        others = [STAMPED[other] for other in ENGAGED if other != stage]
-        if stage in ENGAGED and all(row._mapping[other] is None for other in others):
+        if others is not None and all(row._mapping[other] is None for other in others):
             newly[(row.org_id, row.group_id, "engaged")] += 1
     add(connection, FunnelCount, newly)
 
