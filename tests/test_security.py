@@ -29,13 +29,13 @@ def attempt(client, email, password=WRONG, ip="203.0.113.7"):
                        environ_base={"REMOTE_ADDR": ip})
 
 
-def test_ten_failures_for_an_address_then_429_whatever_the_password(client, issuer):
+def test_ten_failures_for_an_address_then_429_whatever_the_password(client, issuer, still_clock):
     for n in range(10):
         assert attempt(client, "issuer@acme.test", ip=f"198.51.100.{n}").status_code == 422
     refused = attempt(client, "ISSUER@acme.test ", password=PASSWORD, ip="198.51.100.99")
     assert refused.status_code == 429
-    # The sliding window may free an attempt soon (its older half weighs less as time
-    # passes), so Retry-After can be anything up to the 15-minute window.
+    # The next attempt is freed when the limiter's current window ends, so Retry-After
+    # can be anything up to the 15-minute window.
     seconds = int(refused.headers["Retry-After"])
     assert 0 < seconds <= 900
     words = " ".join(refused.text.split())
@@ -48,7 +48,7 @@ def test_ten_failures_for_an_address_then_429_whatever_the_password(client, issu
     assert attempt(client, "other@acme.test", PASSWORD, ip="198.51.100.1").status_code == 302
 
 
-def test_thirty_failures_from_one_ip_then_429_for_every_address(client, issuer):
+def test_thirty_failures_from_one_ip_then_429_for_every_address(client, issuer, still_clock):
     for n in range(30):
         assert attempt(client, f"guess{n}@acme.test").status_code == 422
     assert attempt(client, "issuer@acme.test", PASSWORD).status_code == 429
@@ -113,7 +113,7 @@ def test_forged_keys_get_401(client, issuer, key):
     assert response.status_code == 401 and "API key" in response.json["error"]["message"]
 
 
-def test_the_api_is_limited_per_key(app, api):
+def test_the_api_is_limited_per_key(app, api, still_clock):
     app.config["API_RATE_LIMIT"] = "5 per minute"
     for _ in range(5):
         assert api.get("/api/v1/credentials").status_code == 200
@@ -122,7 +122,7 @@ def test_the_api_is_limited_per_key(app, api):
     assert refused.json["error"]["message"].startswith("Too many requests: try again in")
 
 
-def test_public_routes_are_limited_per_ip(app, client):
+def test_public_routes_are_limited_per_ip(app, client, still_clock):
     app.config["PUBLIC_RATE_LIMIT"] = "5 per minute"
     for _ in range(5):
         assert client.get("/t/unknown.gif").status_code == 200

@@ -198,7 +198,7 @@ def test_the_dns_server_setting_is_read(text, server):
     assert sender_domains.parse_server(text) == server
 
 
-def test_checks_are_limited_to_a_few_a_minute(site, sink, dns_server):
+def test_checks_are_limited_to_a_few_a_minute(site, sink, dns_server, still_clock):
     app, client, user = site
     save_sender(client, "certs@acme.test")
     for _ in range(6):
