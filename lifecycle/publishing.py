@@ -4,6 +4,7 @@ import sqlalchemy as sa
 
 import issuing
 from models import Credential, write_transaction
+from models.states import IssueState
 from models.types import utcnow
 
 CREDENTIALS = Credential.__table__
@@ -14,7 +15,8 @@ def publish_due(now=None, limit=500):
     now = now or utcnow()
     # SKIP LOCKED: several workers share the due credentials instead of waiting on each other.
     due = (sa.select(CREDENTIALS.c.id)
-           .where(CREDENTIALS.c.issue_state == "scheduled", CREDENTIALS.c.scheduled_at <= now)
+           .where(CREDENTIALS.c.issue_state == IssueState.SCHEDULED,
+                  CREDENTIALS.c.scheduled_at <= now)
            .order_by(CREDENTIALS.c.scheduled_at).limit(limit).with_for_update(skip_locked=True))
     with write_transaction() as connection:
         return len(issuing.publish(connection, connection.execute(due).scalars().all()))

@@ -6,6 +6,7 @@ import sqlalchemy as sa
 
 import issuing
 from models import Credential, EmailEvent, EmailMessage, Organization, write_transaction
+from models.states import EventType
 from models.status import EmailStatus
 from models.types import utcnow
 
@@ -27,8 +28,9 @@ def due_reminders(connection, org, now):
     ever_opened = sa.select(MESSAGES.c.id).where(
         MESSAGES.c.credential_id == CREDENTIALS.c.id, MESSAGES.c.opened_at.is_not(None))
     reminders = (sa.select(sa.func.count(EVENTS.c.id))
-                 .where(EVENTS.c.credential_id == CREDENTIALS.c.id, EVENTS.c.type == "resent",
-                        EVENTS.c.code == "reminder").scalar_subquery())
+                 .where(EVENTS.c.credential_id == CREDENTIALS.c.id,
+                        EVENTS.c.type == EventType.RESENT, EVENTS.c.code == "reminder")
+                 .scalar_subquery())
     latest_sent = (sa.select(sa.func.max(MESSAGES.c.sent_at))
                    .where(MESSAGES.c.credential_id == CREDENTIALS.c.id).scalar_subquery())
     return connection.execute(

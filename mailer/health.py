@@ -14,13 +14,14 @@ import sqlalchemy as sa
 from flask import current_app
 
 from models import Credential, EmailEvent, EmailMessage, db
+from models.states import IN_FLIGHT, EventType, MessageState
 from models.types import utcnow
 
 MESSAGES, EVENTS, CREDENTIALS = EmailMessage.__table__, EmailEvent.__table__, Credential.__table__
 STALL_SECONDS = 300
 PROBE_TIMEOUT_SECONDS = 3
-COUNTED = ("sent", "bounced", "deferred")  # the event counters of /metrics
-SERVER_REPLIES = ("sent", "deferred", "bounced")  # events that carry our mail server's reply
+# The event counters of /metrics, and the events that carry our mail server's reply.
+COUNTED = SERVER_REPLIES = (EventType.SENT, EventType.BOUNCED, EventType.DEFERRED)
 
 
 class Due(NamedTuple):
@@ -84,7 +85,7 @@ def due_now(org_id=None, now=None):
 
 def sending_now(org_id=None, now=None):
     """How many messages a worker holds under a lease that has not expired."""
-    query = sa.select(sa.func.count()).where(MESSAGES.c.state == "sending",
+    query = sa.select(sa.func.count()).where(MESSAGES.c.state == MessageState.SENDING,
                                              MESSAGES.c.lease_until >= (now or utcnow()))
     return db.session.scalar(_of_messages(query, org_id))
 
@@ -107,7 +108,8 @@ def last_reply(org_id=None):
 def retrying_later(org_id=None, now=None):
     """Messages a temporary failure put back for a later try, not due yet."""
     query = (sa.select(sa.func.count(), sa.func.min(MESSAGES.c.next_attempt_at))
-             .where(MESSAGES.c.state == "retry", MESSAGES.c.next_attempt_at > (now or utcnow())))
+             .where(MESSAGES.c.state == MessageState.RETRY,
+                    MESSAGES.c.next_attempt_at > (now or utcnow())))
     return Retrying(*db.session.execute(_of_messages(query, org_id)).one())
 
 
@@ -117,7 +119,7 @@ def queue_summary(org_id=None, now=None):
     hour_ago = now - timedelta(hours=1)
     sent = sa.select(sa.func.count()).where(MESSAGES.c.sent_at >= hour_ago)
     bounced = (sa.select(sa.func.count()).select_from(EVENTS)
-               .where(EVENTS.c.type == "bounced", EVENTS.c.at >= hour_ago))
+               .where(EVENTS.c.type == EventType.BOUNCED, EVENTS.c.at >= hour_ago))
     return QueueSummary(
         due=due_now(org_id, now),
         sending=sending_now(org_id, now),
@@ -139,7 +141,7 @@ def stalled(org_id, now=None):
     # Waiting: due now, or tried and waiting for its next try (while the server is down,
     # retries spend most of their time there); since when the oldest was queued.
     waiting = (sa.select(sa.func.count(), sa.func.min(MESSAGES.c.created_at))
-               .where(MESSAGES.c.state.in_(("queued", "retry", "sending")),
+               .where(MESSAGES.c.state.in_(IN_FLIGHT),
                       sa.or_(EmailMessage.due(now), MESSAGES.c.attempts > 0)))
     count, since = db.session.execute(_of_messages(waiting, org_id)).one()
     if not count or since > quiet_from:

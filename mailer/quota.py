@@ -15,6 +15,7 @@ from flask import current_app
 from sqlalchemy.ext.compiler import compiles
 
 from models import EmailMessage, db
+from models.states import MessageState
 from models.types import UTCDateTime, utcnow
 
 WINDOW = timedelta(hours=24)
@@ -61,6 +62,7 @@ def usage(org_id, now=None):
     held = used >= limit
     # Counted only when it matters: it reads every message of the organization.
     waiting = held and db.session.scalar(sa.select(sa.func.count()).where(
-        messages.c.org_id == org_id, messages.c.state.in_(("queued", "retry"))))
+        messages.c.org_id == org_id,
+        messages.c.state.in_((MessageState.QUEUED, MessageState.RETRY))))
     return {"limit": limit, "used": used, "held": held, "waiting": waiting,
             "next_at": oldest + WINDOW if held and oldest else None}

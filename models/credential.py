@@ -9,6 +9,7 @@ import sqlalchemy.orm as so
 from models import db
 from models.email_event import EmailEvent
 from models.email_message import EmailMessage, new_token
+from models.states import IssueState, one_of
 from models.status import EmailStatus
 from models.types import UTCDateTime, iso, utcnow
 from typos import suggest_address
@@ -27,9 +28,7 @@ class Credential(db.Model):
         sa.Index("ix_credentials_org_status", "org_id", "email_status", "id"),
         # Scheduled publishing looks for due credentials.
         sa.Index("ix_credentials_due", "issue_state", "scheduled_at"),
-        sa.CheckConstraint(
-            "issue_state IN ('draft', 'scheduled', 'published')", name="issue_state"
-        ),
+        sa.CheckConstraint(one_of("issue_state", IssueState), name="issue_state"),
     )
 
     id: so.Mapped[int] = so.mapped_column(primary_key=True)
@@ -37,22 +36,22 @@ class Credential(db.Model):
     group_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("credential_groups.id"), index=True)
     recipient_name: so.Mapped[str] = so.mapped_column(sa.String(200))
     recipient_email: so.Mapped[str | None] = so.mapped_column(sa.String(254))
-    issue_state: so.Mapped[str] = so.mapped_column(sa.String(10), default="draft")
+    issue_state: so.Mapped[str] = so.mapped_column(sa.String(10), default=IssueState.DRAFT)
     scheduled_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)
     published_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)
     send_email: so.Mapped[bool] = so.mapped_column(default=True)
     token: so.Mapped[str] = so.mapped_column(sa.String(64), unique=True, default=new_token)
     created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
     # The output of models.status.email_status(), kept so the page can filter by index and
-    # count. Written when the credential is issued (issuing) and by
-    # models.status_count.sync_statuses(), which every change of an input calls.
+    # count. Written when the credential is issued (issuing), then by the events that change
+    # an input (timeline.record, through models.status_count).
     email_status: so.Mapped[str] = so.mapped_column(sa.String(12), default="not_sent")
     # The id in the public verification link (/v/<public_id>): unguessable, and not the
     # recipient's token, so a shared link tracks nothing and opens nothing else.
     public_id: so.Mapped[str] = so.mapped_column(sa.String(32), unique=True,
                                                  default=new_public_id)
     # Engagement after the email, kept beside the credential so lists need no event scan;
-    # written with the timeline event by tracking.engagement (and opens, for views).
+    # written with the timeline event by the recorder (timeline.record).
     viewed_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)
     downloaded_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)
     linkedin_clicked_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)
@@ -92,7 +91,7 @@ class Credential(db.Model):
     def resend_refusal(self, force=False):
         """Why a resend is refused, a models.words.RESEND_REFUSALS key, or None when it is
         allowed."""
-        if self.issue_state != "published":
+        if self.issue_state != IssueState.PUBLISHED:
             return "not_published"
         if not self.recipient_email:
             return "no_address"

@@ -6,6 +6,7 @@ import sqlalchemy as sa
 import sqlalchemy.orm as so
 
 from models import db, words
+from models.states import EventType, one_of
 from models.types import UTCDateTime, utcnow
 
 
@@ -16,6 +17,7 @@ class EmailEvent(db.Model):
         # Counts by type for /metrics, the last hour's bounces and the mail server's last
         # reply (mailer.health), without reading the whole table.
         sa.Index("ix_email_events_type_at", "type", "at"),
+        sa.CheckConstraint(one_of("type", EventType), name="type"),
     )
 
     id: so.Mapped[int] = so.mapped_column(primary_key=True)
@@ -26,7 +28,7 @@ class EmailEvent(db.Model):
         sa.ForeignKey("email_messages.id", ondelete="CASCADE"), index=True
     )
     user_id: so.Mapped[int | None] = so.mapped_column(sa.ForeignKey("users.id"))
-    type: so.Mapped[str] = so.mapped_column(sa.String(20))  # models.words.EVENT_LABELS
+    type: so.Mapped[str] = so.mapped_column(sa.String(20))  # EventType
     # The event's reason: why it bounced or was deferred (models.words.REASONS), or why the
     # email was resent (RESEND_CAUSES).
     code: so.Mapped[str | None] = so.mapped_column(sa.String(20))

@@ -9,6 +9,7 @@ import sqlalchemy.orm as so
 from flask import current_app
 
 from models import db, words
+from models.states import BounceKind, MessageState, one_of
 from models.types import UTCDateTime, utcnow
 
 
@@ -36,9 +37,8 @@ class EmailMessage(db.Model):
         sa.Index("ix_email_messages_sent_at", "sent_at"),
         # What each organization handed to the mail server lately (ORG_DAILY_LIMIT).
         sa.Index("ix_email_messages_org_handed", "org_id", "handed_at"),
-        sa.CheckConstraint(
-            "state IN ('queued', 'sending', 'retry', 'sent', 'bounced')", name="state"
-        ),
+        sa.CheckConstraint(one_of("state", MessageState), name="state"),
+        sa.CheckConstraint(one_of("bounce_kind", BounceKind), name="bounce_kind"),
     )
 
     id: so.Mapped[int] = so.mapped_column(primary_key=True)
@@ -48,7 +48,7 @@ class EmailMessage(db.Model):
     )
     requested_by_id: so.Mapped[int | None] = so.mapped_column(sa.ForeignKey("users.id"))
     to_address: so.Mapped[str] = so.mapped_column(sa.String(254))
-    state: so.Mapped[str] = so.mapped_column(sa.String(10), default="queued")
+    state: so.Mapped[str] = so.mapped_column(sa.String(10), default=MessageState.QUEUED)
     attempts: so.Mapped[int] = so.mapped_column(default=0)
     lease_until: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)
     lease_owner: so.Mapped[str | None] = so.mapped_column(sa.String(64))
@@ -56,8 +56,7 @@ class EmailMessage(db.Model):
     message_id: so.Mapped[str] = so.mapped_column(sa.String(255), unique=True)
     token: so.Mapped[str] = so.mapped_column(sa.String(64), unique=True, default=new_token)
     last_reply: so.Mapped[str | None] = so.mapped_column(sa.Text)
-    # hard: refused for good; soft: temporary failures ran out of tries.
-    bounce_kind: so.Mapped[str | None] = so.mapped_column(sa.String(10))
+    bounce_kind: so.Mapped[str | None] = so.mapped_column(sa.String(10))  # BounceKind
     bounce_code: so.Mapped[str | None] = so.mapped_column(sa.String(20))  # models.words.REASONS
     created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
     sent_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)
@@ -74,21 +73,21 @@ class EmailMessage(db.Model):
         """SQL: the message is due at now: queued or retry with its time come (by due_by,
         default now), or sending with an expired lease."""
         return sa.or_(
-            sa.and_(cls.state.in_(("queued", "retry")),
+            sa.and_(cls.state.in_((MessageState.QUEUED, MessageState.RETRY)),
                     cls.next_attempt_at <= (now if due_by is None else due_by)),
-            sa.and_(cls.state == "sending", cls.lease_until < now),
+            sa.and_(cls.state == MessageState.SENDING, cls.lease_until < now),
         )
 
     @property
     def hard_bounced(self):
-        return self.state == "bounced" and self.bounce_kind == "hard"
+        return self.state == MessageState.BOUNCED and self.bounce_kind == BounceKind.HARD
 
     @property
     def bounce_reason(self):
         """Why the email bounced, in plain words (None unless it bounced)."""
-        if self.state != "bounced" or not self.bounce_code:
+        if self.state != MessageState.BOUNCED or not self.bounce_code:
             return None
-        gave_up_after = self.attempts if self.bounce_kind == "soft" else None
+        gave_up_after = self.attempts if self.bounce_kind == BounceKind.SOFT else None
         return words.bounce_reason(self.bounce_code, self.last_reply, gave_up_after)
 
     def __repr__(self):

@@ -6,6 +6,77 @@ the sentences people read are put together here, when they are shown. Rewording 
 changes no behaviour: the code stays.
 """
 
+from typing import NamedTuple
+
+from models.states import EventType
+
+# The six email statuses (models.status.EmailStatus): label, tooltip, help page advice.
+STATUS_LABELS = {
+    "not_sent": "Email is not sent",
+    "not_provided": "Email is not provided",
+    "sending": "Sending",
+    "not_opened": "Email is not opened",
+    "bounced": "Email is bounced",
+    "opened": "Email is opened",
+}
+
+STATUS_TOOLTIPS = {
+    "not_sent": "No email was sent: the credential is a draft, scheduled, "
+    "or was published with email switched off.",
+    "not_provided": "There is no email address for this recipient, so nothing "
+    "can be sent. Add one to send the credential.",
+    "sending": "The email is queued or being delivered; a temporary failure "
+    "is retried automatically.",
+    "not_opened": "The recipient's mail server accepted the email; the "
+    "recipient has not opened it yet.",
+    "bounced": "The email could not be delivered. Check the address and the "
+    "reason, then fix and resend.",
+    "opened": "The recipient opened the email or followed its link.",
+}
+
+STATUS_ADVICE = {
+    "not_sent": "Nothing was sent yet. A draft or scheduled credential sends its "
+    "email when it is published (a scheduled one publishes by itself at its time). A "
+    "credential published with “Send email to recipient” switched off is visible, "
+    "but the recipient was never told: resend it to send the email.",
+    "not_provided": "The credential has no email address, so there is nobody to "
+    "send it to. Add the recipient’s address, then send the email.",
+    "sending": "The email is in the outgoing queue or being handed to the "
+    "recipient’s mail server. Most emails leave within seconds. If the receiving "
+    "server asks us to try later, we retry automatically with growing pauses before giving "
+    "up; the icon changes by itself.",
+    "not_opened": "The recipient’s mail server accepted the email. The "
+    "recipient has not opened it yet, or their mail program does not load images. Give "
+    "people a few days, check that the address is right, then send a reminder.",
+    "bounced": "The email could not be delivered: the address does not exist, the "
+    "mailbox is full, the domain is misspelled, or the receiving server refused it (for "
+    "example as spam or by its company policy). Check the address for typos, fix it and "
+    "resend. If many people at one company bounce, ask that company’s IT to allow our "
+    "sender address.",
+    "opened": "The recipient opened the email or followed the link to their "
+    "credential. Nothing to do.",
+}
+
+
+class Tip(NamedTuple):
+    """A quick tip of the help page, and the row action that follows it."""
+
+    anchor: str  # the help page section
+    title: str  # its name where the status's help points to it
+    action: str | None = None  # the row's link to the recipient panel
+    hint: str | None = None  # that link's tooltip
+
+
+STATUS_TIPS = {
+    "bounced": Tip("fix-typos", "fix typos and resend", "Fix & resend",
+                   "Check the address for a typo, fix it, then resend."),
+    "not_opened": Tip("nudge", "give people time, then nudge", "Resend",
+                      "Give people a few days, then send a reminder."),
+    "not_sent": Tip("send-unsent", "send what was never sent", "Send email",
+                    "Published without email: send it now."),
+    "not_provided": Tip("send-unsent", "add the address, then send"),
+}
+
 # Why an email was not delivered (now or for good): the code classify() gives a reply.
 # {said} is the server's own words, without the reply code.
 REASONS = {
@@ -58,12 +129,14 @@ ALREADY_PUBLISHED = "The credential is already published."
 
 # Each timeline event's name, as the recipient panel shows it.
 EVENT_LABELS = {
-    "queued": "Queued", "sent": "Accepted by the mail server", "deferred": "Delayed, will retry",
-    "bounced": "Bounced", "opened": "Opened", "auto_opened": "Opened automatically",
-    "viewed": "Followed the link", "address_changed": "Address changed", "resent": "Resent",
-    "complained": "Reported as spam", "delivered": "Delivered",
-    "downloaded": "Downloaded the PDF", "linkedin_clicked": "Clicked Add to LinkedIn",
-    "share_viewed": "Shared page viewed",
+    EventType.QUEUED: "Queued", EventType.SENT: "Accepted by the mail server",
+    EventType.DEFERRED: "Delayed, will retry", EventType.BOUNCED: "Bounced",
+    EventType.DELIVERED: "Delivered", EventType.COMPLAINED: "Reported as spam",
+    EventType.OPENED: "Opened", EventType.AUTO_OPENED: "Opened automatically",
+    EventType.VIEWED: "Followed the link", EventType.DOWNLOADED: "Downloaded the PDF",
+    EventType.LINKEDIN_CLICKED: "Clicked Add to LinkedIn",
+    EventType.SHARE_VIEWED: "Shared page viewed",
+    EventType.ADDRESS_CHANGED: "Address changed", EventType.RESENT: "Resent",
 }
 
 
@@ -100,11 +173,11 @@ def late_report(data, what="bounce"):
 
 # Events a browser caused: their sentence, then the program that did it.
 BY_AGENT = {
-    "opened": "by a person",
-    "viewed": "followed the link",
-    "downloaded": "downloaded the certificate as a PDF",
-    "linkedin_clicked": "went on to LinkedIn's add-to-profile form",
-    "share_viewed": "someone opened the public verification page",
+    EventType.OPENED: "by a person",
+    EventType.VIEWED: "followed the link",
+    EventType.DOWNLOADED: "downloaded the certificate as a PDF",
+    EventType.LINKEDIN_CLICKED: "went on to LinkedIn's add-to-profile form",
+    EventType.SHARE_VIEWED: "someone opened the public verification page",
 }
 
 
@@ -114,26 +187,26 @@ def event_detail(kind, code, data, to_address=None):
         return data["text"]
     reply = data.get("reply")
     said_so = f" Server said: {reply}" if reply else ""
-    if kind == "queued":
+    if kind == EventType.QUEUED:
         return f"to {to_address}"
-    if kind == "sent":
+    if kind == EventType.SENT:
         return reply
-    if kind == "deferred":
+    if kind == EventType.DEFERRED:
         next_try = f" Next try at {data['next_try']} UTC." if data.get("next_try") else ""
         return f"{late_report(data, 'delay')}{reason(code, reply)}{next_try}{said_so}"
-    if kind == "bounced":
+    if kind == EventType.BOUNCED:
         return (f"{late_report(data)}{bounce_reason(code, reply, data.get('gave_up_after'))}"
                 f"{said_so}")
-    if kind == "complained":
+    if kind == EventType.COMPLAINED:
         return f"The recipient reported the email as spam{_source(data)}."
-    if kind == "delivered":
+    if kind == EventType.DELIVERED:
         return f"Delivered to the recipient's mail server{_source(data)}.{said_so}"
     if kind in BY_AGENT:
         return f"{BY_AGENT[kind]} ({data['agent']})"
-    if kind == "auto_opened":
+    if kind == EventType.AUTO_OPENED:
         return "automatically, by a mail privacy proxy"
-    if kind == "address_changed":
+    if kind == EventType.ADDRESS_CHANGED:
         return f"{data['old'] or '(none)'} → {data['new'] or '(none)'}"
-    if kind == "resent":
+    if kind == EventType.RESENT:
         return RESEND_CAUSES[code] if code else None
     return None

@@ -12,6 +12,12 @@ from flask_migrate import downgrade, upgrade
 from app import create_app
 from models import EmailEvent, EmailMessage, db
 
+# An organization (1) with a group (1), in the columns every revision has.
+ORGANIZATION = ["INSERT INTO organizations (id, name, created_at, reminder_max) "
+                "VALUES (1, 'Acme', '2026-01-01', 0)",
+                "INSERT INTO credential_groups (id, org_id, name, created_at) "
+                "VALUES (1, 1, 'G', '2026-01-01')"]
+
 
 @contextmanager
 def empty_database(tmp_path, kind):
@@ -47,10 +53,7 @@ def test_sentences_already_stored_become_codes_and_read_the_same(tmp_path, kind)
         upgrade(revision="0006")
         with db.engine.begin() as connection:
             for statement in [
-                "INSERT INTO organizations (id, name, created_at, reminder_max) "
-                "VALUES (1, 'Acme', '2026-01-01', 0)",
-                "INSERT INTO credential_groups (id, org_id, name, created_at) "
-                "VALUES (1, 1, 'G', '2026-01-01')",
+                *ORGANIZATION,
                 "INSERT INTO credentials (id, org_id, group_id, recipient_name, "
                 "recipient_email, issue_state, send_email, token, created_at, email_status) "
                 "VALUES (1, 1, 1, 'Jane', 'jane@example.com', 'published', true, 't1', "
@@ -111,12 +114,8 @@ def test_credentials_already_issued_get_public_ids_and_keep_their_first_view(tmp
     with empty_database(tmp_path, kind):
         upgrade(revision="0014")
         with db.engine.begin() as connection:
-            connection.execute(sa.text(
-                "INSERT INTO organizations (id, name, created_at, reminder_max) "
-                "VALUES (1, 'Acme', '2026-01-01', 0)"))
-            connection.execute(sa.text(
-                "INSERT INTO credential_groups (id, org_id, name, created_at) "
-                "VALUES (1, 1, 'G', '2026-01-01')"))
+            for statement in ORGANIZATION:
+                connection.execute(sa.text(statement))
             for row_id in (1, 2):
                 connection.execute(sa.text(
                     "INSERT INTO credentials (id, org_id, group_id, recipient_name, "
@@ -143,4 +142,58 @@ def test_credentials_already_issued_get_public_ids_and_keep_their_first_view(tmp
             ("2026-01-02", "viewed", 1), ("2026-01-03", "viewed", 1)]
         db.session.remove()
         downgrade(revision="0014")
+        db.engine.dispose()
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgres"])
+def test_named_states_are_checked_and_the_rows_already_stored_stay(tmp_path, kind):
+    with empty_database(tmp_path, kind):
+        upgrade(revision="0019")
+        with db.engine.begin() as connection:
+            for statement in [
+                *ORGANIZATION,
+                "INSERT INTO credentials (id, org_id, group_id, recipient_name, "
+                "recipient_email, issue_state, send_email, token, created_at, email_status, "
+                "public_id, share_views) VALUES (1, 1, 1, 'Jane', 'jane@example.com', "
+                "'published', true, 't1', '2026-01-01', 'bounced', 'p1', 0)",
+                "INSERT INTO email_messages (id, org_id, credential_id, to_address, state, "
+                "attempts, next_attempt_at, message_id, token, created_at, open_count, "
+                "is_reminder, bounce_kind, bounce_code) VALUES (1, 1, 1, 'jane@example.com', "
+                "'bounced', 1, '2026-01-01', '<1@x>', 'm1', '2026-01-01', 0, false, 'hard', "
+                "'mailbox_unknown')",
+                "INSERT INTO suppressions (org_id, address, reason, email_message_id, "
+                "created_at) VALUES (1, 'jane@example.com', 'bounced', 1, '2026-01-01')",
+                "INSERT INTO webhook_endpoints (id, org_id, url, events, secret, created_at) "
+                "VALUES (1, 1, 'https://hooks.example/x', '[\"*\"]', 'whsec_x', '2026-01-01')",
+                "INSERT INTO webhook_messages (id, endpoint_id, webhook_id, type, occurred_at, "
+                "state, attempts, next_attempt_at, lease_until) VALUES (1, 1, 'msg_1', "
+                "'email.bounced', '2026-01-01', 'pending', 0, '2026-01-01', '2026-01-01')",
+            ]:
+                connection.execute(sa.text(statement))
+            for event_id, type_ in enumerate(["queued", "bounced", "resent", "share_viewed"]):
+                connection.execute(sa.text(
+                    "INSERT INTO email_events (id, credential_id, type, at) "
+                    "VALUES (:id, 1, :type, '2026-01-01')"), {"id": event_id + 1, "type": type_})
+        upgrade()
+        with db.engine.connect() as connection:
+            assert connection.execute(sa.text(
+                "SELECT type FROM email_events ORDER BY id")).scalars().all() == [
+                "queued", "bounced", "resent", "share_viewed"]
+            assert connection.execute(sa.text(
+                "SELECT reason FROM suppressions")).scalar() == "bounced"
+            assert connection.execute(sa.text(
+                "SELECT lease_owner, state FROM webhook_messages")).one() == (None, "pending")
+        for refused in [
+                "INSERT INTO email_events (credential_id, type, at) "
+                "VALUES (1, 'revoked', '2026-01-02')",
+                "UPDATE email_messages SET bounce_kind = 'medium'",
+                "UPDATE suppressions SET reason = 'disliked'"]:
+            with pytest.raises(sa.exc.IntegrityError), db.engine.begin() as connection:
+                connection.execute(sa.text(refused))
+        downgrade(revision="0019")
+        with db.engine.begin() as connection:  # no check any more, the rows as they were
+            connection.execute(sa.text("UPDATE suppressions SET reason = 'disliked'"))
+            assert connection.execute(sa.text("SELECT count(*) FROM email_events")).scalar() == 4
+            assert "lease_owner" not in {
+                column["name"] for column in sa.inspect(connection).get_columns("webhook_messages")}
         db.engine.dispose()

@@ -1,0 +1,70 @@
+"""The codes rows store for states and events, named once; the database checks them too.
+
+Rules match on these names; the words people read for them are in models.words.
+"""
+
+from enum import StrEnum
+
+
+class IssueState(StrEnum):
+    """Where a credential stands: not yet public, due to be published, or published."""
+
+    DRAFT = "draft"
+    SCHEDULED = "scheduled"
+    PUBLISHED = "published"
+
+
+class MessageState(StrEnum):
+    """A delivery email in the queue (DESIGN.md, "The mail queue")."""
+
+    QUEUED = "queued"
+    SENDING = "sending"  # leased by a worker, being handed to the mail server
+    RETRY = "retry"  # waiting for its next try after a temporary failure
+    SENT = "sent"  # the mail server accepted it
+    BOUNCED = "bounced"  # delivery failed for good
+
+
+# Still on its way: the email status is "Sending".
+IN_FLIGHT = frozenset({MessageState.QUEUED, MessageState.SENDING, MessageState.RETRY})
+
+
+class BounceKind(StrEnum):
+    HARD = "hard"  # refused for good
+    SOFT = "soft"  # temporary failures ran out of tries
+
+
+class EventType(StrEnum):
+    """An entry in a recipient's timeline; timeline.rules says what each one implies."""
+
+    QUEUED = "queued"
+    SENT = "sent"
+    DEFERRED = "deferred"
+    BOUNCED = "bounced"
+    DELIVERED = "delivered"
+    COMPLAINED = "complained"
+    OPENED = "opened"
+    AUTO_OPENED = "auto_opened"  # a mail privacy proxy fetched the image, not a person
+    VIEWED = "viewed"  # the recipient followed the link in the email
+    DOWNLOADED = "downloaded"
+    LINKEDIN_CLICKED = "linkedin_clicked"
+    SHARE_VIEWED = "share_viewed"
+    ADDRESS_CHANGED = "address_changed"
+    RESENT = "resent"
+
+
+class DeliveryState(StrEnum):
+    """An outbound webhook message to one endpoint."""
+
+    PENDING = "pending"
+    DELIVERED = "delivered"
+    FAILED = "failed"  # given up after WEBHOOK_MAX_ATTEMPTS
+
+
+class SuppressionReason(StrEnum):
+    BOUNCED = "bounced"  # refused for good
+    COMPLAINED = "complained"  # reported as spam
+
+
+def one_of(column, names):
+    """The text of a CHECK constraint: the column holds one of these names."""
+    return f"{column} IN ({', '.join(repr(str(name)) for name in names)})"
