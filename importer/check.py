@@ -7,7 +7,6 @@ flat. The new credential's tokens and Message-ID are fixed here, so issuing is s
 
 import re
 import unicodedata
-from datetime import timedelta
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -20,6 +19,7 @@ from importer.files import FileError
 from models import Credential, CredentialGroup, ImportJob, ImportRow, db, write_lock
 from models.credential import new_public_id
 from models.email_message import new_message_id, new_token
+from models.lease import lease_end
 from models.types import utcnow
 from typos import suggest_address
 
@@ -41,6 +41,13 @@ def remove_file(stored_as):
     """Delete an import's uploaded file, if it is still there."""
     if stored_as:
         (folder() / stored_as).unlink(missing_ok=True)
+
+
+def drop_rows(import_id, good_only=False):
+    """Delete an import's checked rows (good_only: those issued, now credentials)."""
+    rows = import_rows.c
+    db.session.execute(sa.delete(import_rows).where(
+        rows.import_id == import_id, *([rows.problem_kind.is_(None)] if good_only else [])))
 
 
 def check_row(job, line, cells, error=None):
@@ -99,7 +106,7 @@ def check(job, owner):
         "id", "org_id", "stored_as", "kind", "delimiter", "name_col", "email_col", "group_col",
         "default_group")})  # plain values: the loop below must not reload the ORM object
     max_rows = current_app.config["IMPORT_MAX_ROWS"]
-    db.session.execute(sa.delete(import_rows).where(import_rows.c.import_id == spec.id))
+    drop_rows(spec.id)
     db.session.commit()
     batch, seen = [], 0
     try:
@@ -139,20 +146,15 @@ def _save(import_id, batch, seen, owner):
     if batch:
         db.session.execute(sa.insert(import_rows), batch)
     ImportJob.move_held(db.session.connection(), import_id, owner, "checking", "checking",
-                        processed_rows=seen, lease_until=lease_until())
+                        processed_rows=seen, lease_until=lease_end())
     db.session.commit()
-
-
-def lease_until():
-    """When a lease taken now runs out."""
-    return utcnow() + timedelta(seconds=current_app.config["LEASE_SECONDS"])
 
 
 def fail(import_id, owner, reason, held="checking"):
     """The file cannot be imported: keep the reason, drop the rows and the file."""
     db.session.rollback()
     write_lock()
-    db.session.execute(sa.delete(import_rows).where(import_rows.c.import_id == import_id))
+    drop_rows(import_id)
     stored_as = db.session.scalar(sa.select(imports.c.stored_as)
                                   .where(imports.c.id == import_id))
     ImportJob.move_held(db.session.connection(), import_id, owner, held, "failed",

@@ -13,9 +13,10 @@ from flask import current_app
 
 import issuing
 from importer import files, mapping
-from importer.check import check, fail, folder, lease_until, remove_file
-from models import ImportJob, ImportRow, LeaseLost, db, lease_owner, write_lock, write_transaction
-from models.import_job import PENDING
+from importer.check import check, drop_rows, fail, folder, remove_file
+from models import ImportJob, ImportRow, LeaseLost, db, write_lock, write_transaction
+from models.import_job import LEASE, PENDING
+from models.lease import lease_end, lease_owner
 from models.types import UTCDateTime, utcnow
 
 log = logging.getLogger(__name__)
@@ -26,14 +27,11 @@ def claim_import(owner, now=None):
     """Lease the oldest import with work to do (or whose lease expired); its id or None."""
     now = now or utcnow()
     oldest = (sa.select(imports.c.id)
-              .where(imports.c.state.in_(PENDING),
-                     sa.or_(imports.c.lease_until.is_(None), imports.c.lease_until < now))
+              .where(imports.c.state.in_(PENDING), LEASE.free(now))
               .order_by(imports.c.id).limit(1).with_for_update(skip_locked=True))
     with write_transaction() as connection:
-        return connection.execute(
-            sa.update(imports).where(imports.c.id.in_(oldest))
-            .values(lease_owner=owner, lease_until=lease_until()).returning(imports.c.id)
-        ).scalar()
+        claimed = LEASE.claim(connection, oldest, owner, lease_end(now=now))
+    return claimed[0] if claimed else None
 
 
 def read(job, owner):
@@ -60,7 +58,7 @@ def issue(job, owner):
     the import is done."""
     connection = db.session.connection()
     ImportJob.move_held(connection, job.id, owner, "issuing", "issuing",
-                        lease_until=lease_until())
+                        lease_until=lease_end())
     now, stored_as = utcnow(), job.stored_as
     good = sa.and_(import_rows.c.import_id == job.id, import_rows.c.problem_kind.is_(None))
     rows = sa.select(
@@ -78,7 +76,7 @@ def issue(job, owner):
              job.user_id)
     # The credentials hold the good rows now (and their tokens): keep only the problems.
     write_lock()
-    db.session.execute(sa.delete(import_rows).where(good))
+    drop_rows(job.id, good_only=True)
     db.session.commit()
     remove_file(stored_as)
 

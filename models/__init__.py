@@ -1,9 +1,6 @@
 """Database models, one module each; `db` is the Flask-SQLAlchemy handle."""
 
 import fcntl
-import os
-import socket
-import uuid
 import zlib
 from contextlib import contextmanager
 
@@ -83,12 +80,6 @@ def only_one(name):
             yield True  # closing the file lets go
 
 
-def lease_owner():
-    """A name for who holds a lease on queued work: host, process and a random part (pids
-    are reused)."""
-    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-
-
 def _is_sqlite(dbapi_connection):
     return type(dbapi_connection).__module__.startswith("sqlite3")
 
@@ -135,6 +126,6 @@ __all__ = [
     "ApiKey", "Credential", "CredentialGroup", "DailyCount", "EmailEvent", "EmailMessage",
     "FunnelCount", "ImportJob", "ImportRow", "IntakeReceipt", "IntakeStatus", "LeaseLost",
     "Organization", "SendSlot", "StatusCount", "Suppression", "User", "WebhookAttempt",
-    "WebhookEndpoint", "WebhookMessage", "db", "immediate_connection", "lease_owner",
-    "only_one", "write_lock", "write_transaction",
+    "WebhookEndpoint", "WebhookMessage", "db", "immediate_connection", "only_one",
+    "write_lock", "write_transaction",
 ]

@@ -12,7 +12,9 @@ from datetime import datetime
 import sqlalchemy as sa
 import sqlalchemy.orm as so
 
+import work
 from models import db
+from models.lease import RELEASED, Lease
 from models.types import UTCDateTime, utcnow
 
 STATES = ("reading", "mapping", "checking", "checked", "issuing", "done", "failed")
@@ -108,6 +110,14 @@ class ImportJob(db.Model):
     def running(self):
         return self.state in PENDING
 
+    @so.validates("state")
+    def _given_work(self, _key, state):
+        """An import that now has work for the background job has it started once committed
+        (jobs.commit)."""
+        if state in PENDING:
+            work.note(work.IMPORTS)
+        return state
+
     def can_move(self, state):
         """True when the import may move from where it is to this state."""
         return (self.state, state) in TRANSITIONS
@@ -116,7 +126,7 @@ class ImportJob(db.Model):
         if not self.can_move(state):
             raise ValueError(f"an import cannot move from {self.state} to {state}")
         self.state, self.error = state, None
-        self.lease_owner = self.lease_until = None
+        self.lease_owner = self.lease_until = None  # the issuer takes it from any worker
         for name, value in values.items():
             setattr(self, name, value)
 
@@ -140,18 +150,16 @@ class ImportJob(db.Model):
         (else LeaseLost); moving to another step ends the lease."""
         if state != held:
             assert (held, state) in TRANSITIONS, (held, state)
-            values = {"state": state, "lease_owner": None, "lease_until": None, **values}
-        imports = ImportJob.__table__
-        updated = connection.execute(
-            sa.update(imports)
-            .where(imports.c.id == import_id, imports.c.lease_owner == owner,
-                   imports.c.state == held)
-            .values(**values)).rowcount
-        if not updated:
+            values = {"state": state, **RELEASED, **values}
+        if not LEASE.write(connection, [import_id], owner, LEASE.table.c.state == held,
+                           **values):
             raise LeaseLost
 
     def __repr__(self):
         return f"<ImportJob {self.id} {self.state} {self.filename!r}>"
+
+
+LEASE = Lease(ImportJob.__table__)
 
 
 class ImportRow(db.Model):

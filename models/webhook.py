@@ -9,12 +9,11 @@ from datetime import datetime
 import sqlalchemy as sa
 import sqlalchemy.orm as so
 
+import work
 from models import db
+from models.states import DeliveryState, one_of
 from models.types import UTCDateTime, iso, utcnow
 
-# The event types an endpoint can subscribe to; "*" takes them all.
-EVENT_TYPES = ("email.sent", "email.deferred", "email.bounced", "email.opened",
-               "email.complained", "credential.viewed", "credential.downloaded")
 TEST_EVENT = "webhook.test"  # the Settings page's "Send test event", to one endpoint
 
 
@@ -34,7 +33,7 @@ class WebhookEndpoint(db.Model):
     id: so.Mapped[int] = so.mapped_column(primary_key=True)
     org_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("organizations.id"), index=True)
     url: so.Mapped[str] = so.mapped_column(sa.String(2000))
-    events: so.Mapped[list] = so.mapped_column(sa.JSON)  # EVENT_TYPES, or ["*"]
+    events: so.Mapped[list] = so.mapped_column(sa.JSON)  # timeline.rules.WEBHOOK_EVENTS, or ["*"]
     secret: so.Mapped[str] = so.mapped_column(sa.String(100), default=new_secret)
     created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
     # Since when every try failed (None after a success); 3 days of it switch it off.
@@ -43,6 +42,12 @@ class WebhookEndpoint(db.Model):
     # long as it has been failing): a dead receiver holds back only its own events.
     paused_until: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)
     disabled_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)
+
+    def switch_on(self):
+        """On again after it was switched off for failing: its waiting events go out once
+        this is committed (jobs.commit), and its failures are forgotten."""
+        self.disabled_at = self.failing_since = self.paused_until = None
+        work.note(work.WEBHOOKS)
 
     def wants(self, event_type):
         """True when this endpoint subscribed to the event type."""
@@ -67,7 +72,7 @@ class WebhookMessage(db.Model):
     __table_args__ = (
         sa.Index("ix_webhook_messages_due", "state", "next_attempt_at"),
         sa.Index("ix_webhook_messages_endpoint", "endpoint_id", "id"),
-        sa.CheckConstraint("state IN ('pending', 'delivered', 'failed')", name="state"),
+        sa.CheckConstraint(one_of("state", DeliveryState), name="state"),
     )
 
     id: so.Mapped[int] = so.mapped_column(primary_key=True)
@@ -84,9 +89,10 @@ class WebhookMessage(db.Model):
     detail: so.Mapped[dict | None] = so.mapped_column(sa.JSON)  # the timeline event's data
     # The body, made at the first try and sent unchanged by every retry.
     body: so.Mapped[str | None] = so.mapped_column(sa.Text)
-    state: so.Mapped[str] = so.mapped_column(sa.String(10), default="pending")
+    state: so.Mapped[str] = so.mapped_column(sa.String(10), default=DeliveryState.PENDING)
     attempts: so.Mapped[int] = so.mapped_column(default=0)
     next_attempt_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
+    lease_owner: so.Mapped[str | None] = so.mapped_column(sa.String(64))
     lease_until: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)
 
     endpoint: so.Mapped[WebhookEndpoint] = so.relationship()

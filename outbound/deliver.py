@@ -4,6 +4,7 @@ switch off an endpoint that has failed for SWITCH_OFF_AFTER."""
 
 import http.client
 import json
+from collections import Counter
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from datetime import timedelta
 from typing import NamedTuple
@@ -21,6 +22,8 @@ from models import (
     db,
     write_transaction,
 )
+from models.lease import Lease, lease_end, lease_owner, retry_delay
+from models.states import DeliveryState
 from models.types import utcnow
 from models.webhook import TEST_EVENT
 from outbound import http as webhook_http
@@ -32,16 +35,19 @@ LONGEST_PAUSE = timedelta(hours=1)  # between two tries of a failing endpoint
 ANSWER_KEPT = 1000  # characters of an answer in the delivery log
 MESSAGES, ENDPOINTS = WebhookMessage.__table__, WebhookEndpoint.__table__
 ATTEMPTS = WebhookAttempt.__table__
+LEASE = Lease(MESSAGES)
 # A failing endpoint's test event is its probe: "Send test event" shows at once whether
 # the receiver is mended.
 TEST_FIRST = sa.case((MESSAGES.c.type == TEST_EVENT, 0), else_=1)
 
 
-def deliver_due(batch_size=20):
-    """Send the due webhook messages, WEBHOOK_CONCURRENCY at once; {delivered, retry, failed}."""
+def deliver_due(batch_size=20, owner=None):
+    """Send the due webhook messages, WEBHOOK_CONCURRENCY at once; {delivered, retry, failed}
+    (and lease_lost for a try that outlasted its lease)."""
     app = current_app._get_current_object()
     concurrency = app.config["WEBHOOK_CONCURRENCY"]
-    counts = {"delivered": 0, "retry": 0, "failed": 0}
+    owner = owner or lease_owner()
+    counts = Counter(delivered=0, retry=0, failed=0)
 
     def deliver_in_app(delivery):
         with app.app_context():
@@ -56,20 +62,20 @@ def deliver_due(batch_size=20):
         while True:
             if len(in_flight) < concurrency:
                 in_flight |= {pool.submit(deliver_in_app, delivery)
-                              for delivery in claimed(batch_size)}
+                              for delivery in claimed(batch_size, owner)}
             if not in_flight:
-                return counts
+                return dict(counts)
             done, in_flight = wait(in_flight, timeout=1, return_when=FIRST_COMPLETED)
             for future in done:
                 counts[future.result()] += 1
 
 
-def claimed(batch_size):
+def claimed(batch_size, owner):
     """The Deliveries of up to batch_size messages claimed for this worker."""
-    ids = claim(batch_size)
+    ids = claim(batch_size, owner)
     if not ids:
         return []
-    batch = [prepare(message) for message in db.session.scalars(
+    batch = [prepare(message, owner) for message in db.session.scalars(
         sa.select(WebhookMessage).where(WebhookMessage.id.in_(ids))
         .options(sa.orm.joinedload(WebhookMessage.endpoint)))]
     db.session.rollback()  # no transaction stays open during the HTTP conversations
@@ -80,6 +86,7 @@ class Delivery(NamedTuple):
     """What one try needs, read before it: no database access while it talks HTTP."""
 
     id: int
+    owner: str  # who holds its lease
     endpoint_id: int
     webhook_id: str
     attempts: int
@@ -88,22 +95,21 @@ class Delivery(NamedTuple):
     body: str
 
 
-def prepare(message):
+def prepare(message, owner):
     """The Delivery of a claimed message; its body is made at its first try."""
-    return Delivery(message.id, message.endpoint_id, message.webhook_id, message.attempts,
+    return Delivery(message.id, owner, message.endpoint_id, message.webhook_id, message.attempts,
                     message.endpoint.url, message.endpoint.secret,
                     message.body or build_body(message))
 
 
-def claim(batch_size):
-    """Lease up to batch_size due messages for this worker; their ids. A failing endpoint,
-    once its pause is over, gets one (its probe): a dead receiver costs a try per pause."""
-    config = current_app.config
+def claim(batch_size, owner):
+    """Lease up to batch_size due messages to owner; their ids. A failing endpoint, once
+    its pause is over, gets one (its probe): a dead receiver costs a try per pause."""
     now = utcnow()
-    lease = timedelta(seconds=30 + batch_size * config["WEBHOOK_TIMEOUT_SECONDS"])
+    until = lease_end(30 + batch_size * current_app.config["WEBHOOK_TIMEOUT_SECONDS"], now)
     endpoint = ENDPOINTS.c
-    ready = (MESSAGES.c.state == "pending", MESSAGES.c.next_attempt_at <= now,
-             sa.or_(MESSAGES.c.lease_until.is_(None), MESSAGES.c.lease_until < now))
+    ready = (MESSAGES.c.state == DeliveryState.PENDING, MESSAGES.c.next_attempt_at <= now,
+             LEASE.free(now))
     due = (sa.select(MESSAGES.c.id).join(ENDPOINTS, endpoint.id == MESSAGES.c.endpoint_id)
            .where(*ready, endpoint.disabled_at.is_(None)))
     oldest = MESSAGES.c.next_attempt_at
@@ -123,14 +129,11 @@ def claim(batch_size):
             # Taking a probe pauses the endpoint for the lease: no other worker probes it.
             if probe and connection.execute(
                     ENDPOINTS.update().where(endpoint.id == endpoint_id, pause_over)
-                    .values(paused_until=now + lease)).rowcount:
+                    .values(paused_until=until)).rowcount:
                 ids.append(probe)
         ids += connection.scalars(due.where(endpoint.failing_since.is_(None)).order_by(oldest)
                                   .limit(batch_size - len(ids))).all()
-        if ids:
-            connection.execute(sa.update(MESSAGES).where(MESSAGES.c.id.in_(ids))
-                               .values(lease_until=now + lease))
-    return ids
+        return LEASE.claim(connection, ids, owner, until) if ids else []
 
 
 def deliver(delivery):
@@ -159,24 +162,25 @@ def deliver(delivery):
 
 def record(delivery, status, answer):
     """Log a try and decide what follows: delivered, a retry later, or failed for good;
-    an endpoint failing for SWITCH_OFF_AFTER is switched off."""
+    an endpoint failing for SWITCH_OFF_AFTER is switched off. Nothing is written once the
+    lease was lost (the message deleted with its endpoint, or claimed by another worker
+    after this try outlasted the lease: that worker's try decides)."""
     config = current_app.config
     now = utcnow()
     ok = status is not None and 200 <= status < 300
     attempts = delivery.attempts + 1
     if ok:
-        state, next_try = "delivered", now
+        state, next_try = DeliveryState.DELIVERED, now
     elif attempts >= config["WEBHOOK_MAX_ATTEMPTS"]:
-        state, next_try = "failed", now
+        state, next_try = DeliveryState.FAILED, now
     else:
-        state, next_try = "pending", now + retry_delay(attempts)
+        state, next_try = DeliveryState.PENDING, now + retry_delay(
+            attempts, config["WEBHOOK_RETRY_BASE_SECONDS"], LONGEST_WAIT)
     endpoint = ENDPOINTS.c
     with write_transaction() as connection:
-        kept = connection.execute(sa.update(MESSAGES).where(MESSAGES.c.id == delivery.id).values(
-            body=delivery.body, attempts=attempts, state=state, next_attempt_at=next_try,
-            lease_until=None)).rowcount
-        if not kept:  # its endpoint was deleted meanwhile
-            return "failed"
+        if not LEASE.release(connection, [delivery.id], delivery.owner, body=delivery.body,
+                             attempts=attempts, state=state, next_attempt_at=next_try):
+            return "lease_lost"
         connection.execute(ATTEMPTS.insert().values(
             endpoint_id=delivery.endpoint_id, message_id=delivery.id, at=now, status=status,
             answer=answer[:ANSWER_KEPT]))
@@ -191,19 +195,13 @@ def record(delivery, status, answer):
             connection.execute(mine.where(endpoint.disabled_at.is_(None),
                                           endpoint.failing_since <= now - SWITCH_OFF_AFTER)
                                .values(disabled_at=now))
-    return "retry" if state == "pending" else state
+    return "retry" if state == DeliveryState.PENDING else str(state)
 
 
 def pause(failing_for):
     """How long a failing endpoint gets no try: as long as it has failed, within limits."""
     shortest = timedelta(seconds=current_app.config["WEBHOOK_RETRY_BASE_SECONDS"])
     return min(max(failing_for, shortest), LONGEST_PAUSE)
-
-
-def retry_delay(attempts):
-    """The wait after the attempts-th failed try: WEBHOOK_RETRY_BASE_SECONDS doubling."""
-    seconds = current_app.config["WEBHOOK_RETRY_BASE_SECONDS"] * 2 ** (attempts - 1)
-    return min(timedelta(seconds=seconds), LONGEST_WAIT)
 
 
 def build_body(message):

@@ -4,8 +4,9 @@ API and the Settings page."""
 import sqlalchemy as sa
 
 from models import WebhookEndpoint, WebhookMessage, db
-from models.webhook import EVENT_TYPES
+from models.states import DeliveryState
 from outbound import urls
+from timeline.rules import WEBHOOK_EVENTS
 from validation import InvalidInput
 
 MAX_PER_ORG = 20
@@ -29,10 +30,10 @@ def clean_events(events):
         if len(events) > 1:
             raise InvalidInput('"*" takes every event type: give it alone.')
         return ["*"]
-    unknown = sorted(set(events) - set(EVENT_TYPES))
+    unknown = sorted(set(events) - set(WEBHOOK_EVENTS))
     if unknown:
         raise InvalidInput(f"Unknown event type {', '.join(unknown)}; the types are "
-                           f"{', '.join(EVENT_TYPES)}.")
+                           f"{', '.join(WEBHOOK_EVENTS)}.")
     return sorted(set(events))
 
 
@@ -82,7 +83,8 @@ def waiting(hooks):
     rows = db.session.execute(
         sa.select(WebhookMessage.endpoint_id, sa.func.count(),
                   sa.func.min(WebhookMessage.next_attempt_at))
-        .where(WebhookMessage.endpoint_id.in_(failing), WebhookMessage.state == "pending")
+        .where(WebhookMessage.endpoint_id.in_(failing),
+               WebhookMessage.state == DeliveryState.PENDING)
         .group_by(WebhookMessage.endpoint_id)).all()
     # A try needs both the endpoint's pause over and a message of its own due.
     return {endpoint_id: (count, max(filter(None, (failing[endpoint_id].paused_until, due))))

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
-from conftest import api_for, issue, make_app
+from conftest import api_for, issue, make_app, queue_test
 from standardwebhooks import Webhook
 from webhook_receiver import Receiver
 
@@ -15,7 +15,6 @@ from mailer.queue import send_due
 from models import WebhookAttempt, WebhookEndpoint, WebhookMessage, db
 from models.types import utcnow
 from outbound.deliver import claim, deliver_due
-from outbound.events import queue_test
 from tracking.opens import record_opens
 
 LOCAL = {"WEBHOOK_ALLOW_HTTP": True, "WEBHOOK_ALLOW_PRIVATE": True}
@@ -60,7 +59,7 @@ def endpoint_with_events(user, count, **columns):
     db.session.add(endpoint)
     db.session.flush()
     for _ in range(count):
-        queue_test(db.session, endpoint)
+        queue_test(endpoint)
     db.session.commit()
     return endpoint
 
@@ -211,7 +210,7 @@ def test_a_private_receiver_is_refused_at_registration_and_at_delivery(local_app
         assert response.status_code == 400, url
         assert "private network" in response.json["error"]["fields"]["url"], url
     endpoint = db.session.get(WebhookEndpoint, hook["id"])
-    queue_test(db.session, endpoint)
+    queue_test(endpoint)
     db.session.commit()
     assert deliver_due()["retry"] == 1
     assert receiver.requests == []
@@ -222,7 +221,7 @@ def test_a_private_receiver_is_refused_at_registration_and_at_delivery(local_app
 def test_redirects_are_not_followed(local_app, user, receiver):
     hook = register(local_app.test_client(), user, receiver.url)
     receiver.answers = [(302, {"Location": f"http://127.0.0.1:{receiver.port}/elsewhere"})]
-    queue_test(db.session, db.session.get(WebhookEndpoint, hook["id"]))
+    queue_test(db.session.get(WebhookEndpoint, hook["id"]))
     db.session.commit()
     assert deliver_due() == {"delivered": 0, "retry": 1, "failed": 0}
     assert [path for path, _, _ in receiver.requests] == ["/hooks"]
@@ -237,7 +236,7 @@ def test_an_endpoint_failing_for_3_days_is_switched_off(local_app, user, receive
     endpoint = db.session.get(WebhookEndpoint, hook["id"])
     receiver.answers = [(503, {}), (503, {})]
     endpoint.failing_since = utcnow() - timedelta(days=2, hours=23)
-    queue_test(db.session, endpoint)
+    queue_test(endpoint)
     db.session.commit()
     deliver_due()
     db.session.refresh(endpoint)
@@ -262,7 +261,7 @@ def test_a_success_ends_the_failing_period(local_app, user, receiver):
     hook = register(local_app.test_client(), user, receiver.url)
     endpoint = db.session.get(WebhookEndpoint, hook["id"])
     endpoint.failing_since = utcnow() - timedelta(days=3, minutes=1)
-    queue_test(db.session, endpoint)
+    queue_test(endpoint)
     db.session.commit()
     assert deliver_due()["delivered"] == 1
     db.session.refresh(endpoint)
@@ -273,7 +272,7 @@ def test_tries_run_out(local_app, user, receiver):
     local_app.config["WEBHOOK_MAX_ATTEMPTS"] = 5
     hook = register(local_app.test_client(), user, receiver.url)
     receiver.answers = [(500, {})] * 5
-    queue_test(db.session, db.session.get(WebhookEndpoint, hook["id"]))
+    queue_test(db.session.get(WebhookEndpoint, hook["id"]))
     db.session.commit()
     for _ in range(5):
         deliver_due()
@@ -293,7 +292,7 @@ def test_workers_claiming_at_once_never_share_a_message(local_app, user):
         """Claim until nothing is left (rows another worker has locked are its own)."""
         with local_app.app_context():
             mine = []
-            while ids := claim(5):
+            while ids := claim(5, f"worker-{_}"):
                 mine += ids
             return mine
 
@@ -307,7 +306,7 @@ def test_a_receiver_that_does_not_answer_in_time_is_tried_again(local_app, user,
     local_app.config["WEBHOOK_TIMEOUT_SECONDS"] = 0.5
     hook = register(local_app.test_client(), user, receiver.url)
     receiver.answers = [("hold", {})]
-    queue_test(db.session, db.session.get(WebhookEndpoint, hook["id"]))
+    queue_test(db.session.get(WebhookEndpoint, hook["id"]))
     db.session.commit()
     assert deliver_due() == {"delivered": 0, "retry": 1, "failed": 0}
     receiver.release.set()
@@ -327,7 +326,7 @@ def test_a_slow_receiver_does_not_hold_the_others_back(local_app, user, receiver
     hook = register(local_app.test_client(), user, receiver.url)
     receiver.answers = [("hold", {})] * 4
     for _ in range(6):
-        queue_test(db.session, db.session.get(WebhookEndpoint, hook["id"]))
+        queue_test(db.session.get(WebhookEndpoint, hook["id"]))
     db.session.commit()
     counts = {}
 
@@ -346,7 +345,7 @@ def test_a_slow_receiver_does_not_hold_the_others_back(local_app, user, receiver
 
 def test_the_host_is_resolved_once_and_named_in_the_request(local_app, user, receiver):
     hook = register(local_app.test_client(), user, f"http://localhost:{receiver.port}/x?a=1")
-    queue_test(db.session, db.session.get(WebhookEndpoint, hook["id"]))
+    queue_test(db.session.get(WebhookEndpoint, hook["id"]))
     db.session.commit()
     assert deliver_due()["delivered"] == 1
     ((path, headers, _),) = receiver.wait_for(1)
@@ -357,14 +356,37 @@ def test_an_endpoint_deleted_during_its_delivery_leaves_nothing_behind(local_app
                                                                        receiver):
     from outbound.deliver import deliver, prepare
     hook = register(local_app.test_client(), user, receiver.url)
-    queue_test(db.session, db.session.get(WebhookEndpoint, hook["id"]))
+    queue_test(db.session.get(WebhookEndpoint, hook["id"]))
     db.session.commit()
-    (message_id,) = claim(5)
-    delivery = prepare(db.session.get(WebhookMessage, message_id))
+    (message_id,) = claim(5, "worker")
+    delivery = prepare(db.session.get(WebhookMessage, message_id), "worker")
     assert api_for(local_app.test_client(), user).delete(
         f"/api/v1/webhooks/{hook['id']}").status_code == 204
-    assert deliver(delivery) == "failed"  # sent, but nothing left to record it on
+    assert deliver(delivery) == "lease_lost"  # sent, but nothing left to record it on
     assert messages() == [] and db.session.scalars(sa.select(WebhookAttempt)).all() == []
+
+
+def test_a_try_that_outlasted_its_lease_leaves_the_message_to_its_new_holder(local_app, user,
+                                                                          receiver):
+    from outbound.deliver import deliver, prepare
+    endpoint = endpoint_with_events(user, 1)
+    endpoint.url = receiver.url
+    db.session.commit()
+    (message_id,) = claim(1, "slow-worker")
+    slow = prepare(db.session.get(WebhookMessage, message_id), "slow-worker")
+    db.session.rollback()
+    db.session.execute(sa.update(WebhookMessage).values(lease_until=utcnow()))  # ran out
+    db.session.commit()
+    assert claim(1, "next-worker") == [message_id]
+    assert deliver(slow) == "lease_lost"  # the receiver got it; its answer decides nothing
+    (message,) = messages()
+    assert (message.state, message.attempts, message.lease_owner) == ("pending", 0,
+                                                                      "next-worker")
+    assert deliver(prepare(message, "next-worker")) == "delivered"
+    (message,) = messages()
+    assert (message.state, message.attempts, message.lease_owner) == ("delivered", 1, None)
+    (_, first, _), (_, second, _) = receiver.wait_for(2)  # the same event twice, one id
+    assert first["webhook-id"] == second["webhook-id"] == message.webhook_id
 
 
 def test_a_download_is_announced(local_app, user, receiver):
@@ -396,7 +418,7 @@ def test_a_dead_receiver_gets_one_try_per_pause_and_holds_back_only_its_own(loca
         endpoints = {name: db.session.get(WebhookEndpoint, register(
             local_app.test_client(), user, server.url)["id"])
             for name, server in (("dead", dead), ("alive", alive))}
-        queue_test(db.session, endpoints["dead"])
+        queue_test(endpoints["dead"])
         db.session.commit()
         assert deliver_due()["retry"] == 1  # an event finds the receiver dead
         db.session.refresh(endpoints["dead"])
@@ -404,7 +426,7 @@ def test_a_dead_receiver_gets_one_try_per_pause_and_holds_back_only_its_own(loca
         assert 20 < paused <= 30  # WEBHOOK_RETRY_BASE_SECONDS at first
         for name in endpoints:
             for _ in range(10):
-                queue_test(db.session, endpoints[name])
+                queue_test(endpoints[name])
         db.session.commit()
         assert deliver_due() == {"delivered": 10, "retry": 0, "failed": 0}
         assert (len(dead.requests), len(alive.requests)) == (1, 10)  # its ten wait
@@ -441,7 +463,7 @@ def test_a_failing_endpoints_test_event_is_its_probe(local_app, user):
                                   next_attempt_at=utcnow() - timedelta(hours=1)))
     db.session.commit()
     (test,) = [m for m in messages() if m.type == "webhook.test"]
-    assert claim(5) == [test.id]
+    assert claim(5, "worker") == [test.id]
 
 
 @pytest.mark.parametrize("failing_for, paused", [
@@ -460,7 +482,7 @@ def test_workers_at_once_take_one_probe_of_a_failing_endpoint(local_app, user):
 
     def worker(_):
         with local_app.app_context():
-            return [message_id for _ in range(3) for message_id in claim(5)]
+            return [message_id for _ in range(3) for message_id in claim(5, "worker")]
 
     with ThreadPoolExecutor(4) as pool:
         claimed = [ids for ids in pool.map(worker, range(4)) if ids]
