@@ -6,7 +6,8 @@ import sqlalchemy as sa
 
 import issuing
 from accounts import create_user
-from mailer.queue import claim_messages, record
+from mailer.claim import claim_messages
+from mailer.commit import record
 from mailer.replies import Outcome, classify
 from models import EmailMessage, db, write_transaction
 from models.types import utcnow

@@ -9,7 +9,8 @@ from smtp_server import free_port
 
 from accounts import create_user
 from lifecycle.publishing import publish_due
-from mailer.queue import claim_messages, send_due
+from mailer.claim import claim_messages
+from mailer.queue import send_due
 from models import Credential, EmailEvent, EmailMessage, db
 from models.types import utcnow
 
@@ -133,7 +134,7 @@ def test_connection_dropped_mid_batch(user, sink):
 
 
 def test_expired_lease_is_claimed_again_and_late_results_are_ignored(user, sink, mail_app):
-    from mailer.queue import record
+    from mailer.commit import record
     from mailer.replies import Outcome
 
     (credential,) = publish(user, "jane@example.com")

@@ -7,7 +7,8 @@ import sqlalchemy as sa
 from conftest import PASSWORD, Auth, issue, make_app
 
 from accounts import create_user
-from mailer.queue import claim, send_due
+from mailer.claim import claim
+from mailer.queue import send_due
 from models import EmailMessage, db
 from models.types import utcnow
 from views.health import utc_clock

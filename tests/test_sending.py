@@ -125,18 +125,19 @@ def test_a_claim_is_renewed_while_its_connection_works(user, sink, mail_app):
 
 @pytest.mark.parametrize("app", ["sqlite", "postgres"], indirect=True)
 def test_outcomes_handed_in_together_are_committed_together(app, issuer, monkeypatch):
-    from mailer import queue
+    from mailer import commit
+    from mailer.claim import claim_messages
     from mailer.replies import Outcome
     from models import immediate_connection
 
     for i in range(80):
         issue(issuer, email=f"p{i}@example.com", action="publish")
-    ids = queue.claim_messages(80, "worker-1")
+    ids = claim_messages(80, "worker-1")
     groups = []
-    record_all = queue.record_all
-    monkeypatch.setattr(queue, "record_all", lambda connection, outcomes, owner: (
+    record_all = commit.record_all
+    monkeypatch.setattr(commit, "record_all", lambda connection, outcomes, owner: (
         groups.append(len(outcomes)), record_all(connection, outcomes, owner))[1])
-    recorder, start, seen = queue.Recorder("worker-1"), threading.Barrier(8), {}
+    recorder, start, seen = commit.GroupCommit("worker-1"), threading.Barrier(8), {}
     watcher = sa.create_engine(app.config["SQLALCHEMY_DATABASE_URI"])
 
     def connection_thread(mine):
