@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from apscheduler.schedulers.background import BackgroundScheduler
 from flask import current_app
 
+import work
 from bounces import mailbox
 from importer.run import run_imports
 from lifecycle.publishing import publish_due
@@ -22,10 +23,8 @@ from mailer.queue import send_due
 from models import db, refresh_statistics
 from outbound.deliver import deliver_due
 
-MAIL_JOB = "mail"
-IMPORT_JOB = "imports"
+MAIL_JOB, IMPORT_JOB, WEBHOOK_JOB = work.MAIL, work.IMPORTS, work.WEBHOOKS
 BOUNCE_JOB = "bounces"
-WEBHOOK_JOB = "webhooks"
 STATISTICS_JOB = "statistics"
 STATISTICS_SECONDS = 3600  # ANALYZE of 100,000 credentials takes about 30 ms
 _started = threading.Lock()
@@ -47,8 +46,8 @@ def run_import_job(app):
     at once."""
     with app.app_context():
         try:
-            if run_imports():
-                wake_mail()
+            run_imports()
+            wake_given()
         finally:
             db.session.remove()
 
@@ -131,17 +130,15 @@ def wake(job_id):
             job.modify(next_run_time=datetime.now(UTC))
 
 
-def wake_mail(queued=1):
-    """Mail was queued and committed: send it now."""
-    if queued:
-        wake(MAIL_JOB)
+def commit():
+    """Commit the session, then run at once the jobs its changes gave work to."""
+    db.session.commit()
+    wake_given()
 
 
-def wake_webhooks():
-    """A webhook message was queued and committed: deliver it now."""
-    wake(WEBHOOK_JOB)
-
-
-def wake_imports():
-    """An import was given work and committed: start it now."""
-    wake(IMPORT_JOB)
+def wake_given():
+    """Run at once the jobs that committed changes gave work to (queued mail, webhook
+    messages, an import to read, check or issue: noted by work.note as they were written)
+    rather than at their next tick."""
+    for job_id in work.taken():
+        wake(job_id)

@@ -13,11 +13,12 @@ import re
 
 import sqlalchemy as sa
 
-from mailer.queue import EVENT, outcome_writes, write_outcomes
+import timeline
+from mailer.outcomes import outcome_writes, write_columns
 from mailer.replies import Outcome, classify
-from models import EmailMessage, IntakeReceipt, IntakeStatus, Suppression, write_transaction
+from models import EmailMessage, IntakeReceipt, IntakeStatus, write_transaction
+from models.states import EventType, MessageState
 from models.types import utcnow
-from outbound import events as outbound_events
 
 MESSAGES = EmailMessage.__table__
 COLUMNS = (MESSAGES.c.id, MESSAGES.c.credential_id, MESSAGES.c.org_id, MESSAGES.c.to_address,
@@ -48,43 +49,39 @@ def apply_all(source, reports):
             unclaimed -= {key for key, _ in keyed}
         findings = [finding for found in fresh for finding in found if finding]
         messages = match_many(connection, findings)
-        writes, events, complaints = [], [], []
+        writes, events = [], []
         for finding in findings:
             if id(finding) in messages:
-                _plan(finding, messages[id(finding)], source, now, writes, events, complaints)
-        write_outcomes(connection, writes, events=False)
-        if events:
-            connection.execute(EVENT, events)
-            outbound_events.emit(connection, events)
-        Suppression.add_many(connection, "complained", complaints)
+                _plan(finding, messages[id(finding)], source, now, writes, events)
+        write_columns(connection, writes)
+        timeline.record(connection, events)  # in report order
         IntakeStatus.note(connection, source)
     return [next((outcome for outcome in PRECEDENCE if outcome in {
         "duplicate" if finding is None else "applied" if id(finding) in messages else "unknown"
         for finding in found}), "nothing") for found in fresh]
 
 
-def _plan(finding, message, source, now, writes, events, complaints):
-    """Add what one finding writes to the batch's lists."""
+def _plan(finding, message, source, now, writes, events):
+    """Add what one finding writes to the batch's lists: a message's new columns, events."""
     late = {"late": True, "via": source}
     if finding.reported_at:
         late["reported_at"] = f"{finding.reported_at:%Y-%m-%d %H:%M}"
     if finding.kind == "failed" and not message.opened_at:
         # A late report is not another attempt: the attempts stay as they were.
         writes.append(outcome_writes(message, _failure(finding), message.attempts, now, late))
-        events.append(writes[-1].event)  # the timeline keeps the events in report order
+        events.append(writes[-1].event)
         return
+    # A bounce after an open is only told in the timeline: the open stands.
     if finding.kind in ("failed", "delayed"):
         outcome = _failure(finding) if finding.kind == "failed" else _delay(finding)
-        kind, code = ("bounced" if finding.kind == "failed" else "deferred"), outcome.code
-        data = {"reply": finding.reply or outcome.reply, **late}
+        kind = EventType.BOUNCED if finding.kind == "failed" else EventType.DEFERRED
+        code, data = outcome.code, {"reply": finding.reply or outcome.reply, **late}
     elif finding.kind == "complained":
-        kind, code, data = "complained", None, late
-        complaints.append((message.org_id, message.to_address, message.id))
+        kind, code, data = EventType.COMPLAINED, None, late
     else:
-        kind, code, data = "delivered", None, {"reply": finding.reply, **late}
-    events.append({"credential_id": message.credential_id, "email_message_id": message.id,
-                   "type": kind, "code": code, "at": now,
-                   "data": {key: value for key, value in data.items() if value}})
+        kind, code, data = EventType.DELIVERED, None, {"reply": finding.reply, **late}
+    events.append(timeline.Event(kind, message.credential_id, now, message.id, code,
+                                 {key: value for key, value in data.items() if value}))
 
 
 def match_many(connection, findings):
@@ -115,7 +112,8 @@ def _latest_to(connection, address):
     if not address:
         return None
     address = address.strip()
-    latest = (sa.select(*COLUMNS).where(MESSAGES.c.state.in_(("sent", "bounced")))
+    latest = (sa.select(*COLUMNS)
+              .where(MESSAGES.c.state.in_((MessageState.SENT, MessageState.BOUNCED)))
               .order_by(MESSAGES.c.id.desc()).limit(1))
     return (connection.execute(latest.where(MESSAGES.c.to_address == address)).first()
             or connection.execute(latest.where(

@@ -1,15 +1,16 @@
 """What happens to credentials after issuing: publish, schedule, a new address, a resend.
 
 Each works on a set of credentials (one being a set of one), in the caller's transaction,
-and re-derives the statuses whose inputs it changed.
+and records the events it makes (timeline), which derive the statuses it changed.
 """
 
 import sqlalchemy as sa
 
-from issuing.emails import CREDENTIALS, EVENTS, new_emails, queue_emails
+import timeline
+from issuing.emails import CREDENTIALS, new_emails, queue_emails
 from models import Suppression
 from models.email_message import new_token
-from models.status_count import sync_statuses
+from models.states import EventType, IssueState
 from models.types import utcnow
 
 
@@ -18,20 +19,19 @@ def publish(connection, credential_ids, user_id=None, send_email=None, now=None)
     send_email for all); queue the email of those with email on and an address. Returns
     the ids published: those already published are left alone."""
     now = now or utcnow()
-    values = {"issue_state": "published", "published_at": now, "scheduled_at": None}
+    values = {"issue_state": IssueState.PUBLISHED, "published_at": now, "scheduled_at": None}
     if send_email is not None:
         values["send_email"] = send_email
     published = connection.execute(
         sa.update(CREDENTIALS)
         .where(CREDENTIALS.c.id.in_(list(credential_ids)),
-               CREDENTIALS.c.issue_state != "published")
+               CREDENTIALS.c.issue_state != IssueState.PUBLISHED)
         .values(values)
         .returning(CREDENTIALS.c.id, CREDENTIALS.c.token, CREDENTIALS.c.send_email,
                    CREDENTIALS.c.recipient_email)).all()
     mailed = [row for row in published if row.send_email and row.recipient_email]
     if mailed:
         queue_emails(connection, new_emails(row.token for row in mailed), user_id, now)
-        sync_statuses(connection, [row.id for row in mailed])  # no other input changed
     return [row.id for row in published]
 
 
@@ -41,8 +41,8 @@ def schedule(connection, credential_ids, at_time, send_email):
     return connection.execute(
         sa.update(CREDENTIALS)
         .where(CREDENTIALS.c.id.in_(list(credential_ids)),
-               CREDENTIALS.c.issue_state != "published")
-        .values(issue_state="scheduled", scheduled_at=at_time, send_email=send_email)
+               CREDENTIALS.c.issue_state != IssueState.PUBLISHED)
+        .values(issue_state=IssueState.SCHEDULED, scheduled_at=at_time, send_email=send_email)
         .returning(CREDENTIALS.c.id)).scalars().all()
 
 
@@ -56,10 +56,9 @@ def change_address(connection, credential_id, address, user_id=None, now=None):
     # A new credential link too: the old address's emails and pages stop showing it.
     connection.execute(sa.update(CREDENTIALS).where(CREDENTIALS.c.id == credential_id)
                        .values(recipient_email=address, token=new_token()))
-    connection.execute(sa.insert(EVENTS), {
-        "credential_id": credential_id, "user_id": user_id, "type": "address_changed",
-        "data": {"old": old, "new": address}, "at": now or utcnow()})
-    sync_statuses(connection, [credential_id])
+    timeline.record(connection, [timeline.Event(
+        EventType.ADDRESS_CHANGED, credential_id, now or utcnow(),
+        data={"old": old, "new": address}, user_id=user_id)])
     return True
 
 
@@ -78,13 +77,12 @@ def resend(connection, credentials, user_id=None, cause=None, reminder=False, fo
         for org_id in {credential.org_id for credential in credentials}:
             Suppression.lift(connection, org_id, [c.recipient_email for c in credentials
                                                   if c.org_id == org_id])
-    connection.execute(sa.insert(EVENTS), [
-        {"credential_id": credential.id, "user_id": user_id, "type": "resent", "code": cause,
-         "at": now} for credential in credentials])
+    timeline.record(connection, [
+        timeline.Event(EventType.RESENT, credential.id, now, code=cause, user_id=user_id)
+        for credential in credentials])
     # Tokens as stored now: an address changed in this transaction gave a new one.
     tokens = dict(connection.execute(sa.select(CREDENTIALS.c.id, CREDENTIALS.c.token).where(
         CREDENTIALS.c.id.in_([credential.id for credential in credentials]))).all())
     queue_emails(connection, new_emails(tokens[c.id] for c in credentials), user_id, now,
                  reminder)
-    sync_statuses(connection, [credential.id for credential in credentials])
     return len(credentials)

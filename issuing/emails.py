@@ -2,15 +2,16 @@
 
 import sqlalchemy as sa
 
-from models import Credential, EmailEvent, EmailMessage, Suppression
+import timeline
+from models import Credential, EmailMessage, Suppression
 from models.email_message import new_message_id, new_token
-from models.status_count import sync_statuses
+from models.states import BounceKind, EventType, MessageState, SuppressionReason
 from models.types import UTCDateTime
-from outbound import events as outbound_events
 
-CREDENTIALS, MESSAGES, EVENTS = Credential.__table__, EmailMessage.__table__, EmailEvent.__table__
+CREDENTIALS, MESSAGES = Credential.__table__, EmailMessage.__table__
 SUPPRESSIONS = Suppression.__table__
-SUPPRESSED = {"bounced": "suppressed_bounce", "complained": "suppressed_complaint"}
+SUPPRESSED = {SuppressionReason.BOUNCED: "suppressed_bounce",
+              SuppressionReason.COMPLAINED: "suppressed_complaint"}
 # A set of emails to queue: the credential (by token) and the new message's identity.
 QUEUE_COLUMNS = (sa.column("line", sa.Integer), sa.column("token", sa.String),
                  sa.column("message_id", sa.String), sa.column("message_token", sa.String))
@@ -39,23 +40,22 @@ def new_emails(tokens):
 
 def queue_emails(connection, rows, user_id, now, reminder=False):
     """Queue one message per row (the credential's token, message_id, message_token, line)
-    whose credential has an address, with its "queued" event."""
+    whose credential has an address, and record its "queued" event; return how many."""
     connection.execute(sa.insert(MESSAGES).from_select(
         ["org_id", "credential_id", "requested_by_id", "to_address", "state", "attempts",
          "next_attempt_at", "message_id", "token", "created_at", "open_count", "is_reminder"],
         sa.select(CREDENTIALS.c.org_id, CREDENTIALS.c.id, sa.literal(user_id, sa.Integer),
-                  CREDENTIALS.c.recipient_email, sa.literal("queued"), sa.literal(0), at(now),
+                  CREDENTIALS.c.recipient_email, sa.literal(str(MessageState.QUEUED)),
+                  sa.literal(0), at(now),
                   rows.c.message_id, rows.c.message_token, at(now), sa.literal(0),
                   sa.literal(reminder))
         .join_from(rows, CREDENTIALS, CREDENTIALS.c.token == rows.c.token)
         .where(CREDENTIALS.c.recipient_email.is_not(None)).order_by(rows.c.line)))
-    connection.execute(sa.insert(EVENTS).from_select(
-        ["credential_id", "email_message_id", "user_id", "type", "at"],
-        sa.select(MESSAGES.c.credential_id, MESSAGES.c.id, sa.literal(user_id, sa.Integer),
-                  sa.literal("queued"), at(now))
-        .join_from(rows, MESSAGES, MESSAGES.c.message_id == rows.c.message_id)
-        .order_by(rows.c.line)))
+    queued = sa.select(MESSAGES.c.id).join_from(
+        rows, MESSAGES, MESSAGES.c.message_id == rows.c.message_id)
+    count = timeline.record_each(connection, EventType.QUEUED, queued, now, user_id)
     _bounce_suppressed(connection, rows, now)
+    return count
 
 
 def _bounce_suppressed(connection, rows, now):
@@ -73,11 +73,9 @@ def _bounce_suppressed(connection, rows, now):
         return
     connection.execute(
         sa.update(MESSAGES).where(MESSAGES.c.id == sa.bindparam("row_id"))
-        .values(state="bounced", bounce_kind="hard", bounce_code=sa.bindparam("code")),
+        .values(state=MessageState.BOUNCED, bounce_kind=BounceKind.HARD,
+                bounce_code=sa.bindparam("code")),
         [{"row_id": row.id, "code": SUPPRESSED[row.reason]} for row in suppressed])
-    events = [{"credential_id": row.credential_id, "email_message_id": row.id,
-               "type": "bounced", "code": SUPPRESSED[row.reason], "at": now}
-              for row in suppressed]
-    connection.execute(sa.insert(EVENTS), events)
-    outbound_events.emit(connection, events)
-    sync_statuses(connection, [row.credential_id for row in suppressed])
+    timeline.record(connection, [
+        timeline.Event(EventType.BOUNCED, row.credential_id, now, row.id, SUPPRESSED[row.reason])
+        for row in suppressed])

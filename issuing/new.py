@@ -12,11 +12,13 @@ from issuing.emails import CREDENTIALS, QUEUE_COLUMNS, at, queue_emails, values_
 from models import CredentialGroup, FunnelCount, StatusCount, counting
 from models.credential import new_public_id
 from models.email_message import new_message_id, new_token
+from models.states import IssueState
 from models.status import email_status
 from models.types import UTCDateTime, utcnow
 
 GROUPS = CredentialGroup.__table__
-ISSUE_STATES = {"draft": "draft", "publish": "published", "schedule": "scheduled"}
+ISSUE_STATES = {"draft": IssueState.DRAFT, "publish": IssueState.PUBLISHED,
+                "schedule": IssueState.SCHEDULED}
 # A set of credentials to issue: what issue() reads, from staged rows or VALUES alike.
 ROW_COLUMNS = (sa.column("name", sa.String), sa.column("email", sa.String),
                sa.column("group_name", sa.String), sa.column("action", sa.String),
@@ -35,20 +37,6 @@ class NewCredential(NamedTuple):
     send_email: bool = True
 
 
-class Inputs(NamedTuple):
-    """A new credential's status inputs, for the one rule (models.status.email_status)."""
-
-    recipient_email: str | None
-    state: str | None = None
-    opened_at: datetime | None = None
-
-
-def new_status(has_address, queued):
-    """The status of a credential just issued: the one rule on its inputs."""
-    inputs = Inputs("address" if has_address else None, "queued" if queued else None)
-    return email_status(inputs, inputs if queued else None).value
-
-
 def issue(connection, org_id, user_id, rows, now=None):
     """Create a credential for each row of a set (ROW_COLUMNS), with its group when new and,
     when it is published with email to an address, its queued email; the statuses and the
@@ -56,9 +44,9 @@ def issue(connection, org_id, user_id, rows, now=None):
     counts {"issued", "queued"}."""
     now = now or utcnow()
     _add_groups(connection, org_id, rows, now)
-    queues = sa.and_(rows.c.action == "publish", rows.c.send_email)
-    status = sa.case((rows.c.email.is_(None), new_status(False, False)),
-                     (queues, new_status(True, True)), else_=new_status(True, False))
+    # Born without a message (the rule once per shape); a queued email's event moves it on.
+    status = sa.case((rows.c.email.is_(None), email_status(False, None, False).value),
+                     else_=email_status(True, None, False).value)
     issue_state = sa.case(*((rows.c.action == action, state)
                             for action, state in ISSUE_STATES.items()))
     connection.execute(sa.insert(CREDENTIALS).from_select(
@@ -72,19 +60,20 @@ def issue(connection, org_id, user_id, rows, now=None):
         .join_from(rows, GROUPS, sa.and_(GROUPS.c.org_id == org_id,
                                           GROUPS.c.name == rows.c.group_name))
         .order_by(rows.c.line)))
-    to_queue = (sa.select(*(rows.c[column.name] for column in QUEUE_COLUMNS))
-                .where(queues, rows.c.email.is_not(None)).subquery("to_queue"))
-    queue_emails(connection, to_queue, user_id, now)
     counts = dict(connection.execute(
         sa.select(status, sa.func.count()).select_from(rows).group_by(status)).all())
     StatusCount.apply(connection, Counter({(org_id, s): n for s, n in counts.items()}))
+    to_queue = (sa.select(*(rows.c[column.name] for column in QUEUE_COLUMNS))
+                .where(rows.c.action == "publish", rows.c.send_email, rows.c.email.is_not(None))
+                .subquery("to_queue"))
+    queued = queue_emails(connection, to_queue, user_id, now)
     per_group = connection.execute(
         sa.select(GROUPS.c.id, sa.func.count()).select_from(rows)
         .join(GROUPS, sa.and_(GROUPS.c.org_id == org_id, GROUPS.c.name == rows.c.group_name))
         .group_by(GROUPS.c.id))
     counting.add(connection, FunnelCount,
                  {(org_id, group_id, "credentials"): n for group_id, n in per_group})
-    return {"issued": sum(counts.values()), "queued": counts.get(new_status(True, True), 0)}
+    return {"issued": sum(counts.values()), "queued": queued}
 
 
 def _add_groups(connection, org_id, rows, now):
@@ -107,19 +96,12 @@ def staged(new_credentials):
     return values_cte(ROW_COLUMNS, rows, "new_credentials"), [row[7] for row in rows]
 
 
-class Issued(NamedTuple):
-    """What issue_new did: the new credentials' ids in their order, and emails queued."""
-
-    ids: list
-    queued: int
-
-
 def issue_new(connection, org_id, user_id, new_credentials, now=None):
-    """Issue NewCredentials (one or many) as one set."""
+    """Issue NewCredentials (one or many) as one set; return their ids in their order."""
     if not new_credentials:
-        return Issued([], 0)
+        return []
     rows, tokens = staged(new_credentials)
-    counts = issue(connection, org_id, user_id, rows, now)
+    issue(connection, org_id, user_id, rows, now)
     ids = dict(connection.execute(sa.select(CREDENTIALS.c.token, CREDENTIALS.c.id)
                                   .where(CREDENTIALS.c.token.in_(tokens))).all())
-    return Issued([ids[token] for token in tokens], counts["queued"])
+    return [ids[token] for token in tokens]

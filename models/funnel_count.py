@@ -3,8 +3,9 @@
 The Analytics page shows how many of a group's credentials reached each stage and the
 last 30 days' opens and views. Counting those from the credentials, messages and events
 on every request cost in proportion to the history (235 ms at 100,000 credentials); so
-every write that brings a credential to a stage for the first time, or writes an open or
-a view, adds to these counts in its own transaction, as status_count does for statuses.
+every event that brings a credential to a stage for the first time, or is an open or a
+view, adds to these counts in its own transaction (timeline.record calls these), as
+status_count does for statuses.
 """
 
 import functools
@@ -17,8 +18,6 @@ import sqlalchemy.orm as so
 from models import db
 from models.counting import add
 from models.credential import Credential
-from models.email_event import EmailEvent
-from models.email_message import EmailMessage
 
 # A credential reaches each stage once, when the stage's column on it is first stamped (a
 # resent or reopened email counts once). STAGES make the Analytics funnel; "viewed",
@@ -27,7 +26,6 @@ STAGES = ("sent", "opened", "viewed", "engaged")
 STAMPED = {"sent": "first_sent_at", "opened": "first_opened_at", "viewed": "viewed_at",
            "downloaded": "downloaded_at", "linkedin": "linkedin_clicked_at"}
 ENGAGED = ("downloaded", "linkedin")  # the first of these makes a credential "engaged"
-DAILY_KINDS = ("opened", "viewed")  # the events the chart counts per day
 
 
 class FunnelCount(db.Model):
@@ -55,8 +53,7 @@ class DailyCount(db.Model):
     n: so.Mapped[int] = so.mapped_column(default=0)
 
 
-CREDENTIALS, MESSAGES, EVENTS = (Credential.__table__, EmailMessage.__table__,
-                                 EmailEvent.__table__)
+CREDENTIALS = Credential.__table__
 # Which credentials count in each stage: the one rule for the counts, the repair and the
 # Credentials page's filters.
 REACHED = {"credentials": sa.true(),
@@ -97,17 +94,22 @@ def stamp(connection, stage, credential_ids, at):
     add(connection, FunnelCount, newly)
 
 
-_SHARE_VIEW = (sa.update(CREDENTIALS).where(CREDENTIALS.c.id == sa.bindparam("credential_id"))
-               .values(share_views=CREDENTIALS.c.share_views + 1)
-               .returning(CREDENTIALS.c.org_id, CREDENTIALS.c.group_id,
-                          CREDENTIALS.c.share_views))
+_SHARE_VIEWS = (sa.update(CREDENTIALS).where(CREDENTIALS.c.id == sa.bindparam("credential_id"))
+                .values(share_views=CREDENTIALS.c.share_views + sa.bindparam("views"))
+                .returning(CREDENTIALS.c.org_id, CREDENTIALS.c.group_id,
+                           CREDENTIALS.c.share_views))
 
 
-def share_viewed(connection, credential_id):
-    """Someone saw the credential's public page: one more view, the first counts "shared"."""
-    row = connection.execute(_SHARE_VIEW, {"credential_id": credential_id}).first()
-    if row is not None and row.share_views == 1:
-        add(connection, FunnelCount, {(row.org_id, row.group_id, "shared"): 1})
+def add_share_views(connection, views):
+    """Others saw these credentials' public pages ({credential id: views}); a credential
+    seen for the first time counts as "shared"."""
+    shared = Counter()
+    for credential_id, n in sorted(views.items()):
+        row = connection.execute(_SHARE_VIEWS, {"credential_id": credential_id,
+                                                "views": n}).first()
+        if row is not None and row.share_views == n:
+            shared[(row.org_id, row.group_id, "shared")] += 1
+    add(connection, FunnelCount, shared)
 
 
 def org_total(org_id, stage):
@@ -116,47 +118,7 @@ def org_total(org_id, stage):
                              .where(FunnelCount.org_id == org_id, FunnelCount.stage == stage))
 
 
-def count_days(connection, events, groups):
-    """Count the opened and viewed events among these timeline rows per day; groups:
-    {credential id: (org id, group id)} for their credentials."""
-    days = Counter()
-    for event in events:
-        if event["type"] in DAILY_KINDS:
-            org_id, group_id = groups[event["credential_id"]]
-            days[(org_id, event["at"].date(), group_id, event["type"])] += 1
-    add(connection, DailyCount, days)
-
-
-def rebuild(connection, org_id):
-    """Derive the organization's first-sent and first-opened times and its counts again from
-    the credentials, messages and events (a repair, and for bulk-loaded data; nothing calls
-    it in normal work)."""
-    def first(column):
-        return (sa.select(sa.func.min(column)).where(MESSAGES.c.credential_id == CREDENTIALS.c.id)
-                .scalar_subquery())
-
-    mine = CREDENTIALS.c.org_id == org_id
-    email_opened, viewed = first(MESSAGES.c.opened_at), CREDENTIALS.c.viewed_at
-    connection.execute(CREDENTIALS.update().where(mine).values(
-        first_sent_at=first(MESSAGES.c.sent_at),
-        # Following the link opens the email too, whether or not the image loaded.
-        first_opened_at=sa.case((viewed.is_(None), email_opened),
-                                (email_opened.is_(None), viewed),
-                                (viewed < email_opened, viewed), else_=email_opened)))
-    funnel, daily = FunnelCount.__table__, DailyCount.__table__
-    connection.execute(funnel.delete().where(funnel.c.org_id == org_id))
-    connection.execute(daily.delete().where(daily.c.org_id == org_id))
-    for stage, condition in REACHED.items():
-        connection.execute(funnel.insert().from_select(
-            ["org_id", "group_id", "stage", "n"],
-            sa.select(CREDENTIALS.c.org_id, CREDENTIALS.c.group_id, sa.literal(stage),
-                      sa.func.count()).where(mine, condition)
-            .group_by(CREDENTIALS.c.org_id, CREDENTIALS.c.group_id)))
-    day = sa.func.date(EVENTS.c.at)
-    connection.execute(daily.insert().from_select(
-        ["org_id", "day", "group_id", "kind", "n"],
-        sa.select(CREDENTIALS.c.org_id, day, CREDENTIALS.c.group_id, EVENTS.c.type,
-                  sa.func.count())
-        .join(CREDENTIALS, CREDENTIALS.c.id == EVENTS.c.credential_id)
-        .where(mine, EVENTS.c.type.in_(DAILY_KINDS))
-        .group_by(CREDENTIALS.c.org_id, day, CREDENTIALS.c.group_id, EVENTS.c.type)))
+def count_days(connection, events):
+    """Count events per UTC day: events are (org id, group id, time, kind)."""
+    add(connection, DailyCount, Counter((org_id, at.date(), group_id, kind)
+                                        for org_id, group_id, at, kind in events))

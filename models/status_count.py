@@ -2,8 +2,9 @@
 
 The Credentials page filters by status and shows the counts on every request; reading a
 stored column and six rows instead of deriving and counting the whole table keeps the
-page's cost to what it shows. Every write that changes a status input (the address, a
-new message, a message's state or first open) calls sync_statuses() in its transaction.
+page's cost to what it shows. Every event that changes a status input (the address, a
+new message, a message's state or first open) has them re-derived here, by the recorder
+(timeline.record), in its transaction.
 """
 
 from collections import Counter
@@ -15,7 +16,7 @@ from models import db
 from models.counting import add
 from models.credential import Credential
 from models.email_message import EmailMessage
-from models.status import EmailStatus, email_status
+from models.status import EmailStatus, email_status, status_sql
 
 
 class StatusCount(db.Model):
@@ -30,16 +31,6 @@ class StatusCount(db.Model):
     def apply(cls, connection, deltas):
         """Add {(org id, status): change} to the counts."""
         add(connection, cls, deltas)
-
-    @classmethod
-    def rebuild(cls, org_id):
-        """Recount from the stored statuses (a repair; nothing calls it in normal work)."""
-        db.session.execute(sa.delete(cls).where(cls.org_id == org_id))
-        db.session.execute(sa.insert(cls).from_select(
-            ["org_id", "status", "n"],
-            sa.select(Credential.org_id, Credential.email_status, sa.func.count())
-            .where(Credential.org_id == org_id)
-            .group_by(Credential.org_id, Credential.email_status)))
 
     @classmethod
     def for_org(cls, org_id):
@@ -72,12 +63,12 @@ _STORE = (sa.update(CREDENTIALS)
 def sync_statuses(connection, credential_ids):
     """Re-derive the stored status of these credentials and shift the counts to match.
 
-    The one place that changes a stored Credential.email_status; the rule itself is
-    models.status.email_status. Returns {credential id: status}.
+    With sync_newest, the one place that changes a stored Credential.email_status; the
+    rule itself is models.status.email_status. Returns {credential id: status}.
     """
     statuses, changed, deltas = {}, {}, Counter()
     for row in connection.execute(_INPUTS, {"ids": list(credential_ids)}):
-        status = email_status(row, row if row.state is not None else None).value
+        status = email_status(bool(row.recipient_email), row.state, row.opened_at is not None)
         if status != row.email_status:
             changed.setdefault(status, []).append(row.id)
             deltas[(row.org_id, row.email_status)] -= 1
@@ -87,3 +78,29 @@ def sync_statuses(connection, credential_ids):
         connection.execute(_STORE, {"ids": ids, "status": status})
     StatusCount.apply(connection, deltas)
     return statuses
+
+
+def sync_newest(connection, message_ids):
+    """Re-derive the stored status of the credentials whose newest messages these are (a
+    select of message ids: an import's emails, just queued) and shift the counts, in a few
+    statements however many there are."""
+    new = status_sql(CREDENTIALS.c.recipient_email.is_not(None), MESSAGES.c.state,
+                     MESSAGES.c.opened_at.is_not(None))
+    theirs = (sa.select(CREDENTIALS.c.id, CREDENTIALS.c.org_id, CREDENTIALS.c.email_status,
+                        new.label("new"))
+              .join(MESSAGES, MESSAGES.c.credential_id == CREDENTIALS.c.id)
+              .where(MESSAGES.c.id.in_(message_ids.correlate(None))).subquery())
+    deltas, changed = Counter(), set()
+    for org_id, old, status, n in connection.execute(
+            sa.select(theirs.c.org_id, theirs.c.email_status, theirs.c.new, sa.func.count())
+            .where(theirs.c.email_status != theirs.c.new)
+            .group_by(theirs.c.org_id, theirs.c.email_status, theirs.c.new)):
+        deltas[(org_id, old)] -= n
+        deltas[(org_id, status)] += n
+        changed.add(status)
+    for status in changed:  # one statement per new status, however many rows
+        connection.execute(sa.update(CREDENTIALS).where(CREDENTIALS.c.id.in_(
+            sa.select(theirs.c.id).where(theirs.c.new == status,
+                                         theirs.c.email_status != status)))
+            .values(email_status=status))
+    StatusCount.apply(connection, deltas)

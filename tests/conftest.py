@@ -17,9 +17,11 @@ from flask.testing import FlaskClient
 import issuing
 from accounts import create_user
 from app import create_app
-from models import ApiKey, Credential, EmailEvent, EmailMessage, db
+from models import ApiKey, Credential, CredentialGroup, EmailEvent, EmailMessage, StatusCount, db
+from models.status import email_status
 from models.status_count import sync_statuses
 from models.types import utcnow
+from timeline.webhooks import announce_test
 
 PASSWORD = "correct horse battery"
 
@@ -186,7 +188,7 @@ def issue(user, name="Jane Doe", email="jane@example.com", action="draft", group
     committed."""
     new = issuing.NewCredential(name, email, group, action, scheduled_at, send_email)
     (credential_id,) = issuing.issue_new(db.session.connection(), user.org_id, user.id,
-                                         [new]).ids
+                                         [new])
     db.session.commit()
     return db.session.get(Credential, credential_id)
 
@@ -204,6 +206,35 @@ def mark_latest(credential, state, opened=False, bounce_kind="hard", code="mailb
     sync_statuses(db.session.connection(), [credential.id])
     db.session.commit()
     return credential
+
+
+def derived_status(credential):
+    """The one rule applied to the credential as it stands (models.status.email_status)."""
+    latest = credential.latest_message
+    return email_status(bool(credential.recipient_email), latest.state if latest else None,
+                        bool(latest and latest.opened_at))
+
+
+def recount_statuses(org_id):
+    """Count the organization's stored statuses again from the credentials."""
+    db.session.execute(sa.delete(StatusCount).where(StatusCount.org_id == org_id))
+    db.session.execute(sa.insert(StatusCount).from_select(
+        ["org_id", "status", "n"],
+        sa.select(Credential.org_id, Credential.email_status, sa.func.count())
+        .where(Credential.org_id == org_id)
+        .group_by(Credential.org_id, Credential.email_status)))
+
+
+def new_group(org_id, name):
+    """A group of the organization with no credential yet (to be committed)."""
+    group = CredentialGroup(org_id=org_id, name=name)
+    db.session.add(group)
+    return group
+
+
+def queue_test(endpoint):
+    """A test event for the endpoint, as Settings → Webhooks queues it (to be committed)."""
+    announce_test(db.session.connection(), endpoint.id)
 
 
 def ago(minutes):

@@ -10,8 +10,9 @@ from conftest import issue, mark_latest
 
 import issuing
 import jobs
-from models import Credential, db, funnel_count
+from models import Credential, db
 from models.types import utcnow
+from timeline.recount import recount_funnel
 from views.queries import filtered, page_of
 
 
@@ -37,7 +38,7 @@ def engaged(issuer, rival):
     theirs.share_views = 1
     db.session.commit()
     for user in (issuer, rival):  # written around the write paths: counted by the repair
-        funnel_count.rebuild(db.session.connection(), user.org_id)
+        recount_funnel(db.session.connection(), user.org_id)
     db.session.commit()
     return people
 
@@ -96,7 +97,7 @@ def test_a_rare_filter_reads_its_own_index_once_statistics_are_gathered(app, iss
     """The hourly statistics job shows SQLite that a rare filter's partial index is small."""
     new = [issuing.NewCredential(f"R{n}", f"r{n}@x.org", "Course A", "draft", None, True)
            for n in range(300)]
-    ids = issuing.issue_new(db.session.connection(), issuer.org_id, issuer.id, new).ids
+    ids = issuing.issue_new(db.session.connection(), issuer.org_id, issuer.id, new)
     db.session.execute(sa.update(Credential).where(Credential.id.in_(ids[::100]))
                        .values(linkedin_clicked_at=utcnow()))
     db.session.commit()

@@ -5,7 +5,7 @@ from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
-from conftest import PASSWORD, make_app
+from conftest import PASSWORD, make_app, queue_test
 from standardwebhooks import Webhook
 from webhook_receiver import Receiver
 
@@ -13,7 +13,6 @@ from accounts import create_user
 from models import WebhookEndpoint, db
 from models.types import utcnow
 from outbound.deliver import deliver_due
-from outbound.events import queue_test
 
 PAGE = "/settings/webhooks/"
 
@@ -135,7 +134,7 @@ def test_a_failing_endpoint_says_when_it_is_tried_and_a_test_event_tries_it_now(
     db.session.add(endpoint)
     db.session.flush()
     for _ in range(2):
-        queue_test(db.session, endpoint)
+        queue_test(endpoint)
     db.session.commit()
     words = " ".join(client.get(PAGE).text.split())
     clock = endpoint.paused_until.strftime("%H:%M")

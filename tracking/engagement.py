@@ -6,9 +6,9 @@ from datetime import timedelta
 
 import sqlalchemy as sa
 
-from models import EmailEvent, EmailMessage, db, funnel_count, write_transaction
+import timeline
+from models import EmailMessage, db, write_transaction
 from models.types import utcnow
-from outbound import events as outbound_events
 from tracking.opens import PREFETCH_AGENT
 
 # Security gateways (Safe Links, Mimecast, Proofpoint…) fetch every link in an email
@@ -20,10 +20,6 @@ BOT_AGENT = re.compile(
     r"whatsapp|skype|embedly|curl|wget|python|java/|go-http|okhttp|libwww|httpclient|"
     r"axios|node-fetch|mimecast|proofpoint|barracuda|safelinks|symantec|trendmicro",
     re.IGNORECASE)
-MAX_EVENTS = 20  # per credential and kind: later ones are counted, not written to the timeline
-STAGES = {"downloaded": "downloaded", "linkedin_clicked": "linkedin"}  # models.funnel_count
-
-EVENTS = EmailEvent.__table__
 
 
 def is_automated(method, user_agent, accept_language, sent_at, now):
@@ -57,19 +53,8 @@ def person_checker(request):
 
 
 def record(credential_id, kind, agent):
-    """Write one engagement event (downloaded, linkedin_clicked, share_viewed) and its
-    stamp or count on the credential, in one short transaction."""
-    at = utcnow()
+    """Record one engagement event (an EventType: downloaded, linkedin_clicked,
+    share_viewed) in a short transaction of its own."""
     with write_transaction() as connection:
-        if kind == "share_viewed":
-            funnel_count.share_viewed(connection, credential_id)
-        else:
-            funnel_count.stamp(connection, STAGES[kind], [credential_id], at)
-        written = connection.scalar(
-            sa.select(sa.func.count()).select_from(EVENTS)
-            .where(EVENTS.c.credential_id == credential_id, EVENTS.c.type == kind))
-        if written < MAX_EVENTS:
-            event = {"credential_id": credential_id, "type": kind, "at": at,
-                     "data": {"agent": agent}, "email_message_id": None}
-            connection.execute(EVENTS.insert().values(event))
-            outbound_events.emit(connection, [event])  # credential.downloaded
+        timeline.record(connection, [timeline.Event(kind, credential_id, utcnow(),
+                                                    data={"agent": agent})])

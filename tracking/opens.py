@@ -6,15 +6,14 @@ from datetime import timedelta
 
 import sqlalchemy as sa
 
-from models import Credential, EmailEvent, EmailMessage, db, funnel_count, write_transaction
-from models.status_count import sync_statuses
+import timeline
+from models import Credential, EmailMessage, db, write_transaction
+from models.states import EventType, IssueState
 from models.types import utcnow
-from outbound import events as outbound_events
 
 # Apple Mail Privacy Protection fetches images on delivery, with a bare agent string.
 PREFETCH_AGENT = "Mozilla/5.0"
 PREFETCH_WINDOW = timedelta(minutes=2)
-MAX_OPEN_EVENTS = 20  # per message: later opens are counted, not written to the timeline
 
 FAMILIES = [  # (substring of the User-Agent, family shown in the timeline), first match wins
     ("GoogleImageProxy", "Gmail (Google image proxy)"), ("YahooMailProxy", "Yahoo Mail"),
@@ -38,60 +37,34 @@ def is_prefetch(user_agent, sent_at, now):
             and now - sent_at <= PREFETCH_WINDOW)
 
 
-MESSAGES, EVENTS, CREDENTIALS = EmailMessage.__table__, EmailEvent.__table__, Credential.__table__
+MESSAGES, CREDENTIALS = EmailMessage.__table__, Credential.__table__
 BY_TOKENS = (sa.select(MESSAGES.c.id, MESSAGES.c.token, MESSAGES.c.credential_id,
-                       MESSAGES.c.sent_at, MESSAGES.c.opened_at, MESSAGES.c.open_count,
-                       CREDENTIALS.c.org_id, CREDENTIALS.c.group_id)
-             .join(CREDENTIALS, CREDENTIALS.c.id == MESSAGES.c.credential_id)
+                       MESSAGES.c.sent_at)
              .where(MESSAGES.c.token.in_(sa.bindparam("tokens", expanding=True))))
-COUNT_OPENS = (sa.update(MESSAGES).where(MESSAGES.c.id == sa.bindparam("opened_id"))
-               .values(open_count=MESSAGES.c.open_count + sa.bindparam("opens"),
-                       opened_at=sa.func.coalesce(MESSAGES.c.opened_at, sa.bindparam("first"))))
 
 
 def record_opens(connection, hits):
-    """Write opens in the caller's transaction: hits are (token, user agent, time, via).
+    """Record opens in the caller's transaction: hits are (token, user agent, time, via).
 
     A person's open (or a followed link) makes the status opened; a privacy proxy's
     prefetch is only noted. Unknown tokens change nothing. Returns {token: message row}.
     """
     tokens = list({token for token, *_ in hits if token and len(token) <= 64})
     found = {row.token: row for row in connection.execute(BY_TOKENS, {"tokens": tokens})}
-    counts, events, opened, viewed = {}, [], set(), set()
+    events = []
     for token, user_agent, at, via in hits:
         message = found.get(token)
         if message is None:
             continue
-        event = {"credential_id": message.credential_id, "email_message_id": message.id,
-                 "at": at, "data": {"agent": agent_family(user_agent)}}
-        if via == "image" and is_prefetch(user_agent, message.sent_at, at):
-            events.append({**event, "type": "auto_opened"})
-            continue
-        opens, first = counts.get(message.id, (0, at))
-        counts[message.id] = (opens + 1, first)
-        if message.opened_at is None:
-            opened.add(message.credential_id)
         if via == "link":
-            events.append({**event, "type": "viewed"})
-            viewed.add(message.credential_id)
-        elif message.open_count + opens < MAX_OPEN_EVENTS:
-            events.append({**event, "type": "opened"})
-    if counts:
-        connection.execute(COUNT_OPENS, [{"opened_id": row_id, "opens": n, "first": first}
-                                         for row_id, (n, first) in counts.items()])
-    if events:
-        connection.execute(EVENTS.insert(), events)
-        outbound_events.emit(connection, events)
-    if opened:
-        sync_statuses(connection, opened)
-    # The first open and view of each credential are kept on it, and counted (a followed
-    # link opened the email too: it is in opened). The batch's first time stands for all.
-    if opened or viewed:
-        first = min(at for *_, at, _ in hits)
-        funnel_count.stamp(connection, "opened", opened, first)
-        funnel_count.stamp(connection, "viewed", viewed, first)
-    funnel_count.count_days(connection, events, {message.credential_id: (
-        message.org_id, message.group_id) for message in found.values()})
+            kind = EventType.VIEWED
+        elif is_prefetch(user_agent, message.sent_at, at):
+            kind = EventType.AUTO_OPENED
+        else:
+            kind = EventType.OPENED
+        events.append(timeline.Event(kind, message.credential_id, at, message.id,
+                                     data={"agent": agent_family(user_agent)}))
+    timeline.record(connection, events)
     return found
 
 
@@ -123,7 +96,7 @@ def _page_token(message_id):
     email to an address the credential no longer has."""
     return (sa.select(CREDENTIALS.c.token)
             .join(MESSAGES, MESSAGES.c.credential_id == CREDENTIALS.c.id)
-            .where(MESSAGES.c.id == message_id, CREDENTIALS.c.issue_state == "published",
+            .where(MESSAGES.c.id == message_id, CREDENTIALS.c.issue_state == IssueState.PUBLISHED,
                    sa.func.lower(CREDENTIALS.c.recipient_email)
                    == sa.func.lower(MESSAGES.c.to_address)))
 

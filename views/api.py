@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 import sqlalchemy as sa
 from flask import Blueprint, current_app, g, jsonify, request
 
+import analytics
 import issuing
 import jobs
 import validation
@@ -13,7 +14,6 @@ from extensions import limiter
 from models import ApiKey, Credential, CredentialGroup, db, write_lock
 from models.status import EmailStatus
 from models.words import ALREADY_PUBLISHED, RESEND_REFUSALS
-from tracking import analytics
 from validation import InvalidInput
 from views.errors import ApiError
 from views.queries import credential_or_404, page_of, status_counts
@@ -88,11 +88,9 @@ def validate_issue(item):
 
 def _issue(new_credentials):
     """Issue the valid credentials of a call as one set; return their ids."""
-    issued = issuing.issue_new(db.session.connection(), g.org_id, g.api_user.id,
-                               new_credentials)
-    db.session.commit()
-    jobs.wake_mail(issued.queued)
-    return issued.ids
+    ids = issuing.issue_new(db.session.connection(), g.org_id, g.api_user.id, new_credentials)
+    jobs.commit()
+    return ids
 
 
 def as_json(credential):
@@ -191,8 +189,7 @@ def publish(credential_id):
                        {"send_email": "send_email must be true or false."})
     if not issuing.publish(db.session.connection(), [credential.id], g.api_user.id, send_email):
         raise ApiError(409, ALREADY_PUBLISHED)
-    db.session.commit()
-    jobs.wake_mail()
+    jobs.commit()
     return jsonify(as_json(credential))
 
 
@@ -208,8 +205,7 @@ def resend(credential_id):
         raise ApiError(409, RESEND_REFUSALS[refusal][0])
     issuing.resend(db.session.connection(), [credential], g.api_user.id,
                    cause="forced" if force else None, force=force)
-    db.session.commit()
-    jobs.wake_mail()
+    jobs.commit()
     return jsonify(as_json(credential)), 202
 
 

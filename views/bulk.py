@@ -144,8 +144,7 @@ def resend():
     issuing.resend(db.session.connection(), eligible, current_user.id,
                    cause="nudge" if nudge else "bulk", reminder=nudge,
                    force=request.form.get("force") == "y")
-    db.session.commit()
-    jobs.wake_mail()
+    jobs.commit()
     message = f"Queued {len(eligible)} email{'s' if len(eligible) != 1 else ''}."
     if skipped:
         message += " " + _summary(skipped) + "."

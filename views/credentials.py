@@ -12,6 +12,7 @@ from extensions import htmx
 from forms import EmailForm, ResendForm, ScheduleForm
 from mailer import health
 from models import Credential, db
+from models.states import IssueState
 from models.status import EmailStatus
 from models.words import ALREADY_PUBLISHED, RESEND_REFUSALS
 from outbound import endpoints
@@ -100,9 +101,8 @@ def publish(credential_id):
     """Publish a draft or scheduled credential now, with its email choice."""
     credential = credential_or_404(current_user.org_id, credential_id)
     published = issuing.publish(db.session.connection(), [credential.id], current_user.id)
-    db.session.commit()
+    jobs.commit()
     if published:
-        jobs.wake_mail()
         message = (f"Published the credential of {credential.recipient_name}.", "message")
     else:
         message = (ALREADY_PUBLISHED, "error")
@@ -116,7 +116,7 @@ def publish(credential_id):
 def schedule(credential_id):
     """Pick the time a draft or scheduled credential gets published."""
     credential = credential_or_404(current_user.org_id, credential_id)
-    if credential.issue_state == "published":
+    if credential.issue_state == IssueState.PUBLISHED:
         flash("That credential is already published.", "error")
         return redirect(url_for("credentials.index"))
     form = ScheduleForm(send_email=credential.send_email)
@@ -191,6 +191,5 @@ def resend(credential_id):
         return _detail(credential, 409, error=RESEND_REFUSALS[refusal][0])
     issuing.resend(db.session.connection(), [credential], current_user.id,
                    cause="forced" if form.force.data else None, force=form.force.data)
-    db.session.commit()
-    jobs.wake_mail()
+    jobs.commit()
     return _detail(credential, message="Queued a new email.")

@@ -22,7 +22,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 import jobs
 from forms import ImportIssueForm, ImportMappingForm, ImportUploadForm
 from importer import files, mapping
-from importer.check import apply_fixes, folder, remove_file
+from importer.check import apply_fixes, drop_rows, folder, remove_file
 from models import CredentialGroup, ImportJob, ImportRow, db
 from views.errors import json_error, wants_json
 from views.export import csv_response
@@ -101,9 +101,7 @@ def upload():
     job = ImportJob(org_id=current_user.org_id, user_id=current_user.id, filename=filename,
                     stored_as=stored_as, **fields)
     db.session.add(job)
-    db.session.commit()
-    if job.state == "reading":
-        jobs.wake_imports()
+    jobs.commit()
     return redirect(url_for(".show", import_id=job.id))
 
 
@@ -218,8 +216,7 @@ def save_mapping(import_id):
         return render_template("imports/show.html", job=job, form=form), 422
     job.start_check(form.column(form.name_col), form.column(form.email_col),
                     form.column(form.group_col), form.group_name or None)
-    db.session.commit()
-    jobs.wake_imports()
+    jobs.commit()
     return redirect(url_for(".show", import_id=job.id))
 
 
@@ -228,7 +225,7 @@ def save_mapping(import_id):
 def remap(import_id):
     """Back to the mapping (the checked rows are dropped; the file is read again)."""
     job = import_ready_for(import_id, "mapping")
-    db.session.execute(sa.delete(ImportRow).where(ImportRow.import_id == job.id))
+    drop_rows(job.id)
     job.back_to_mapping()
     db.session.commit()
     return redirect(url_for(".show", import_id=job.id))
@@ -263,8 +260,7 @@ def issue(import_id):
     job.start_issuing(form.action.data,
                       form.scheduled_at.data if form.action.data == "schedule" else None,
                       form.send_email.data)
-    db.session.commit()
-    jobs.wake_imports()
+    jobs.commit()
     return redirect(url_for(".show", import_id=job.id))
 
 
@@ -277,7 +273,7 @@ def discard(import_id):
         flash("The import is being worked on; wait for this step to finish.", "error")
         return redirect(url_for(".show", import_id=job.id))
     remove_file(job.stored_as)
-    db.session.execute(sa.delete(ImportRow).where(ImportRow.import_id == job.id))
+    drop_rows(job.id)
     db.session.delete(job)
     db.session.commit()
     flash(f"Removed the import of {job.filename}.")

@@ -23,10 +23,9 @@ def new():
         credential = issuing.NewCredential(
             form.recipient_name.data, form.recipient_email.data, form.group_name,
             form.action.data, form.scheduled_at.data, form.send_email.data)
-        issued = issuing.issue_new(db.session.connection(), current_user.org_id,
-                                   current_user.id, [credential])
-        db.session.commit()
-        jobs.wake_mail(issued.queued)
+        issuing.issue_new(db.session.connection(), current_user.org_id, current_user.id,
+                          [credential])
+        jobs.commit()
         flash(f"{DONE[credential.action]} {credential.name}.")
         return redirect(url_for("credentials.index"))
     suggestion = suggest_address(form.recipient_email.data) if form.recipient_email.data else None

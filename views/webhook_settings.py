@@ -7,9 +7,9 @@ from flask_login import current_user, login_required
 
 import jobs
 from models import WebhookAttempt, db
-from models.webhook import EVENT_TYPES
 from outbound import endpoints
-from outbound.events import queue_test
+from timeline.rules import WEBHOOK_EVENTS
+from timeline.webhooks import announce_test
 
 bp = Blueprint("webhook_settings", __name__, url_prefix="/settings/webhooks")
 NO_STORE = {"Cache-Control": "no-store"}  # a new secret must not stay in a cache
@@ -24,7 +24,7 @@ def _page(status=200, **extra):
         .order_by(WebhookAttempt.id.desc()).limit(RECENT)
         .options(sa.orm.joinedload(WebhookAttempt.message))).all() for hook in hooks}
     view = {"endpoints": hooks, "tries": tries, "waiting": endpoints.waiting(hooks),
-            "event_types": EVENT_TYPES, "new": None, "errors": {}, "url": "", "chosen": ["*"],
+            "event_types": WEBHOOK_EVENTS, "new": None, "errors": {}, "url": "", "chosen": ["*"],
             **extra}
     return render_template("settings/webhooks.html", **view), status, NO_STORE
 
@@ -72,10 +72,9 @@ def delete(endpoint_id):
 def test(endpoint_id):
     """Queue a test event for the workers (never sent inside this request)."""
     endpoint = _endpoint_or_404(endpoint_id)
-    queue_test(db.session, endpoint)
+    announce_test(db.session.connection(), endpoint.id)
     endpoint.paused_until = None  # a failing endpoint is tried at once: perhaps it is mended
-    db.session.commit()
-    jobs.wake_webhooks()
+    jobs.commit()
     flash("Test event queued: its delivery shows below in a few seconds"
           + (" once the endpoint is switched on again." if endpoint.disabled_at else "."))
     return redirect(url_for("webhook_settings.index", _anchor=f"endpoint-{endpoint.id}"))
@@ -86,8 +85,7 @@ def test(endpoint_id):
 def enable(endpoint_id):
     """Switch an endpoint on again after it was switched off for failing."""
     endpoint = _endpoint_or_404(endpoint_id)
-    endpoint.disabled_at = endpoint.failing_since = endpoint.paused_until = None
-    db.session.commit()
-    jobs.wake_webhooks()
+    endpoint.switch_on()
+    jobs.commit()
     flash(f"Webhook endpoint {endpoint.url} is on again: its waiting events go out now.")
     return redirect(url_for("webhook_settings.index", _anchor=f"endpoint-{endpoint.id}"))

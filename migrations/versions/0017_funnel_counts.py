@@ -46,10 +46,10 @@ def upgrade():
     )
     # Count what happened before this revision, with the repair's derivation (the tables
     # it touches are the ones created or altered up to here).
-    from models.funnel_count import rebuild
+    from timeline.recount import recount_funnel
     connection = op.get_bind()
     for org_id in connection.execute(sa.text('SELECT id FROM organizations')).scalars():
-        rebuild(connection, org_id)
+        recount_funnel(connection, org_id)
 
 
 def downgrade():

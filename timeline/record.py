@@ -1,0 +1,164 @@
+"""The one door for every event of a credential: record() writes the events and everything
+each implies by timeline.rules, in the caller's transaction, so a writer cannot forget a
+step: the timeline rows, the email's open count, first-time stamps with the funnel and
+daily counts, the public page's views, suppressed addresses, the stored email status with
+its counts, the outbound webhook messages, and the background work to start once the
+caller commits.
+
+The writer changes only what is its own (a queue row's state, a credential's address),
+then records the events that change made.
+"""
+
+from collections import Counter
+from datetime import datetime
+from typing import NamedTuple
+
+import sqlalchemy as sa
+
+import work
+from models import Credential, EmailEvent, EmailMessage, Suppression, funnel_count
+from models.states import EventType
+from models.status_count import sync_newest, sync_statuses
+from timeline import webhooks
+from timeline.rules import RULES, Rule
+
+CREDENTIALS, MESSAGES, EVENTS = Credential.__table__, EmailMessage.__table__, EmailEvent.__table__
+INSERT = sa.insert(EVENTS)
+COUNT_OPENS = (sa.update(MESSAGES).where(MESSAGES.c.id == sa.bindparam("opened_id"))
+               .values(open_count=MESSAGES.c.open_count + sa.bindparam("opens"),
+                       opened_at=sa.func.coalesce(MESSAGES.c.opened_at, sa.bindparam("first"))))
+
+
+class Event(NamedTuple):
+    """One thing that happened to a credential (or to one of its emails)."""
+
+    type: EventType
+    credential_id: int
+    at: datetime
+    email_message_id: int | None = None
+    code: str | None = None  # why: a models.words reason or resend cause
+    data: dict | None = None  # what came from outside with it (models.words.event_detail)
+    user_id: int | None = None  # the issuer who caused it
+
+
+def record(connection, events):
+    """Write events (in timeline order) and all they imply, in the caller's transaction."""
+    events = list(events)
+    if not events:
+        return
+    kept = _within_caps(connection, events)
+    if kept:  # one row as a plain INSERT: psycopg's executemany costs a pipeline round for it
+        rows = [event._asdict() for event in kept]
+        connection.execute(INSERT, rows[0] if len(rows) == 1 else rows)
+    owners = _Owners(connection)
+    _count_opens(connection, [e for e in events if RULES[e.type].opens_email])
+    views = Counter(e.credential_id for e in events if RULES[e.type].share_view)
+    funnel_count.add_share_views(connection, views)
+    for stage in dict.fromkeys(stage for e in events for stage in RULES[e.type].stamps):
+        reached = [e for e in events if stage in RULES[e.type].stamps]
+        # The batch's first time stands for all of it.
+        funnel_count.stamp(connection, stage, {e.credential_id for e in reached},
+                           min(e.at for e in reached))
+    # In any order: a complaint outranks a bounce of the same address either way.
+    for reason in {RULES[e.type].suppresses for e in events} - {None}:
+        Suppression.add(connection, reason, {e.email_message_id for e in events
+                                             if RULES[e.type].suppresses == reason})
+    settled = {e.credential_id for e in events if RULES[e.type].status}
+    if settled:
+        sync_statuses(connection, settled)
+    daily = [e for e in kept if RULES[e.type].per_day]
+    if daily:
+        groups = owners.groups({e.credential_id for e in daily})
+        funnel_count.count_days(connection, [(*groups[e.credential_id], e.at, e.type)
+                                             for e in daily])
+    webhooks.announce(connection, [(RULES[e.type].webhook, e) for e in kept
+                                   if RULES[e.type].webhook],
+                      lambda: owners.orgs({e.credential_id for e in kept}))
+    for job in {RULES[e.type].wakes for e in events} - {None}:
+        work.note(job)
+
+
+def record_each(connection, kind, messages, at, user_id=None):
+    """Write an event of kind for each message of a set (a select of message ids, each the
+    newest of its credential: an import's 100,000 queued emails), set-based: a few
+    statements however many; return how many. Kinds that imply more than the status and
+    a job to wake go through record(), one event at a time."""
+    rule = RULES[kind]
+    if rule._replace(status=False, wakes=None) != Rule():
+        raise ValueError(f"{kind} events are recorded one by one (timeline.record)")
+    messages = messages.correlate(None)  # a set of its own, not rows of the statement around it
+    written = connection.execute(sa.insert(EVENTS).from_select(
+        ["credential_id", "email_message_id", "user_id", "type", "at"],
+        sa.select(MESSAGES.c.credential_id, MESSAGES.c.id, sa.literal(user_id, sa.Integer),
+                  sa.literal(str(kind)), sa.literal(at, EVENTS.c.at.type))
+        .where(MESSAGES.c.id.in_(messages)).order_by(MESSAGES.c.id))
+        .execution_options(preserve_rowcount=True)).rowcount  # kept for an INSERT too
+    if rule.status:
+        sync_newest(connection, messages)
+    if rule.wakes and written:
+        work.note(rule.wakes)
+    return written
+
+
+def _within_caps(connection, events):
+    """The events that get a timeline row: an event type with a cap keeps that many rows
+    per email (per credential for events without one); later ones only count."""
+    capped = [e for e in events if RULES[e.type].cap]
+    if not capped:
+        return events
+    seen = Counter()
+    for scope, column in (("email", EVENTS.c.email_message_id),
+                          ("credential", EVENTS.c.credential_id)):
+        ids = {_scope(e)[1] for e in capped if _scope(e)[0] == scope}
+        if ids:
+            seen.update({(scope, key, kind): n for key, kind, n in connection.execute(
+                sa.select(column, EVENTS.c.type, sa.func.count())
+                .where(column.in_(ids), EVENTS.c.type.in_({e.type for e in capped}))
+                .group_by(column, EVENTS.c.type))})
+    kept = []
+    for event in events:
+        if RULES[event.type].cap:
+            seen[(*_scope(event), event.type)] += 1
+            if seen[(*_scope(event), event.type)] > RULES[event.type].cap:
+                continue
+        kept.append(event)
+    return kept
+
+
+def _scope(event):
+    """What an event's cap counts within: its email, or else its credential."""
+    if event.email_message_id:
+        return "email", event.email_message_id
+    return "credential", event.credential_id
+
+
+def _count_opens(connection, opens):
+    """One more open of each event's email; the first open's time is kept on the email."""
+    counts = {}
+    for event in opens:
+        n, first = counts.get(event.email_message_id, (0, event.at))
+        counts[event.email_message_id] = (n + 1, min(first, event.at))
+    if counts:
+        connection.execute(COUNT_OPENS, [{"opened_id": row_id, "opens": n, "first": first}
+                                         for row_id, (n, first) in counts.items()])
+
+
+class _Owners:
+    """The organization and group of credentials, read once if anything needs them."""
+
+    def __init__(self, connection):
+        self.connection, self.found = connection, {}
+
+    def groups(self, credential_ids):
+        """{credential id: (org id, group id)}."""
+        missing = set(credential_ids) - self.found.keys()
+        if missing:
+            rows = self.connection.execute(
+                sa.select(CREDENTIALS.c.id, CREDENTIALS.c.org_id, CREDENTIALS.c.group_id)
+                .where(CREDENTIALS.c.id.in_(missing)))
+            self.found.update({row.id: (row.org_id, row.group_id) for row in rows})
+        return self.found
+
+    def orgs(self, credential_ids):
+        """{credential id: org id}."""
+        return {key: org_id for key, (org_id, _) in self.groups(credential_ids).items()}

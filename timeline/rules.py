@@ -1,0 +1,53 @@
+"""What each event of a credential implies: one entry per event type (models.states.EventType).
+
+timeline.record writes these for every event it is given; a new event type is a new entry.
+"""
+
+from typing import NamedTuple
+
+import work
+from models.states import EventType, SuppressionReason
+
+
+class Rule(NamedTuple):
+    """What an event writes besides its timeline row."""
+
+    status: bool = False  # re-derive the credential's email status (and the counts)
+    stamps: tuple = ()  # funnel stages first reached (models.funnel_count.STAMPED)
+    opens_email: bool = False  # one more open of its email, the first sets opened_at
+    share_view: bool = False  # one more view of the public page (the first: "shared")
+    per_day: bool = False  # counted per day for the Analytics chart
+    suppresses: SuppressionReason | None = None  # the address is not mailed again
+    webhook: str | None = None  # the outbound webhook event announcing it
+    cap: int | None = None  # rows kept per email (or per credential); the rest only count
+    wakes: str | None = None  # the background job that has work once it is committed
+
+
+RULES = {
+    EventType.QUEUED: Rule(status=True, wakes=work.MAIL),
+    EventType.SENT: Rule(status=True, stamps=("sent",), webhook="email.sent"),
+    EventType.DEFERRED: Rule(webhook="email.deferred"),
+    # Only a hard bounce about the address suppresses it (models.Suppression.add).
+    EventType.BOUNCED: Rule(status=True, suppresses=SuppressionReason.BOUNCED,
+                            webhook="email.bounced"),
+    EventType.DELIVERED: Rule(),
+    EventType.OPENED: Rule(opens_email=True, status=True, stamps=("opened",), per_day=True,
+                           webhook="email.opened", cap=20),
+    EventType.AUTO_OPENED: Rule(),  # a privacy proxy's prefetch: noted, counts as nothing
+    EventType.COMPLAINED: Rule(suppresses=SuppressionReason.COMPLAINED,
+                               webhook="email.complained"),
+    # Following the link opens the email too, whether or not its image loaded.
+    EventType.VIEWED: Rule(opens_email=True, status=True, stamps=("opened", "viewed"),
+                           per_day=True, webhook="credential.viewed"),
+    EventType.DOWNLOADED: Rule(stamps=("downloaded",), webhook="credential.downloaded",
+                               cap=20),
+    EventType.LINKEDIN_CLICKED: Rule(stamps=("linkedin",), cap=20),
+    EventType.SHARE_VIEWED: Rule(share_view=True, cap=20),
+    EventType.ADDRESS_CHANGED: Rule(status=True),
+    EventType.RESENT: Rule(),  # its "queued" event follows
+}
+
+# The webhook event types an endpoint can subscribe to, in the order Settings lists them.
+WEBHOOK_EVENTS = tuple(rule.webhook for rule in RULES.values() if rule.webhook)
+# The event types the Analytics chart counts per day.
+PER_DAY = tuple(kind for kind, rule in RULES.items() if rule.per_day)
