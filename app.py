@@ -245,29 +245,31 @@ def create_app(test_config=None):
         imports,
         issuing,
         outbox,
+        provider_events,
         settings,
         tracking,
         webhook_settings,
-        webhooks,
     )
 
     for module in (errors, auth, credentials, bulk, export, issuing, imports, help, api,
-                   api_webhooks, tracking, outbox, settings, webhooks, health, apikeys,
+                   api_webhooks, tracking, outbox, settings, provider_events, health, apikeys,
                    webhook_settings, analytics):
         app.register_blueprint(module.bp)
-    # The API authenticates with bearer keys, the webhooks with their providers' signatures.
-    csrf.exempt(api.bp)
-    csrf.exempt(api_webhooks.bp)
-    csrf.exempt(webhooks.bp)
+    # Areas that authenticate each request themselves, not with the session's cookie: the
+    # API with bearer keys, provider events with their providers' signatures. No CSRF token;
+    # the API locks once a key is checked, provider events write in transactions of their
+    # own after their signatures.
+    self_authenticated = {api.bp.name, api_webhooks.bp.name, provider_events.bp.name}
+    for name in self_authenticated:
+        csrf.exempt(app.blueprints[name])
 
     @app.before_request
     def take_write_lock_for_changes():
         # An issuer's change reads, then writes: on SQLite, lock first so it cannot fail
         # half-way. Only once logged in: a stranger's request (a login attempt, a forged
-        # form) must not queue behind writers or make them wait. The API locks once a key
-        # is checked; webhooks write in transactions of their own after their signatures.
+        # form) must not queue behind writers or make them wait.
         if (request.method not in ("GET", "HEAD", "OPTIONS")
-                and request.blueprint not in ("webhooks", "api", "api_webhooks")
+                and request.blueprint not in self_authenticated
                 and current_user.is_authenticated):
             db.session.rollback()  # end the read that loaded the user; begin with the lock
             write_lock()

@@ -4,7 +4,7 @@ automatic reminders, the daily limit."""
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
-from bounces import webhooks
+from bounces import provider_events
 from extensions import limiter
 from forms import RemindersForm, SenderForm
 from mailer import quota, sender_domains
@@ -67,8 +67,8 @@ def check_sender_domain():
 
 
 def intake():
-    """How bounces come back here: the envelope sender, the mailbox, each webhook, with
-    when each last worked (deployment-wide settings, shown to every issuer)."""
+    """How bounces come back here: the envelope sender, the mailbox, each provider's events,
+    with when each last worked (deployment-wide settings, shown to every issuer)."""
     config = current_app.config
     statuses = IntakeStatus.all()
     base = config["PUBLIC_BASE_URL"]
@@ -80,14 +80,14 @@ def intake():
                     "user": config["BOUNCE_IMAP_USER"], "folder": config["BOUNCE_IMAP_FOLDER"],
                     "every": config["BOUNCE_POLL_SECONDS"], "status": statuses.get("mailbox")},
         "files": statuses.get("file"),
-        "webhooks": [{"provider": provider, "name": name, "url": f"{base}/webhooks/{provider}",
-                      "on": webhooks.enabled(provider), "status": statuses.get(provider),
-                      "setting": setting}
-                     for provider, name, setting in WEBHOOKS],
+        "providers": [{"provider": provider, "name": name, "url": f"{base}/webhooks/{provider}",
+                       "on": provider_events.enabled(provider), "status": statuses.get(provider),
+                       "setting": setting}
+                      for provider, name, setting in PROVIDERS],
     }
 
 
-WEBHOOKS = [  # (provider, name, the setting that switches it on)
+PROVIDERS = [  # (provider, name, the setting that switches it on)
     ("sendgrid", "SendGrid", "SENDGRID_WEBHOOK_PUBLIC_KEY"),
     ("mailgun", "Mailgun", "MAILGUN_WEBHOOK_SIGNING_KEY"),
     ("postmark", "Postmark", "POSTMARK_WEBHOOK_USER and POSTMARK_WEBHOOK_PASSWORD"),

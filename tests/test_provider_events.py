@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.x509.oid import NameOID
 
 from accounts import create_user
-from bounces import webhooks
+from bounces import provider_events
 from models import Suppression, db
 
 SIGNING_KEY = "key-3ax6xnjp29jd6fds4gc373sgvjxteol0"
@@ -241,7 +241,7 @@ SNS_KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
 @pytest.fixture
 def sns_certificate(monkeypatch):
     """Our own certificate, handed to the verifier where the fetch would put SNS's."""
-    monkeypatch.setitem(webhooks.SNS_CERTIFICATES, CERT_URL,
+    monkeypatch.setitem(provider_events.SNS_CERTIFICATES, CERT_URL,
                         _certificate(SNS_KEY).public_bytes(serialization.Encoding.PEM))
 
 
@@ -250,7 +250,7 @@ def sns(client, body, version="1", key=SNS_KEY, cert_url=CERT_URL, at=None):
             "TopicArn": "arn:aws:sns:us-east-1:123456789012:ses-bounces",
             "Timestamp": (at or datetime.now(UTC)).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z",
             "SignatureVersion": version, "SigningCertURL": cert_url, **body}
-    fields = webhooks.SIGNED_FIELDS[body["Type"]]
+    fields = provider_events.SIGNED_FIELDS[body["Type"]]
     text = "".join(f"{name}\n{body[name]}\n" for name in fields if name in body)
     algorithm = hashes.SHA1() if version == "1" else hashes.SHA256()
     body["Signature"] = base64.b64encode(
@@ -289,7 +289,7 @@ def test_ses_bounce_through_sns(hooks, delivered, sns_certificate, version):
 
 def test_ses_subscription_is_confirmed(hooks, sns_certificate, monkeypatch):
     fetched = []
-    monkeypatch.setattr(webhooks, "fetch", fetched.append)
+    monkeypatch.setattr(provider_events, "fetch", fetched.append)
     subscribe = ("https://sns.us-east-1.amazonaws.com/?Action=ConfirmSubscription&TopicArn="
                  "arn:aws:sns:us-east-1:123456789012:ses-bounces&Token=2336412f37")
     response = sns(hooks.test_client(), {
@@ -325,16 +325,16 @@ def test_the_real_fetch_takes_only_sns_https_urls_and_caches(hooks, monkeypatch)
         opened.append(url)
         return io.BytesIO(pem)
 
-    monkeypatch.setattr(webhooks.urllib.request, "urlopen", urlopen)
-    monkeypatch.setattr(webhooks, "SNS_CERTIFICATES", {})
+    monkeypatch.setattr(provider_events.urllib.request, "urlopen", urlopen)
+    monkeypatch.setattr(provider_events, "SNS_CERTIFICATES", {})
     url = "https://sns.eu-west-1.amazonaws.com/SimpleNotificationService-abc.pem"
     for _ in range(3):
-        webhooks.sns_certificate(url)
+        provider_events.sns_certificate(url)
     assert opened == [url]
     for bad in ["http://sns.eu-west-1.amazonaws.com/x.pem", "https://example.com/x.pem",
                 "https://sns.eu-west-1.amazonaws.com:8443/x.pem", "file:///etc/passwd"]:
-        with pytest.raises(webhooks.Refused):
-            webhooks.sns_certificate(bad)
+        with pytest.raises(provider_events.Refused):
+            provider_events.sns_certificate(bad)
     assert opened == [url]
 
 

@@ -1,5 +1,6 @@
-"""Provider webhooks: each request verified as its provider documents it, then turned into
-findings (bounces.reports.Finding) that bounces.apply applies once.
+"""Provider events (the mail providers' webhooks): each request verified as its provider
+documents it, then turned into findings (bounces.reports.Finding) that bounces.apply
+applies once.
 
 SendGrid signs with ECDSA (P-256, SHA-256), Mailgun with HMAC-SHA256, Postmark uses HTTP
 Basic auth, Amazon SES posts through SNS, which signs with the RSA key of a certificate it
