@@ -25,14 +25,5 @@ class CredentialGroup(db.Model):
             sa.select(cls).where(cls.org_id == org_id).order_by(cls.name)
         ).all()
 
-    @classmethod
-    def get_or_create(cls, org_id, name):
-        """The organization's group with this name, created if new."""
-        group = db.session.scalar(sa.select(cls).filter_by(org_id=org_id, name=name))
-        if group is None:
-            group = cls(org_id=org_id, name=name)
-            db.session.add(group)
-        return group
-
     def __repr__(self):
         return f"<CredentialGroup {self.id} {self.name!r}>"

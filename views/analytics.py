@@ -3,7 +3,7 @@
 from flask import Blueprint, render_template
 from flask_login import current_user, login_required
 
-from tracking import analytics
+import analytics
 
 bp = Blueprint("analytics", __name__)
 # The chart's drawing area, in SVG user units (the SVG scales to the page's width).

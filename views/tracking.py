@@ -17,10 +17,12 @@ from flask import (
 )
 from werkzeug.utils import secure_filename
 
+import certificate
 from extensions import limiter
 from headers import no_store
 from models import Credential, db
-from tracking import certificate, engagement, opens
+from models.states import EventType, IssueState
+from tracking import engagement, opens
 
 bp = Blueprint("tracking", __name__)
 # Generous: a privacy proxy fetches many recipients' images from a few addresses.
@@ -61,7 +63,7 @@ def _published(column, value):
     found = None
     if value and len(value) <= 64:
         found = db.session.scalar(sa.select(Credential).where(
-            column == value, Credential.issue_state == "published"))
+            column == value, Credential.issue_state == IssueState.PUBLISHED))
     if found is None:
         abort(404)
     return found
@@ -96,7 +98,7 @@ def download(token):
     """The certificate as a PDF, counted as a download."""
     found = _published(Credential.token, token)
     body = certificate.pdf(found)
-    _engaged(found, "downloaded")
+    _engaged(found, EventType.DOWNLOADED)
     return send_file(io.BytesIO(body), mimetype="application/pdf", as_attachment=True,
                      download_name=f"{secure_filename(found.group.name) or 'credential'}.pdf")
 
@@ -106,7 +108,7 @@ def download(token):
 def linkedin(token):
     """Our own step on the way to LinkedIn's add-to-profile form, to count the click."""
     found = _published(Credential.token, token)
-    _engaged(found, "linkedin_clicked")
+    _engaged(found, EventType.LINKEDIN_CLICKED)
     return redirect(certificate.linkedin_url(found))
 
 
@@ -115,6 +117,6 @@ def public(public_id):
     """The public verification page: the credential, nothing of its tracking."""
     found = _published(Credential.public_id, public_id)
     if OWN_PAGE_COOKIE not in request.cookies:
-        _engaged(found, "share_viewed", since_delivery=False)
+        _engaged(found, EventType.SHARE_VIEWED, since_delivery=False)
     return render_template("tracking/public.html", credential=found,
                            public_url=certificate.public_url(found))

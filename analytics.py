@@ -7,8 +7,9 @@ from datetime import timedelta
 import sqlalchemy as sa
 
 from models import CredentialGroup, DailyCount, FunnelCount, db
-from models.funnel_count import DAILY_KINDS, STAGES
+from models.funnel_count import STAGES
 from models.types import utcnow
+from timeline.rules import PER_DAY
 
 STAGE_LABELS = {"sent": "Sent", "opened": "Opened", "viewed": "Viewed",
                 "engaged": "Downloaded or LinkedIn"}
@@ -68,5 +69,5 @@ def daily(org_id, group_id=None, days=DAYS):
         query = query.where(DailyCount.group_id == group_id)
     counts = {(day, kind): int(n) for day, kind, n in db.session.execute(query)}
     dates = [first + timedelta(days=n) for n in range(days)]
-    return [(date, {kind: counts.get((date, kind), 0) for kind in DAILY_KINDS})
+    return [(date, {kind: counts.get((date, kind), 0) for kind in PER_DAY})
             for date in dates]
