@@ -23,11 +23,11 @@ from pathlib import Path
 import sqlalchemy as sa
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
-import bounce_samples as samples  # noqa: E402
+from common import sized  # noqa: E402
 
 import issuing  # noqa: E402
+import samples  # noqa: E402
 from accounts import create_user  # noqa: E402
 from app import create_app  # noqa: E402
 from bounces.mailbox import import_files, mails_in  # noqa: E402
@@ -54,7 +54,7 @@ def setup(count):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("url", nargs="?")
-    parser.add_argument("--reports", type=int, default=10_000)
+    parser.add_argument("--reports", type=int, default=sized(10_000, 100))
     args = parser.parse_args()
     url = args.url and args.url.replace("postgresql://", "postgresql+psycopg://")
     with tempfile.TemporaryDirectory() as folder:

@@ -21,8 +21,9 @@ the bench.
 
 Baselines, in the same run, each on its own fresh schema of the same database:
   executemany, credentials: a plain program reads the same CSV with csv.reader into a
-    list (a new token per row, no checks) and inserts the ROWS credentials, same columns,
-    with one DBAPI executemany and one commit. This is the ratio the bench reports.
+    list (a new token and public id per row, no checks) and inserts the ROWS credentials,
+    same columns, with one DBAPI executemany and one commit. This is the ratio the bench
+    reports.
   executemany, all three: the same plus the queued messages and their events (explicit
     ids, one executemany per table, one commit): the rows the import leaves behind, so the
     difference to the import is the checks and the staging in import_rows.
@@ -61,10 +62,11 @@ import sqlalchemy as sa
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from common import sized  # noqa: E402
+
 from accounts import create_user  # noqa: E402
 from app import create_app  # noqa: E402
 from importer import files, mapping  # noqa: E402
-from issuing.new import new_status  # noqa: E402
 from jobs import run_import_job  # noqa: E402
 from models import (  # noqa: E402
     Credential,
@@ -75,7 +77,10 @@ from models import (  # noqa: E402
     ImportRow,
     db,
 )
+from models.credential import new_public_id  # noqa: E402
 from models.email_message import new_message_id, new_token  # noqa: E402
+from models.states import MessageState  # noqa: E402
+from models.status import email_status  # noqa: E402
 from models.types import utcnow  # noqa: E402
 
 MEMORY_SMALL = 20_000
@@ -90,8 +95,8 @@ LAST = ["Smith", "Johnson", "Williams", "Brown", "Jones", "Garcia", "Miller", "D
         "Rodriguez", "Martinez", "Hernández", "Lopez", "Müller", "Schmidt", "Dubois", "Rossi",
         "O'Brien", "Nakamura", "Kowalski", "Van der Berg", "Andersson", "Novák", "Singh",
         "Okafor", "Papadopoulos", "Da Silva", "Kim", "Chen", "Ivanova", "MacDonald"]
-# The status a published credential with a queued message has (as importer.run derives it).
-SENDING = new_status(has_address=True, queued=True)
+# The status a published credential with a queued message has (the one rule).
+SENDING = email_status(True, MessageState.QUEUED, False)
 
 
 def write_csv(path, count):
@@ -306,13 +311,14 @@ def run_baseline(url, folder, source, count, all_tables=False, trace=False):
             reader = csv.reader(file)
             next(reader)
             rows = [(i, org_id, groups[group], name, email, "published", now, True,
-                     new_token(), now, SENDING)
+                     new_token(), now, SENDING, new_public_id())
                     for i, (name, email, group) in enumerate(reader, 1)]
         cursor = raw.cursor()
         if sqlite:
             cursor.execute("BEGIN")  # the app's SQLite connections start no transaction
         columns = ["org_id", "group_id", "recipient_name", "recipient_email", "issue_state",
-                   "published_at", "send_email", "token", "created_at", "email_status"]
+                   "published_at", "send_email", "token", "created_at", "email_status",
+                   "public_id"]
         if all_tables:  # explicit ids, for the messages to refer to
             insert("credentials", ["id", *columns], rows)
         else:
@@ -351,7 +357,7 @@ def mb(size):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--database", choices=["sqlite", "postgres"], default="sqlite")
-    parser.add_argument("--rows", type=int, default=100_000)
+    parser.add_argument("--rows", type=int, default=sized(100_000, 500))
     parser.add_argument("--no-memory", action="store_true",
                         help=f"skip the tracemalloc runs ({MEMORY_SMALL:,} and --rows rows)")
     args = parser.parse_args()

@@ -31,15 +31,16 @@ import sqlalchemy as sa
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from common import free_port, sized  # noqa: E402
+
 import issuing  # noqa: E402
 from accounts import create_user  # noqa: E402
 from app import create_app  # noqa: E402
 from mailer.compose import compose  # noqa: E402
 from mailer.queue import send_due  # noqa: E402
 from models import EmailMessage, db  # noqa: E402
-from tests.smtp_server import free_port  # noqa: E402
 
-COUNT = 2000
+COUNT = sized(2000, 40)
 SENDER = "credentials@bench.test"
 
 
@@ -145,7 +146,7 @@ def run_case(kind, count, url, folder, user_holder):
 
 CASES = [  # kind, messages, baseline, target
     ("sink", COUNT, "smtplib, composing", 0.9),
-    ("relay", 500, "smtplib, pre-built", 4.0),
+    ("relay", sized(500, 20), "smtplib, pre-built", 4.0),
     ("parsing", COUNT, "smtplib, pre-built", 0.9),
 ]
 

@@ -16,6 +16,8 @@ import sqlalchemy as sa
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from common import sized  # noqa: E402
+
 from accounts import create_user  # noqa: E402
 from app import create_app  # noqa: E402
 from models import (  # noqa: E402
@@ -25,10 +27,10 @@ from models import (  # noqa: E402
     EmailMessage,
     StatusCount,
     db,
-    funnel_count,
     refresh_statistics,
 )
 from models.types import utcnow  # noqa: E402
+from timeline.recount import recount_funnel  # noqa: E402
 from views.queries import status_counts  # noqa: E402
 
 # (status, message state, opened) in the proportions a busy issuer might see.
@@ -36,7 +38,7 @@ MIX = [("not_sent", None, False)] * 2 + [("not_provided", None, False)] + [
     ("sending", "queued", False), ("not_opened", "sent", False), ("not_opened", "sent", False),
     ("bounced", "bounced", False), ("opened", "sent", True), ("opened", "sent", True),
     ("opened", "sent", True)]
-RUNS = 40
+RUNS = sized(40, 3)
 
 
 def fill(count):
@@ -63,7 +65,7 @@ def fill(count):
                          # at 100,000: its page has as many rows as at 1,000).
                          "viewed_at": now if opened and i % 3 == 0 else None,
                          "downloaded_at": now if opened and i % 9 == 0 else None,
-                         "linkedin_clicked_at": now if i % (count // 60) == 7 else None})
+                         "linkedin_clicked_at": now if i % max(count // 60, 8) == 7 else None})
             if state:
                 messages.append({"org_id": user.org_id, "credential_id": i + 1,
                                  "to_address": f"r{i}@example.com", "state": state,
@@ -80,8 +82,13 @@ def fill(count):
         if events:
             db.session.execute(sa.insert(EmailEvent), events)
         db.session.commit()
-    StatusCount.rebuild(user.org_id)  # the bulk insert wrote no counts
-    funnel_count.rebuild(db.session.connection(), user.org_id)
+    # The bulk insert wrote no counts.
+    db.session.execute(sa.insert(StatusCount).from_select(
+        ["org_id", "status", "n"],
+        sa.select(Credential.org_id, Credential.email_status, sa.func.count())
+        .where(Credential.org_id == user.org_id)
+        .group_by(Credential.org_id, Credential.email_status)))
+    recount_funnel(db.session.connection(), user.org_id)
     db.session.commit()
     # Fresh statistics, as a running database has: the workers' hourly job on SQLite;
     # autovacuum on PostgreSQL (VACUUM also fills the visibility map that index-only
@@ -140,8 +147,8 @@ def main():
     url = sys.argv[1] if len(sys.argv) > 1 else None
     url = url and url.replace("postgresql://", "postgresql+psycopg://")
     with tempfile.TemporaryDirectory() as folder:
-        small = measure(1_000, url or f"sqlite:///{folder}/page-1000.db")
-        large = measure(100_000, url or f"sqlite:///{folder}/page-100000.db")
+        small = measure(sized(1_000, 100), url or f"sqlite:///{folder}/page-small.db")
+        large = measure(sized(100_000, 1_000), url or f"sqlite:///{folder}/page-large.db")
     print("database:", (url or "sqlite").split(":")[0])
     print(f"{'':24}{'1,000':>10}{'100,000':>10}{'ratio':>8}")
     for key, label in [("page", "Credentials page"), ("filtered", "page, one status"),

@@ -30,6 +30,8 @@ from werkzeug.serving import make_server
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from common import free_port, sized  # noqa: E402
+
 import issuing  # noqa: E402
 from accounts import create_user  # noqa: E402
 from app import create_app  # noqa: E402
@@ -40,7 +42,7 @@ from views.tracking import PIXEL  # noqa: E402
 
 # All requests come from one address: a limit this high is checked on each, never reached.
 BENCH_LIMIT = "1000000 per minute"
-COUNT = 3000
+COUNT = sized(3000, 100)
 CLIENTS = 4
 
 
@@ -89,8 +91,6 @@ def bench_app(test_config=None):
 
 def serve_with_gunicorn(url):
     """Start gunicorn with 4 workers on a free port; return (process, port)."""
-    from tests.smtp_server import free_port
-
     port = free_port()
     env = {**os.environ, "DATABASE_URL": url, "SECRET_KEY": "bench", "SCHEDULER_ENABLED": "0",
            "PUBLIC_RATE_LIMIT": BENCH_LIMIT, "MAIL_SERVER": "127.0.0.1"}
@@ -132,7 +132,7 @@ def main():
             server = make_server("127.0.0.1", 0, app, threaded=True)
             threading.Thread(target=server.serve_forever, daemon=True).start()
             port = server.server_port
-        fetch_all(port, ["/bare.gif"] * 200)  # warm up
+        fetch_all(port, ["/bare.gif"] * sized(200, 10))  # warm up
         bare = fetch_all(port, ["/bare.gif"] * COUNT)
         pixel = fetch_all(port, [f"/t/{token}.gif" for token in tokens])
         again = fetch_all(port, [f"/t/{token}.gif" for token in tokens])

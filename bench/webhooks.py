@@ -25,15 +25,16 @@ from standardwebhooks import Webhook
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from common import free_port, sized  # noqa: E402
+
 from accounts import create_user  # noqa: E402
 from app import create_app  # noqa: E402
 from models import WebhookAttempt, WebhookEndpoint, WebhookMessage, db  # noqa: E402
 from outbound.deliver import deliver_due  # noqa: E402
-from outbound.events import queue_test  # noqa: E402
-from tests.smtp_server import free_port  # noqa: E402
+from timeline.webhooks import announce_test  # noqa: E402
 
-COUNT = 400
-DEAD_COUNT = 100
+COUNT = sized(400, 20)
+DEAD_COUNT = sized(100, 5)
 ANSWER_SECONDS = 0.05
 SECRET = "whsec_" + "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 
@@ -100,7 +101,7 @@ def main():
             db.session.add(dead)
             db.session.flush()
             for _ in range(DEAD_COUNT):
-                queue_test(db.session, dead)
+                announce_test(db.session.connection(), dead.id)
             beside_dead = timed_delivery(endpoint)
             db.engine.dispose()
     receiver.terminate()
@@ -118,7 +119,7 @@ def timed_delivery(endpoint):
     """Seconds until deliver_due() has delivered COUNT fresh events to the endpoint (its
     last answer logged), with whatever else waits."""
     for _ in range(COUNT):
-        queue_test(db.session, endpoint)
+        announce_test(db.session.connection(), endpoint.id)
     db.session.commit()
     mine = (WebhookMessage.endpoint_id == endpoint.id, WebhookMessage.state == "delivered")
     before = db.session.scalar(sa.select(sa.func.count()).where(*mine))

@@ -9,12 +9,12 @@ import threading
 import time
 from pathlib import Path
 
-import bounce_samples as samples
 import pytest
 import sqlalchemy as sa
 from conftest import PASSWORD, issue, make_app, mark_latest
 
 import jobs
+import samples
 from accounts import create_user
 from bounces import mailbox
 from models import EmailEvent, IntakeStatus, db

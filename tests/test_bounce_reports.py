@@ -1,8 +1,8 @@
 """Reading what comes back: each format's findings, reason and original Message-ID."""
 
-import bounce_samples as samples
 import pytest
 
+import samples
 from bounces.reports import read_report
 from mailer.replies import classify
 

@@ -2,11 +2,11 @@
 
 import mailbox
 
-import bounce_samples as samples
 import pytest
 import sqlalchemy as sa
 from conftest import PASSWORD, issue, make_app, mark_latest
 
+import samples
 from accounts import create_user
 from bounces.mailbox import receive
 from mailer.verp import envelope_sender

@@ -14,13 +14,13 @@ from collections import Counter
 from datetime import timedelta
 from pathlib import Path
 
-import bounce_samples as samples
 import pytest
 import sqlalchemy as sa
 from conftest import PASSWORD, make_app
 from pg_database import own_database
 
 import issuing
+import samples
 from accounts import create_user
 from bounces import mailbox
 from lifecycle.publishing import publish_due

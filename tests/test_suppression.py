@@ -1,10 +1,10 @@
 """Suppression: an address that bounced for good or complained is not mailed again by its
 organization, until the issuer sends anyway."""
 
-import bounce_samples as samples
 import pytest
 from conftest import PASSWORD, Api, Auth, issue
 
+import samples
 from accounts import create_user
 from bounces.mailbox import receive
 from mailer.queue import send_due

@@ -1,0 +1,28 @@
+"""Every benchmark still runs: each once, at its small size (BENCH_SMALL=1), on SQLite. The
+figures are not judged; a benchmark that breaks is."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCH = Path(__file__).resolve().parent.parent / "bench"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("script, args, says", [
+    ("page.py", [], "page ratio 100,000 / 1,000 ="),
+    ("pixel.py", [], "pixel / bare ="),
+    ("mail_queue.py", [], "queue / smtplib, pre-built ="),
+    ("bounces.py", [], "intake / parse only ="),
+    ("webhooks.py", [], "deliver_due / plain sender ="),
+    ("import.py", ["--no-memory"], "import / executemany"),
+])
+def test_the_benchmark_runs(script, args, says, tmp_path):
+    done = subprocess.run([sys.executable, str(BENCH / script), *args], cwd=tmp_path,
+                          env={**os.environ, "BENCH_SMALL": "1"}, capture_output=True,
+                          text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert says in done.stdout, done.stdout[-3000:]
