@@ -24,12 +24,11 @@ import sqlalchemy as sa
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from common import sized  # noqa: E402
-
 import issuing  # noqa: E402
 import samples  # noqa: E402
 from accounts import create_user  # noqa: E402
 from app import create_app  # noqa: E402
+from bench.common import sized  # noqa: E402
 from bounces.mailbox import import_files, mails_in  # noqa: E402
 from models import EmailEvent, EmailMessage, db  # noqa: E402
 from models.types import utcnow  # noqa: E402

@@ -62,10 +62,9 @@ import sqlalchemy as sa
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from common import sized  # noqa: E402
-
 from accounts import create_user  # noqa: E402
 from app import create_app  # noqa: E402
+from bench.common import sized  # noqa: E402
 from importer import files, mapping  # noqa: E402
 from jobs import run_import_job  # noqa: E402
 from models import (  # noqa: E402

@@ -31,11 +31,10 @@ import sqlalchemy as sa
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from common import free_port, sized  # noqa: E402
-
 import issuing  # noqa: E402
 from accounts import create_user  # noqa: E402
 from app import create_app  # noqa: E402
+from bench.common import free_port, sized  # noqa: E402
 from mailer.compose import compose  # noqa: E402
 from mailer.queue import send_due  # noqa: E402
 from models import EmailMessage, db  # noqa: E402

@@ -16,10 +16,9 @@ import sqlalchemy as sa
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from common import sized  # noqa: E402
-
 from accounts import create_user  # noqa: E402
 from app import create_app  # noqa: E402
+from bench.common import sized  # noqa: E402
 from models import (  # noqa: E402
     Credential,
     CredentialGroup,

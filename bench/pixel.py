@@ -30,11 +30,10 @@ from werkzeug.serving import make_server
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from common import free_port, sized  # noqa: E402
-
 import issuing  # noqa: E402
 from accounts import create_user  # noqa: E402
 from app import create_app  # noqa: E402
+from bench.common import free_port, sized  # noqa: E402
 from models import EmailMessage, db  # noqa: E402
 from models.types import utcnow  # noqa: E402
 from tracking import opens  # noqa: E402

@@ -25,10 +25,9 @@ from standardwebhooks import Webhook
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from common import free_port, sized  # noqa: E402
-
 from accounts import create_user  # noqa: E402
 from app import create_app  # noqa: E402
+from bench.common import free_port, sized  # noqa: E402
 from models import WebhookAttempt, WebhookEndpoint, WebhookMessage, db  # noqa: E402
 from outbound.deliver import deliver_due  # noqa: E402
 from timeline.webhooks import announce_test  # noqa: E402

@@ -40,7 +40,33 @@ def new_emails(tokens):
 
 def queue_emails(connection, rows, user_id, now, reminder=False):
     """Queue one message per row (the credential's token, message_id, message_token, line)
-    whose credential has an address, and record its "queued" event; return how many."""
+    whose credential has an address, and record its "queued" event with all it implies;
+    return how many. For credentials issued before (publish, resend, reminders: at most a
+    bulk resend's 10,000)."""
+    _insert_messages(connection, rows, user_id, now, reminder)
+    queued = connection.execute(
+        sa.select(MESSAGES.c.id, MESSAGES.c.credential_id)
+        .join_from(rows, MESSAGES, MESSAGES.c.message_id == rows.c.message_id)
+        .order_by(rows.c.line)).all()
+    timeline.record(connection, [timeline.Event(EventType.QUEUED, row.credential_id, now,
+                                                row.id, user_id=user_id) for row in queued])
+    _bounce_suppressed(connection, rows, now)
+    return len(queued)
+
+
+def queue_issued(connection, rows, user_id, now):
+    """queue_emails for credentials issued in this transaction, however many (an import's
+    100,000), set-based: each was written with the status its queued email gives it."""
+    _insert_messages(connection, rows, user_id, now)
+    queued = sa.select(MESSAGES.c.id).join_from(
+        rows, MESSAGES, MESSAGES.c.message_id == rows.c.message_id)
+    count = timeline.record_issued(connection, EventType.QUEUED, queued, now, user_id)
+    _bounce_suppressed(connection, rows, now)
+    return count
+
+
+def _insert_messages(connection, rows, user_id, now, reminder=False):
+    """The queue rows of the rows' emails, to credentials that have an address."""
     connection.execute(sa.insert(MESSAGES).from_select(
         ["org_id", "credential_id", "requested_by_id", "to_address", "state", "attempts",
          "next_attempt_at", "message_id", "token", "created_at", "open_count", "is_reminder"],
@@ -51,11 +77,6 @@ def queue_emails(connection, rows, user_id, now, reminder=False):
                   sa.literal(reminder))
         .join_from(rows, CREDENTIALS, CREDENTIALS.c.token == rows.c.token)
         .where(CREDENTIALS.c.recipient_email.is_not(None)).order_by(rows.c.line)))
-    queued = sa.select(MESSAGES.c.id).join_from(
-        rows, MESSAGES, MESSAGES.c.message_id == rows.c.message_id)
-    count = timeline.record_each(connection, EventType.QUEUED, queued, now, user_id)
-    _bounce_suppressed(connection, rows, now)
-    return count
 
 
 def _bounce_suppressed(connection, rows, now):

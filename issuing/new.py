@@ -8,11 +8,11 @@ from typing import NamedTuple
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
-from issuing.emails import CREDENTIALS, QUEUE_COLUMNS, at, queue_emails, values_cte
+from issuing.emails import CREDENTIALS, QUEUE_COLUMNS, at, queue_issued, values_cte
 from models import CredentialGroup, FunnelCount, StatusCount, counting
 from models.credential import new_public_id
 from models.email_message import new_message_id, new_token
-from models.states import IssueState
+from models.states import IssueState, MessageState
 from models.status import email_status
 from models.types import UTCDateTime, utcnow
 
@@ -44,8 +44,11 @@ def issue(connection, org_id, user_id, rows, now=None):
     counts {"issued", "queued"}."""
     now = now or utcnow()
     _add_groups(connection, org_id, rows, now)
-    # Born without a message (the rule once per shape); a queued email's event moves it on.
+    queues = sa.and_(rows.c.action == "publish", rows.c.send_email, rows.c.email.is_not(None))
+    # Each is born with the status of what it is born with: an address or none, an email
+    # queued or none (the one rule, once per shape).
     status = sa.case((rows.c.email.is_(None), email_status(False, None, False).value),
+                     (queues, email_status(True, MessageState.QUEUED, False).value),
                      else_=email_status(True, None, False).value)
     issue_state = sa.case(*((rows.c.action == action, state)
                             for action, state in ISSUE_STATES.items()))
@@ -63,10 +66,9 @@ def issue(connection, org_id, user_id, rows, now=None):
     counts = dict(connection.execute(
         sa.select(status, sa.func.count()).select_from(rows).group_by(status)).all())
     StatusCount.apply(connection, Counter({(org_id, s): n for s, n in counts.items()}))
-    to_queue = (sa.select(*(rows.c[column.name] for column in QUEUE_COLUMNS))
-                .where(rows.c.action == "publish", rows.c.send_email, rows.c.email.is_not(None))
+    to_queue = (sa.select(*(rows.c[column.name] for column in QUEUE_COLUMNS)).where(queues)
                 .subquery("to_queue"))
-    queued = queue_emails(connection, to_queue, user_id, now)
+    queued = queue_issued(connection, to_queue, user_id, now)
     per_group = connection.execute(
         sa.select(GROUPS.c.id, sa.func.count()).select_from(rows)
         .join(GROUPS, sa.and_(GROUPS.c.org_id == org_id, GROUPS.c.name == rows.c.group_name))

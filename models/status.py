@@ -2,8 +2,6 @@
 
 from enum import StrEnum
 
-import sqlalchemy as sa
-
 from models import words
 from models.states import IN_FLIGHT, MessageState
 
@@ -58,17 +56,3 @@ def email_status(has_address, state, opened):
         return EmailStatus.OPENED if opened else EmailStatus.NOT_OPENED
     raise ValueError(f"unknown message state {state!r}")
 
-
-def status_sql(has_address, state, opened):
-    """The same rule as SQL over column expressions, for writes that derive the statuses of
-    a whole set in one statement: a CASE with the rule's answer for every combination of
-    its inputs (state may be NULL: no message)."""
-    whens = []
-    for address in (True, False):
-        for value in (*MessageState, None):
-            for was_opened in (False, True):
-                whens.append((sa.and_(has_address if address else ~has_address,
-                                      state.is_(None) if value is None else state == value,
-                                      opened if was_opened else ~opened),
-                              email_status(address, value, was_opened).value))
-    return sa.case(*whens)

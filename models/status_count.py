@@ -16,7 +16,7 @@ from models import db
 from models.counting import add
 from models.credential import Credential
 from models.email_message import EmailMessage
-from models.status import EmailStatus, email_status, status_sql
+from models.status import EmailStatus, email_status
 
 
 class StatusCount(db.Model):
@@ -63,8 +63,9 @@ _STORE = (sa.update(CREDENTIALS)
 def sync_statuses(connection, credential_ids):
     """Re-derive the stored status of these credentials and shift the counts to match.
 
-    With sync_newest, the one place that changes a stored Credential.email_status; the
-    rule itself is models.status.email_status. Returns {credential id: status}.
+    The one place that changes a stored Credential.email_status (a credential is written
+    with its first one); the rule itself is models.status.email_status. Returns
+    {credential id: status}.
     """
     statuses, changed, deltas = {}, {}, Counter()
     for row in connection.execute(_INPUTS, {"ids": list(credential_ids)}):
@@ -79,28 +80,3 @@ def sync_statuses(connection, credential_ids):
     StatusCount.apply(connection, deltas)
     return statuses
 
-
-def sync_newest(connection, message_ids):
-    """Re-derive the stored status of the credentials whose newest messages these are (a
-    select of message ids: an import's emails, just queued) and shift the counts, in a few
-    statements however many there are."""
-    new = status_sql(CREDENTIALS.c.recipient_email.is_not(None), MESSAGES.c.state,
-                     MESSAGES.c.opened_at.is_not(None))
-    theirs = (sa.select(CREDENTIALS.c.id, CREDENTIALS.c.org_id, CREDENTIALS.c.email_status,
-                        new.label("new"))
-              .join(MESSAGES, MESSAGES.c.credential_id == CREDENTIALS.c.id)
-              .where(MESSAGES.c.id.in_(message_ids.correlate(None))).subquery())
-    deltas, changed = Counter(), set()
-    for org_id, old, status, n in connection.execute(
-            sa.select(theirs.c.org_id, theirs.c.email_status, theirs.c.new, sa.func.count())
-            .where(theirs.c.email_status != theirs.c.new)
-            .group_by(theirs.c.org_id, theirs.c.email_status, theirs.c.new)):
-        deltas[(org_id, old)] -= n
-        deltas[(org_id, status)] += n
-        changed.add(status)
-    for status in changed:  # one statement per new status, however many rows
-        connection.execute(sa.update(CREDENTIALS).where(CREDENTIALS.c.id.in_(
-            sa.select(theirs.c.id).where(theirs.c.new == status,
-                                         theirs.c.email_status != status)))
-            .values(email_status=status))
-    StatusCount.apply(connection, deltas)

@@ -15,6 +15,7 @@ BENCH = Path(__file__).resolve().parent.parent / "bench"
 @pytest.mark.parametrize("script, args, says", [
     ("page.py", [], "page ratio 100,000 / 1,000 ="),
     ("pixel.py", [], "pixel / bare ="),
+    ("pixel.py", ["--gunicorn"], "pixel / bare ="),
     ("mail_queue.py", [], "queue / smtplib, pre-built ="),
     ("bounces.py", [], "intake / parse only ="),
     ("webhooks.py", [], "deliver_due / plain sender ="),

@@ -187,6 +187,7 @@ def test_named_states_are_checked_and_the_rows_already_stored_stay(tmp_path, kin
                 "INSERT INTO email_events (credential_id, type, at) "
                 "VALUES (1, 'revoked', '2026-01-02')",
                 "UPDATE email_messages SET bounce_kind = 'medium'",
+                "UPDATE email_messages SET state = 'lost'",
                 "UPDATE suppressions SET reason = 'disliked'"]:
             with pytest.raises(sa.exc.IntegrityError), db.engine.begin() as connection:
                 connection.execute(sa.text(refused))

@@ -157,7 +157,7 @@ def test_past_a_cap_events_count_but_are_not_written(app, issuer):
         FunnelCount.stage == "downloaded")) == 1
 
 
-def test_a_set_of_new_emails_is_recorded_in_a_few_statements(app, issuer):
+def test_the_emails_of_credentials_issued_now_are_recorded_as_a_set(app, issuer):
     credentials = [issue(issuer, email=f"p{n}@example.com") for n in range(3)]
     for credential in credentials:
         db.session.add(EmailMessage(org_id=issuer.org_id, credential_id=credential.id,
@@ -167,13 +167,14 @@ def test_a_set_of_new_emails_is_recorded_in_a_few_statements(app, issuer):
     work.taken()
     newest = sa.select(EmailMessage.id).where(EmailMessage.org_id == issuer.org_id)
     connection = db.session.connection()
-    assert timeline.record_each(connection, EventType.QUEUED, newest, utcnow()) == 3
+    assert timeline.record_issued(connection, EventType.QUEUED, newest, utcnow()) == 3
     assert work.taken() == {work.MAIL}
     with pytest.raises(ValueError):  # its events count one by one
-        timeline.record_each(connection, EventType.OPENED, newest, utcnow())
+        timeline.record_issued(connection, EventType.OPENED, newest, utcnow())
     db.session.commit()
-    assert [written(c)["status"] for c in credentials] == ["sending"] * 3
+    # Only the rows: such credentials are written with their status (issuing.new).
     assert [written(c)["rows"] for c in credentials] == [["queued"]] * 3
+    assert [written(c)["status"] for c in credentials] == ["not_sent"] * 3
 
 
 @pytest.mark.parametrize("app", ["sqlite", "postgres"], indirect=True)

@@ -18,12 +18,24 @@ import sqlalchemy as sa
 import work
 from models import Credential, EmailEvent, EmailMessage, Suppression, funnel_count
 from models.states import EventType
-from models.status_count import sync_newest, sync_statuses
+from models.status_count import sync_statuses
 from timeline import webhooks
 from timeline.rules import RULES, Rule
 
 CREDENTIALS, MESSAGES, EVENTS = Credential.__table__, EmailMessage.__table__, EmailEvent.__table__
 INSERT = sa.insert(EVENTS)
+# How many rows of some types the timelines of some credentials hold already.
+ROWS_SO_FAR = (sa.select(EVENTS.c.credential_id, EVENTS.c.type, sa.func.count())
+               .where(EVENTS.c.credential_id.in_(sa.bindparam("ids", expanding=True)),
+                      EVENTS.c.type.in_(sa.bindparam("types", expanding=True)))
+               .group_by(EVENTS.c.credential_id, EVENTS.c.type))
+# The emails opens are about: opened before, how often, and their credentials' owners.
+EMAILS = (sa.select(MESSAGES.c.id, MESSAGES.c.credential_id, MESSAGES.c.opened_at,
+                    MESSAGES.c.open_count, CREDENTIALS.c.org_id, CREDENTIALS.c.group_id)
+          .join(CREDENTIALS, CREDENTIALS.c.id == MESSAGES.c.credential_id)
+          .where(MESSAGES.c.id.in_(sa.bindparam("ids", expanding=True))))
+OWNERS = (sa.select(CREDENTIALS.c.id, CREDENTIALS.c.org_id, CREDENTIALS.c.group_id)
+          .where(CREDENTIALS.c.id.in_(sa.bindparam("ids", expanding=True))))
 COUNT_OPENS = (sa.update(MESSAGES).where(MESSAGES.c.id == sa.bindparam("opened_id"))
                .values(open_count=MESSAGES.c.open_count + sa.bindparam("opens"),
                        opened_at=sa.func.coalesce(MESSAGES.c.opened_at, sa.bindparam("first"))))
@@ -46,24 +58,30 @@ def record(connection, events):
     events = list(events)
     if not events:
         return
-    kept = _within_caps(connection, events)
+    owners = _Owners(connection)
+    opens = [e for e in events if RULES[e.type].opens_email]
+    emails = _opened_emails(connection, opens, owners)
+    kept = _within_caps(connection, events, emails)
     if kept:  # one row as a plain INSERT: psycopg's executemany costs a pipeline round for it
         rows = [event._asdict() for event in kept]
         connection.execute(INSERT, rows[0] if len(rows) == 1 else rows)
-    owners = _Owners(connection)
-    _count_opens(connection, [e for e in events if RULES[e.type].opens_email])
+    first_opens = _count_opens(connection, opens, emails)
     views = Counter(e.credential_id for e in events if RULES[e.type].share_view)
     funnel_count.add_share_views(connection, views)
-    for stage in dict.fromkeys(stage for e in events for stage in RULES[e.type].stamps):
-        reached = [e for e in events if stage in RULES[e.type].stamps]
-        # The batch's first time stands for all of it.
-        funnel_count.stamp(connection, stage, {e.credential_id for e in reached},
-                           min(e.at for e in reached))
+    stamps = {"opened": [e for e in events
+                         if RULES[e.type].opens_email and e.credential_id in first_opens]}
+    for event in events:
+        for stage in RULES[event.type].stamps:
+            stamps.setdefault(stage, []).append(event)
+    for stage, reached in stamps.items():
+        if reached:  # the batch's first time stands for all of it
+            funnel_count.stamp(connection, stage, {e.credential_id for e in reached},
+                               min(e.at for e in reached))
     # In any order: a complaint outranks a bounce of the same address either way.
     for reason in {RULES[e.type].suppresses for e in events} - {None}:
         Suppression.add(connection, reason, {e.email_message_id for e in events
                                              if RULES[e.type].suppresses == reason})
-    settled = {e.credential_id for e in events if RULES[e.type].status}
+    settled = {e.credential_id for e in events if RULES[e.type].status} | first_opens
     if settled:
         sync_statuses(connection, settled)
     daily = [e for e in kept if RULES[e.type].per_day]
@@ -78,69 +96,80 @@ def record(connection, events):
         work.note(job)
 
 
-def record_each(connection, kind, messages, at, user_id=None):
-    """Write an event of kind for each message of a set (a select of message ids, each the
-    newest of its credential: an import's 100,000 queued emails), set-based: a few
-    statements however many; return how many. Kinds that imply more than the status and
-    a job to wake go through record(), one event at a time."""
+def record_issued(connection, kind, messages, at, user_id=None):
+    """Write an event of kind for each message of a set (a select of message ids) of the
+    credentials issued in this transaction, set-based: a few statements however many (an
+    import's 100,000); return how many. Such a credential is written with the status its
+    first events give it (issuing.new applies the one rule as it inserts them), so what
+    is left of the rule is the rows and the job to wake; a kind that implies more is
+    recorded one event at a time (record)."""
     rule = RULES[kind]
     if rule._replace(status=False, wakes=None) != Rule():
         raise ValueError(f"{kind} events are recorded one by one (timeline.record)")
-    messages = messages.correlate(None)  # a set of its own, not rows of the statement around it
     written = connection.execute(sa.insert(EVENTS).from_select(
         ["credential_id", "email_message_id", "user_id", "type", "at"],
         sa.select(MESSAGES.c.credential_id, MESSAGES.c.id, sa.literal(user_id, sa.Integer),
                   sa.literal(str(kind)), sa.literal(at, EVENTS.c.at.type))
-        .where(MESSAGES.c.id.in_(messages)).order_by(MESSAGES.c.id))
+        .where(MESSAGES.c.id.in_(messages.correlate(None))).order_by(MESSAGES.c.id))
         .execution_options(preserve_rowcount=True)).rowcount  # kept for an INSERT too
-    if rule.status:
-        sync_newest(connection, messages)
     if rule.wakes and written:
         work.note(rule.wakes)
     return written
 
 
-def _within_caps(connection, events):
-    """The events that get a timeline row: an event type with a cap keeps that many rows
-    per email (per credential for events without one); later ones only count."""
+def _opened_emails(connection, opens, owners):
+    """{message id: row} of the emails these opens are about, as they were before: their
+    credential, opened_at and open count (and their owners, noted)."""
+    if not opens:
+        return {}
+    emails = {row.id: row for row in connection.execute(
+        EMAILS, {"ids": sorted({e.email_message_id for e in opens})})}
+    owners.found.update({row.credential_id: (row.org_id, row.group_id)
+                         for row in emails.values()})
+    return emails
+
+
+def _within_caps(connection, events, emails):
+    """The events that get a timeline row: an event type with a cap keeps that many rows per
+    credential; an open, per email (counted by the email's opens). Later ones only count."""
     capped = [e for e in events if RULES[e.type].cap]
     if not capped:
         return events
-    seen = Counter()
-    for scope, column in (("email", EVENTS.c.email_message_id),
-                          ("credential", EVENTS.c.credential_id)):
-        ids = {_scope(e)[1] for e in capped if _scope(e)[0] == scope}
-        if ids:
-            seen.update({(scope, key, kind): n for key, kind, n in connection.execute(
-                sa.select(column, EVENTS.c.type, sa.func.count())
-                .where(column.in_(ids), EVENTS.c.type.in_({e.type for e in capped}))
-                .group_by(column, EVENTS.c.type))})
+    seen = Counter({("email", row_id): row.open_count for row_id, row in emails.items()})
+    others = [e for e in capped if not RULES[e.type].opens_email]
+    if others:
+        seen.update({("credential", key, kind): n for key, kind, n in connection.execute(
+            ROWS_SO_FAR, {"ids": sorted({e.credential_id for e in others}),
+                          "types": sorted({e.type for e in others})})})
     kept = []
     for event in events:
         if RULES[event.type].cap:
-            seen[(*_scope(event), event.type)] += 1
-            if seen[(*_scope(event), event.type)] > RULES[event.type].cap:
+            seen[_scope(event)] += 1
+            if seen[_scope(event)] > RULES[event.type].cap:
                 continue
         kept.append(event)
     return kept
 
 
 def _scope(event):
-    """What an event's cap counts within: its email, or else its credential."""
-    if event.email_message_id:
+    """What an event's cap counts within: an open's email, or else its credential."""
+    if RULES[event.type].opens_email:
         return "email", event.email_message_id
-    return "credential", event.credential_id
+    return "credential", event.credential_id, event.type
 
 
-def _count_opens(connection, opens):
-    """One more open of each event's email; the first open's time is kept on the email."""
+def _count_opens(connection, opens, emails):
+    """One more open of each event's email, its first open's time kept on it; return the
+    credentials whose email was opened for the first time."""
+    if not opens:
+        return set()
     counts = {}
     for event in opens:
         n, first = counts.get(event.email_message_id, (0, event.at))
         counts[event.email_message_id] = (n + 1, min(first, event.at))
-    if counts:
-        connection.execute(COUNT_OPENS, [{"opened_id": row_id, "opens": n, "first": first}
-                                         for row_id, (n, first) in counts.items()])
+    connection.execute(COUNT_OPENS, [{"opened_id": row_id, "opens": n, "first": first}
+                                     for row_id, (n, first) in counts.items()])
+    return {row.credential_id for row in emails.values() if row.opened_at is None}
 
 
 class _Owners:
@@ -153,10 +182,8 @@ class _Owners:
         """{credential id: (org id, group id)}."""
         missing = set(credential_ids) - self.found.keys()
         if missing:
-            rows = self.connection.execute(
-                sa.select(CREDENTIALS.c.id, CREDENTIALS.c.org_id, CREDENTIALS.c.group_id)
-                .where(CREDENTIALS.c.id.in_(missing)))
-            self.found.update({row.id: (row.org_id, row.group_id) for row in rows})
+            self.found.update({row.id: (row.org_id, row.group_id) for row in
+                               self.connection.execute(OWNERS, {"ids": sorted(missing)})})
         return self.found
 
     def orgs(self, credential_ids):

@@ -14,12 +14,16 @@ class Rule(NamedTuple):
 
     status: bool = False  # re-derive the credential's email status (and the counts)
     stamps: tuple = ()  # funnel stages first reached (models.funnel_count.STAMPED)
-    opens_email: bool = False  # one more open of its email, the first sets opened_at
+    # One more open of its email; its first open also moves the status and the "opened"
+    # stage (an email opened before changes neither).
+    opens_email: bool = False
     share_view: bool = False  # one more view of the public page (the first: "shared")
     per_day: bool = False  # counted per day for the Analytics chart
     suppresses: SuppressionReason | None = None  # the address is not mailed again
     webhook: str | None = None  # the outbound webhook event announcing it
-    cap: int | None = None  # rows kept per email (or per credential); the rest only count
+    # Rows kept in a credential's timeline (an open's: in its email's, counted by the email's
+    # opens); the rest only count.
+    cap: int | None = None
     wakes: str | None = None  # the background job that has work once it is committed
 
 
@@ -31,14 +35,13 @@ RULES = {
     EventType.BOUNCED: Rule(status=True, suppresses=SuppressionReason.BOUNCED,
                             webhook="email.bounced"),
     EventType.DELIVERED: Rule(),
-    EventType.OPENED: Rule(opens_email=True, status=True, stamps=("opened",), per_day=True,
-                           webhook="email.opened", cap=20),
+    EventType.OPENED: Rule(opens_email=True, per_day=True, webhook="email.opened", cap=20),
     EventType.AUTO_OPENED: Rule(),  # a privacy proxy's prefetch: noted, counts as nothing
     EventType.COMPLAINED: Rule(suppresses=SuppressionReason.COMPLAINED,
                                webhook="email.complained"),
     # Following the link opens the email too, whether or not its image loaded.
-    EventType.VIEWED: Rule(opens_email=True, status=True, stamps=("opened", "viewed"),
-                           per_day=True, webhook="credential.viewed"),
+    EventType.VIEWED: Rule(opens_email=True, stamps=("viewed",), per_day=True,
+                           webhook="credential.viewed"),
     EventType.DOWNLOADED: Rule(stamps=("downloaded",), webhook="credential.downloaded",
                                cap=20),
     EventType.LINKEDIN_CLICKED: Rule(stamps=("linkedin",), cap=20),
