@@ -55,6 +55,40 @@ def test_the_recorder_writes_noted_opens_by_itself(client, delivered):
     assert delivered.email_status == "opened"
 
 
+def test_a_flush_waits_for_the_write_in_progress(client, delivered, app):
+    """The exit's flush (atexit) must not return while the background thread still holds
+    opens it is writing: the process would end and they with it."""
+    import threading
+    import time
+
+    import sqlalchemy as sa
+
+    recorder, engine = opens.recorder(app), db.engine
+    blocker = engine.connect().execution_options(sqlite_immediate=True)
+    blocker.begin()  # the write lock: the thread's write waits for it
+    client.get(f"/t/{delivered.latest_message.token}.gif", headers={"User-Agent": CHROME})
+    deadline = time.monotonic() + 10
+    while recorder.pending:  # the thread has taken the open and is writing it
+        assert time.monotonic() < deadline, "the recorder's thread did not take the open"
+        time.sleep(0.01)
+    seen_after_flush = []
+
+    def exit_flush():
+        recorder.flush()
+        with engine.connect() as reader:
+            seen_after_flush.append(reader.scalar(
+                sa.select(sa.func.count()).select_from(EmailEvent)
+                .where(EmailEvent.type == "opened")))
+
+    exiting = threading.Thread(target=exit_flush)
+    exiting.start()
+    exiting.join(timeout=0.5)  # with the fix it waits for the lock, without it returns
+    blocker.rollback()
+    blocker.close()
+    exiting.join(timeout=15)
+    assert seen_after_flush == [1]
+
+
 def test_a_person_opening_makes_it_opened(client, delivered):
     pixel(client, delivered.latest_message.token)
     db.session.rollback()  # end our snapshot to see what the request committed

@@ -114,7 +114,10 @@ class OpenRecorder:
 
     def __init__(self, app):
         self.app = app
-        self.lock = threading.Lock()
+        self.lock = threading.Lock()  # guards pending
+        # One write at a time: the exit's flush waits for the thread's, which would die
+        # with the process, and the opens it holds with it (seen under gunicorn).
+        self.writing = threading.Lock()
         self.pending = []
         self.wakeup = threading.Event()
         threading.Thread(target=self._run, name="open-recorder", daemon=True).start()
@@ -130,18 +133,20 @@ class OpenRecorder:
                 self.wakeup.set()
 
     def flush(self):
-        """Write every noted open now; if that fails, keep them for the next try."""
-        with self.lock:
-            hits, self.pending = self.pending, []
-        if not hits:
-            return
-        try:
-            with self.app.app_context(), write_transaction() as connection:
-                record_opens(connection, hits)
-        except BaseException:
+        """Write every noted open now, after a write in progress; if that fails, keep them
+        for the next try."""
+        with self.writing:
             with self.lock:
-                self.pending[:0] = hits  # before the ones noted meanwhile: oldest first
-            raise
+                hits, self.pending = self.pending, []
+            if not hits:
+                return
+            try:
+                with self.app.app_context(), write_transaction() as connection:
+                    record_opens(connection, hits)
+            except BaseException:
+                with self.lock:
+                    self.pending[:0] = hits  # before the ones noted meanwhile: oldest first
+                raise
 
     def _run(self):
         while True:
