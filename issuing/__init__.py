@@ -3,8 +3,9 @@
 Every way of issuing (the form, the API, its bulk call, a spreadsheet import) and every
 change to a credential's email (publish, schedule, a new address, a resend, a reminder)
 is a function here that works on a set of rows, one row being a set of one. Each writes
-in the caller's transaction and derives the statuses it changes; the caller commits and
-then wakes the mail job if it queued mail (jobs.wake_mail).
+in the caller's transaction and records the events it makes (timeline), which derive the
+statuses they change; the caller commits with jobs.commit, which wakes the mail job when
+mail was queued.
 """
 
 from issuing.changes import change_address, publish, resend, schedule
