@@ -86,6 +86,8 @@ def config_from_env(instance_path):
         "QUEUE_INTERVAL_SECONDS": float(env("QUEUE_INTERVAL_SECONDS") or 5),
         "RETRY_BASE_SECONDS": float(env("RETRY_BASE_SECONDS") or 30),
         "MAX_ATTEMPTS": int(env("MAX_ATTEMPTS") or 6),
+        # How long mail that never reached the server may wait before it bounces.
+        "MAX_QUEUE_AGE": env("MAX_QUEUE_AGE") or "3 days",
         # Sending at production speed (DESIGN.md).
         "SMTP_CONCURRENCY": int(env("SMTP_CONCURRENCY") or 8),
         "MAIL_RATE_LIMIT": env("MAIL_RATE_LIMIT") or None,
@@ -173,6 +175,10 @@ def _check_settings(config):
             sender_domains.parse_server(config["DNS_RESOLVER"])
         except ValueError:
             raise ConfigError("DNS_RESOLVER: write it as 127.0.0.1 or 127.0.0.1:5353.") from None
+    try:
+        config["MAX_QUEUE_AGE"] = validation.clean_duration(config["MAX_QUEUE_AGE"])
+    except validation.InvalidInput as error:
+        raise ConfigError(f"MAX_QUEUE_AGE: {error}") from None
     if config["ORG_DAILY_LIMIT"] < 1:
         raise ConfigError("ORG_DAILY_LIMIT must be 1 or more.")
     for name in ("SMTP_CONCURRENCY", "WEBHOOK_CONCURRENCY"):

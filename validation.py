@@ -1,7 +1,8 @@
 """Input rules shared by the issuing form, the JSON API and imports: one place for each."""
 
+import re
 import unicodedata
-from datetime import datetime
+from datetime import datetime, timedelta
 from email.utils import getaddresses
 from typing import NamedTuple
 
@@ -29,6 +30,11 @@ def _has_control(value):
     return any(unicodedata.category(ch) in {"Cc", "Zl", "Zp"} for ch in value)
 
 
+def _not_unicode(value):
+    """True for text with a lone surrogate ("\\ud800" in JSON): no encoding can store it."""
+    return any("\ud800" <= ch <= "\udfff" for ch in value)
+
+
 def clean_text(value, what="Name", max_length=NAME_MAX):
     """A required one-line text: stripped, 1–max_length characters, no control characters,
     not a spreadsheet formula."""
@@ -37,6 +43,8 @@ def clean_text(value, what="Name", max_length=NAME_MAX):
     value = value.strip()
     if not value:
         raise InvalidInput(f"{what} is required.")
+    if _not_unicode(value):
+        raise InvalidInput(f"{what} is not valid Unicode text.")
     if len(value) > max_length:
         raise InvalidInput(f"{what} must be at most {max_length} characters.")
     if _has_control(value):
@@ -56,6 +64,8 @@ def clean_email(value):
     value = value.strip()
     if not value:
         return None
+    if _not_unicode(value):
+        raise InvalidInput("Email is not valid Unicode text.")
     if _has_control(value):
         raise InvalidInput("Email must not contain line breaks or control characters.")
     if len(value) > EMAIL_MAX:
@@ -118,6 +128,21 @@ def clean_sender(value):
     if not address:
         raise refusal
     return Sender(name.strip(), address)
+
+
+DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(seconds?|minutes?|hours?|days?|weeks?)?\s*$",
+                      re.IGNORECASE)
+
+
+def clean_duration(value):
+    """A setting's length of time: seconds, or a number of seconds, minutes, hours, days or
+    weeks ("3 days")."""
+    found = DURATION.match(str(value))
+    if not found or float(found.group(1)) <= 0:
+        raise InvalidInput(f"{value!r} is not a length of time; write it as \"3 days\" or a "
+                           "number of seconds.")
+    unit = (found.group(2) or "seconds").lower().rstrip("s") + "s"
+    return timedelta(**{unit: float(found.group(1))})
 
 
 ACTIONS = ("draft", "publish", "schedule")

@@ -15,7 +15,8 @@ from models.states import MessageState
 from models.types import utcnow
 
 messages = EmailMessage.__table__
-HELD = (sa.select(messages.c.id, messages.c.credential_id, messages.c.attempts)
+HELD = (sa.select(messages.c.id, messages.c.credential_id, messages.c.attempts,
+                  messages.c.created_at)
         .where(messages.c.id == sa.bindparam("row_id"),
                messages.c.state == MessageState.SENDING, LEASE.held_by(sa.bindparam("owner")))
         .with_for_update())
@@ -47,9 +48,10 @@ def _record_other(connection, row_id, outcome, owner):
     held = connection.execute(HELD, {"row_id": row_id, "owner": owner}).first()
     if held is None:
         return "lease_lost"
-    # A throttling reply is about our pace, not the message: it uses up no attempt.
-    attempts = held.attempts + (0 if outcome.throttled else 1)
-    return apply_outcome(connection, held, outcome, attempts)
+    # Only a message handed over uses an attempt: not one throttled (our pace), nor one
+    # whose connection was gone (the server's state, not the message's).
+    attempts = held.attempts + (1 if outcome.attempted else 0)
+    return apply_outcome(connection, held, outcome, attempts, queued_at=held.created_at)
 
 
 def _record_sent(connection, sent, owner):

@@ -21,11 +21,18 @@ THROTTLED_RETRY_SECONDS = 10
 LONGEST_RETRY = timedelta(hours=24)
 
 
-def outcome_values(outcome, attempts, now):
+def outcome_values(outcome, attempts, now, queued_at=None):
     """The message's new columns and its timeline event (type, code, data) for one
-    outcome."""
+    outcome; queued_at: when the message was queued, for one never handed over."""
     values = {"attempts": attempts, "last_reply": outcome.reply[:2000], **RELEASED}
     reply = {"reply": outcome.reply}
+    config = current_app.config
+    if not outcome.attempted and queued_at and now - queued_at >= config["MAX_QUEUE_AGE"]:
+        # Never handed over for as long as mail may wait (MTAs wait as long): given up.
+        return ({**values, "state": MessageState.BOUNCED, "bounce_kind": BounceKind.SOFT,
+                 "bounce_code": "queue_expired"},
+                (EventType.BOUNCED, "queue_expired",
+                 {**reply, "waited_days": config["MAX_QUEUE_AGE"].days}))
     if outcome.throttled:  # our pace, not the message: back in the queue after a pause
         next_try = now + timedelta(seconds=outcome.retry_after or THROTTLED_RETRY_SECONDS)
         return ({**values, "state": MessageState.RETRY, "next_attempt_at": next_try},
@@ -33,14 +40,15 @@ def outcome_values(outcome, attempts, now):
     if outcome.action == "sent":
         return ({**values, "state": MessageState.SENT, "sent_at": now},
                 (EventType.SENT, None, reply))
-    if outcome.action == "bounce" or attempts >= current_app.config["MAX_ATTEMPTS"]:
+    if outcome.action == "bounce" or attempts >= config["MAX_ATTEMPTS"]:
         hard = outcome.action == "bounce"
         return ({**values, "state": MessageState.BOUNCED,
                  "bounce_kind": BounceKind.HARD if hard else BounceKind.SOFT,
                  "bounce_code": outcome.code},
                 (EventType.BOUNCED, outcome.code,
                  reply if hard else {**reply, "gave_up_after": attempts}))
-    next_try = now + retry_delay(attempts, current_app.config["RETRY_BASE_SECONDS"],
+    # Waiting for the server to come back (nothing handed over) takes the first try's pause.
+    next_try = now + retry_delay(max(attempts, 1), config["RETRY_BASE_SECONDS"],
                                  LONGEST_RETRY, outcome.retry_after)
     return ({**values, "state": MessageState.RETRY, "next_attempt_at": next_try},
             (EventType.DEFERRED, outcome.code,
@@ -56,10 +64,10 @@ class OutcomeWrites(NamedTuple):
     event: timeline.Event
 
 
-def outcome_writes(message, outcome, attempts, now, late=None):
+def outcome_writes(message, outcome, attempts, now, late=None, queued_at=None):
     """The writes of one outcome, not yet made; late: the data of the report that brought
     it after the server had accepted the message (its source and time)."""
-    columns, (kind, code, data) = outcome_values(outcome, attempts, now)
+    columns, (kind, code, data) = outcome_values(outcome, attempts, now, queued_at)
     event = timeline.Event(kind, message.credential_id, now, message.id, code,
                            {**data, **(late or {})})
     return OutcomeWrites(message, columns["state"], columns, event)
@@ -82,11 +90,11 @@ def _update(columns):
             .values({column: sa.bindparam(f"new_{column}") for column in columns}))
 
 
-def apply_outcome(connection, message, outcome, attempts, late=None):
+def apply_outcome(connection, message, outcome, attempts, late=None, queued_at=None):
     """Write an outcome in the caller's transaction: the message's columns and its event
     with all it implies. message: a row with id and credential_id. Returns the message's
     new state."""
-    writes = outcome_writes(message, outcome, attempts, utcnow(), late)
+    writes = outcome_writes(message, outcome, attempts, utcnow(), late, queued_at)
     write_columns(connection, [writes])
     timeline.record(connection, [writes.event])
     return writes.state

@@ -24,6 +24,9 @@ class Outcome:
     retry_after: float | None = None  # seconds the server asked us to wait
     connection_lost: bool = False  # no answer, or 421: this connection is done
     throttled: bool = False  # the server asked us to slow down: not the message's fault
+    # The message itself was handed over: a reply to it (not a 421 closing the connection),
+    # or a failure during its own DATA. Only then does the outcome use one of its attempts.
+    attempted: bool = True
 
     @property
     def reason(self):
@@ -78,7 +81,7 @@ def classify(code, text, stage="rcpt"):
         retry_after = float(hint.group(1)) * (60 if hint.group(2).lower().startswith("m") else 1)
     if code in THROTTLING_CODES and THROTTLING.search(text):
         return Outcome("retry", reply, "throttled", retry_after, connection_lost=code == 421,
-                       throttled=True)
+                       throttled=True, attempted=False)
     if code is None:
         reason = "unreachable"
     elif code >= 500:
@@ -86,4 +89,5 @@ def classify(code, text, stage="rcpt"):
     else:
         reason = explain(code, text)
     return Outcome("retry", reply or "no answer", reason, retry_after,
-                   connection_lost=code in (None, 421))
+                   connection_lost=code in (None, 421),
+                   attempted=code != 421 and (code is not None or stage == "data"))

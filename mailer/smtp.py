@@ -1,6 +1,7 @@
 """SMTP transport: one connection to the mail server and one message's conversation on it
 (MAIL, RCPT, DATA), each answer turned into an Outcome by the one classifier."""
 
+import dataclasses
 import smtplib
 
 from flask import current_app
@@ -102,15 +103,15 @@ def _deliver(host, mail, recipient, sender):
         if code in (250, 251):
             stage = "data"
             code, text = host.data(mail.as_bytes())
-        if not 200 <= code < 300:
-            host.rset()
-        return classify(code, text, stage)
+        outcome = classify(code, text, stage)
     except (OSError, smtplib.SMTPException) as error:
         return _failure(error, stage)
     except Exception as error:  # one odd message must not stop the batch
         current_app.logger.exception("could not send %s", mail.msgId)
+        outcome = Outcome("retry", f"not sent: {error}", "send_failed")
+    if outcome.action != "sent" and not outcome.connection_lost:
         try:
             host.rset()
-        except (OSError, smtplib.SMTPException):
-            pass  # the next message will find the connection gone and reconnect
-        return Outcome("retry", f"not sent: {error}", "send_failed")
+        except (OSError, smtplib.SMTPException):  # the server hung up after its reply
+            outcome = dataclasses.replace(outcome, connection_lost=True)
+    return outcome

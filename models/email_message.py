@@ -87,6 +87,9 @@ class EmailMessage(db.Model):
         """Why the email bounced, in plain words (None unless it bounced)."""
         if self.state != MessageState.BOUNCED or not self.bounce_code:
             return None
+        if self.bounce_code == "queue_expired":  # never handed over: no tries to count
+            return words.bounce_reason(self.bounce_code, self.last_reply,
+                                       days=current_app.config["MAX_QUEUE_AGE"].days)
         gave_up_after = self.attempts if self.bounce_kind == BounceKind.SOFT else None
         return words.bounce_reason(self.bounce_code, self.last_reply, gave_up_after)
 

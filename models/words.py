@@ -95,6 +95,8 @@ REASONS = {
     "no_smtputf8": "The receiving server cannot take international addresses.",
     "bad_header": "The email had an invalid header.",
     "compose_failed": "Could not build the email.",
+    "queue_expired": "Not sent: the mail server could not be reached for {days} days (last: "
+    "{said}).",
     "send_failed": "Could not send the email.",
     "suppressed_bounce": "Not sent: earlier mail to this address bounced for good. Fix the "
     "address, or send anyway if you know it works now.",
@@ -147,14 +149,14 @@ def said(reply):
     return rest if len(code) == 3 and code.isdigit() else (reply or "")
 
 
-def reason(code, reply=None):
+def reason(code, reply=None, days=None):
     """The words for a reason code, with the server's words where the sentence quotes them."""
-    return REASONS[code].format(said=said(reply))
+    return REASONS[code].format(said=said(reply), days=days)
 
 
-def bounce_reason(code, reply, gave_up_after=None):
+def bounce_reason(code, reply, gave_up_after=None, days=None):
     """Why an email bounced: the reason, or that temporary failures ran out of tries."""
-    words = reason(code, reply)
+    words = reason(code, reply, days)
     return f"Gave up after {gave_up_after} tries: {words}" if gave_up_after else words
 
 
@@ -195,8 +197,8 @@ def event_detail(kind, code, data, to_address=None):
         next_try = f" Next try at {data['next_try']} UTC." if data.get("next_try") else ""
         return f"{late_report(data, 'delay')}{reason(code, reply)}{next_try}{said_so}"
     if kind == EventType.BOUNCED:
-        return (f"{late_report(data)}{bounce_reason(code, reply, data.get('gave_up_after'))}"
-                f"{said_so}")
+        why = bounce_reason(code, reply, data.get("gave_up_after"), data.get("waited_days"))
+        return f"{late_report(data)}{why}{said_so}"
     if kind == EventType.COMPLAINED:
         return f"The recipient reported the email as spam{_source(data)}."
     if kind == EventType.DELIVERED:

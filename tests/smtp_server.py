@@ -28,6 +28,7 @@ class Sink:
         self.drop_at = set()  # delivery numbers (1-based) at which to hang up instead
         self.connections = 0
         self.throttle = []  # replies to give instead of accepting the next deliveries
+        self.hang_up_after_throttle = False  # close the connection after each (Gmail does)
         self.arrivals = []  # time.monotonic() of each delivery and of each throttle reply
         self.busy = 0  # deliveries being handed over now, and the most at once
         self.most_at_once = 0
@@ -95,6 +96,8 @@ class Sink:
         with self.lock:
             self.arrivals.append(time.monotonic())
             if self.throttle:
+                if self.hang_up_after_throttle:  # once the reply is on its way
+                    asyncio.get_running_loop().call_soon(server.transport.close)
                 return self.throttle.pop(0)
             number = len(self.received) + 1
             if number in self.drop_at:

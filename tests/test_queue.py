@@ -133,6 +133,46 @@ def test_connection_dropped_mid_batch(user, sink):
     assert sorted(sink.message_ids()) == expected  # each once
 
 
+def test_a_server_that_throttles_and_hangs_up_bounces_nothing(user, sink, mail_app):
+    """421 "slow down", then the connection closed (as Gmail and Outlook do): no message
+    loses an attempt to it, nor to the connection it closed."""
+    mail_app.config["MAX_ATTEMPTS"] = 2
+    sink.throttle = ["421 4.7.0 Too many messages, slow down"] * 4
+    sink.hang_up_after_throttle = True
+    credentials = publish(user, *[f"r{i}@example.com" for i in range(5)])
+    for _ in range(10):  # each round: what is due goes, then the pause is over
+        send_due()
+        db.session.execute(sa.update(EmailMessage).values(next_attempt_at=utcnow()))
+        db.session.commit()
+        if len(sink.received) == 5:
+            break
+    db.session.expire_all()
+    assert [c.latest_message.state for c in credentials] == ["sent"] * 5
+    assert [c.latest_message.attempts for c in credentials] == [1] * 5
+
+
+def test_a_message_never_handed_over_waits_for_the_server_then_bounces_by_age(user, sink,
+                                                                              mail_app):
+    (credential,) = publish(user, "jane@example.com")
+    sink.stop()  # the mail server is down
+    for _ in range(3):
+        send_due()
+        db.session.execute(sa.update(EmailMessage).values(next_attempt_at=utcnow()))
+        db.session.commit()
+    db.session.expire_all()
+    message = credential.latest_message
+    assert (message.state, message.attempts) == ("retry", 0)  # no attempt used
+    db.session.execute(sa.update(EmailMessage).values(
+        created_at=utcnow() - mail_app.config["MAX_QUEUE_AGE"] - timedelta(minutes=1)))
+    db.session.commit()
+    send_due()
+    db.session.expire_all()
+    assert (message.state, message.bounce_kind, message.bounce_code) == (
+        "bounced", "soft", "queue_expired")
+    assert credential.bounce_reason.startswith(
+        "Not sent: the mail server could not be reached for 3 days")
+
+
 def test_expired_lease_is_claimed_again_and_late_results_are_ignored(user, sink, mail_app):
     from mailer.commit import record
     from mailer.replies import Outcome
