@@ -137,6 +137,8 @@ def config_from_env(instance_path):
         "LOGIN_RATE_LIMIT": env("LOGIN_RATE_LIMIT") or "10 per 15 minutes",  # failures, an address
         "LOGIN_IP_RATE_LIMIT": env("LOGIN_IP_RATE_LIMIT") or "30 per 15 minutes",  # an IP's
         "API_RATE_LIMIT": env("API_RATE_LIMIT") or "600 per minute",  # each API key
+        # Calls without a working API key, from one IP address.
+        "API_BAD_KEY_RATE_LIMIT": env("API_BAD_KEY_RATE_LIMIT") or "30 per minute",
         "PUBLIC_RATE_LIMIT": env("PUBLIC_RATE_LIMIT") or "3000 per minute",  # recipients, an IP
         # Behind N reverse proxies, the client's address is the Nth from the right of
         # X-Forwarded-For (and https from X-Forwarded-Proto): rate limits need it.
@@ -165,7 +167,7 @@ def _check_settings(config):
         raise ConfigError(f"MAIL_RATE_LIMIT: {error}. Write it as \"14 per second\" or "
                           "\"14 per second; 50000 per day\".") from None
     for name in ("LOGIN_RATE_LIMIT", "LOGIN_IP_RATE_LIMIT", "API_RATE_LIMIT",
-                 "PUBLIC_RATE_LIMIT"):
+                 "API_BAD_KEY_RATE_LIMIT", "PUBLIC_RATE_LIMIT"):
         try:
             limits.parse_many(config[name])
         except ValueError:

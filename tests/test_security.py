@@ -18,7 +18,7 @@ from conftest import PASSWORD, Auth, api_for, issue, make_app
 
 from accounts import create_user
 from extensions import limiter
-from models import EmailEvent, db
+from models import ApiKey, EmailEvent, db
 from tracking import opens
 
 WRONG = "not the password"
@@ -120,6 +120,35 @@ def test_the_api_is_limited_per_key(app, api, still_clock):
     refused = api.get("/api/v1/credentials")
     assert refused.status_code == 429 and int(refused.headers["Retry-After"]) <= 60
     assert refused.json["error"]["message"].startswith("Too many requests: try again in")
+
+
+def test_the_api_limit_counts_the_key_however_its_header_is_spelled(app, client, issuer,
+                                                                   still_clock):
+    app.config["API_RATE_LIMIT"] = "5 per minute"
+    _, key = ApiKey.issue(issuer)
+    db.session.commit()
+    spellings = [f"Bearer {key}", f"bearer {key}", f"bEaReR   {key}", f"Bearer {key}   ",
+                 f"  BEARER {key}"]
+    for spelling in spellings:
+        assert client.get("/api/v1/credentials",
+                          headers={"Authorization": spelling}).status_code == 200
+    for spelling in spellings:  # no spelling gets a counter of its own
+        assert client.get("/api/v1/webhooks",
+                          headers={"Authorization": spelling}).status_code == 429
+
+
+def test_wrong_keys_are_limited_per_ip(app, client, api, still_clock):
+    app.config["API_BAD_KEY_RATE_LIMIT"] = "3 per minute"
+    wrong = {"Authorization": "Bearer cmt_forged_0123456789abcdefghijklmnopqrstuv"}
+    for _ in range(3):
+        assert client.get("/api/v1/credentials", headers=wrong).status_code == 401
+    refused = client.get("/api/v1/credentials", headers=wrong)
+    assert refused.status_code == 429 and "Retry-After" in refused.headers
+    assert client.get("/api/v1/webhooks").status_code == 429  # no key at all: the same
+    assert api.get("/api/v1/credentials").status_code == 200  # a real key still works
+    elsewhere = {"REMOTE_ADDR": "192.0.2.44"}
+    assert client.get("/api/v1/credentials", headers=wrong,
+                      environ_base=elsewhere).status_code == 401
 
 
 def test_public_routes_are_limited_per_ip(app, client, still_clock):

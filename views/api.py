@@ -1,20 +1,19 @@
 """JSON API v1: bearer-key auth, scoped to the key's organization (DESIGN.md)."""
 
-import hashlib
 from datetime import UTC, datetime
 
 import sqlalchemy as sa
-from flask import Blueprint, current_app, g, jsonify, request
+from flask import Blueprint, g, jsonify, request
 
 import analytics
 import issuing
 import jobs
 import validation
-from extensions import limiter
-from models import ApiKey, Credential, CredentialGroup, db, write_lock
+from models import Credential, CredentialGroup, db
 from models.status import EmailStatus
 from models.words import ALREADY_PUBLISHED, RESEND_REFUSALS
 from validation import InvalidInput
+from views import api_auth
 from views.errors import ApiError
 from views.queries import credential_or_404, page_of, status_counts
 
@@ -22,30 +21,8 @@ bp = Blueprint("api", __name__, url_prefix="/api/v1")
 BULK_MAX = 1000
 
 
-def _presented_key():
-    """Each presented key counts on its own (checked before the key is looked up)."""
-    presented = request.headers.get("Authorization", "").encode()
-    return "api:" + hashlib.sha256(presented).hexdigest()[:32]
-
-
-limiter.shared_limit(lambda: current_app.config["API_RATE_LIMIT"], key_func=_presented_key,
-                     scope="api")(bp)
-
-
-@bp.before_request
-def authenticate():
-    scheme, _, key = request.headers.get("Authorization", "").partition(" ")
-    api_key = ApiKey.find(key.strip()) if scheme.lower() == "bearer" else None
-    if api_key is None:
-        raise ApiError(401, "Missing or wrong API key: send 'Authorization: Bearer <key>'.")
-    api_key.note_use()
-    g.api_user = api_key.user
-    g.org_id = api_key.user.org_id
-    if request.method not in ("GET", "HEAD", "OPTIONS"):
-        # SQLite: a change reads, then writes; once the key is known, the read that found
-        # it ends and the change begins with the write lock.
-        db.session.rollback()
-        write_lock()
+api_auth.limit(bp)
+bp.before_request(api_auth.authenticate)
 
 
 def _body():

@@ -2,16 +2,14 @@
 
 from flask import Blueprint, current_app, g, jsonify, request
 
-from extensions import limiter
 from models import db
 from outbound import endpoints
-from views.api import _presented_key, authenticate
+from views import api_auth
 from views.errors import ApiError
 
 bp = Blueprint("api_webhooks", __name__, url_prefix="/api/v1/webhooks")
-limiter.shared_limit(lambda: current_app.config["API_RATE_LIMIT"], key_func=_presented_key,
-                     scope="api")(bp)
-bp.before_request(authenticate)
+api_auth.limit(bp)
+bp.before_request(api_auth.authenticate)
 
 
 @bp.post("")
