@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 import limits
 from flask import Flask, current_app, request
+from flask.json.provider import DefaultJSONProvider
 from flask_login import current_user
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -22,6 +23,17 @@ from typos import suggest_address
 
 class ConfigError(RuntimeError):
     """A setting the app cannot start with; the message says what to write instead."""
+
+
+class JSONProvider(DefaultJSONProvider):
+    """Flask's JSON, with JSON nested too deeply to parse refused like any other bad JSON
+    (ValueError: get_json answers 400, or None when silent) instead of a RecursionError."""
+
+    def loads(self, s, **kwargs):
+        try:
+            return super().loads(s, **kwargs)
+        except RecursionError:
+            raise ValueError("The JSON is nested too deeply.") from None
 
 
 def _flag(name, default):
@@ -116,6 +128,7 @@ def config_from_env(instance_path):
         "POSTMARK_WEBHOOK_USER": env("POSTMARK_WEBHOOK_USER") or None,
         "POSTMARK_WEBHOOK_PASSWORD": env("POSTMARK_WEBHOOK_PASSWORD") or None,
         "SES_WEBHOOK": _flag("SES_WEBHOOK", False),
+        "SES_TOPIC_ARNS": env("SES_TOPIC_ARNS") or "",
         "METRICS_TOKEN": env("METRICS_TOKEN") or None,
         # Outbound webhooks (DESIGN.md, "Engagement after the email").
         "WEBHOOK_ALLOW_HTTP": _flag("WEBHOOK_ALLOW_HTTP", False),
@@ -172,6 +185,14 @@ def _check_settings(config):
             limits.parse_many(config[name])
         except ValueError:
             raise ConfigError(f"{name}: write it as \"10 per 15 minutes\".") from None
+    try:
+        config["SES_TOPIC_ARNS"] = validation.clean_topic_arns(config["SES_TOPIC_ARNS"])
+    except validation.InvalidInput as error:
+        raise ConfigError(f"SES_TOPIC_ARNS: {error}") from None
+    if config["SES_WEBHOOK"] and not config["SES_TOPIC_ARNS"]:
+        raise ConfigError("SES_WEBHOOK=1 needs SES_TOPIC_ARNS: the ARNs of the SNS topics of your "
+                          "SES bounce and complaint notifications, separated by commas (anyone "
+                          "can make a topic that AWS signs).")
     if config.get("DNS_RESOLVER"):
         try:
             sender_domains.parse_server(config["DNS_RESOLVER"])
@@ -200,6 +221,7 @@ def _check_settings(config):
 def create_app(test_config=None):
     """Build the app; test_config overrides the environment."""
     app = Flask(__name__, instance_relative_config=True)
+    app.json = JSONProvider(app)
     os.makedirs(app.instance_path, exist_ok=True)
     app.config.from_mapping(config_from_env(app.instance_path))
     if test_config:

@@ -2,6 +2,7 @@
 
 from datetime import UTC, datetime, timedelta
 
+from flask import request
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from wtforms import (
@@ -34,6 +35,18 @@ def rule(clean, **kwargs):
     return check
 
 
+class Form(FlaskForm):
+    """A browser form: it reads the request's form fields (and files) only. Flask-WTF
+    would build its fields from a JSON body too, and fail on one that is not an object."""
+
+    class Meta(FlaskForm.Meta):
+        def wrap_formdata(self, form, formdata):
+            # formdata not given (Flask-WTF's marker: not None, no getlist): read the request
+            if formdata is not None and not hasattr(formdata, "getlist") and request.is_json:
+                formdata = request.form  # empty: a JSON body is no form
+            return super().wrap_formdata(form, formdata)
+
+
 class LocalDateTimeField(DateTimeLocalField):
     """A datetime-local input whose empty value means "no time", not an error."""
 
@@ -44,12 +57,12 @@ class LocalDateTimeField(DateTimeLocalField):
         super().process_formdata(valuelist)
 
 
-class LoginForm(FlaskForm):
+class LoginForm(Form):
     email = EmailField("Email", validators=[DataRequired(), Length(max=254)])
     password = PasswordField("Password", validators=[DataRequired(), Length(max=200)])
 
 
-class GroupPicker(FlaskForm):
+class GroupPicker(Form):
     """An existing group of the organization, or a new one by name."""
 
     group_id = SelectField("Existing group", coerce=str, validate_choice=False)
@@ -94,7 +107,7 @@ class GroupPicker(FlaskForm):
                                   "the name to use the group picked.")
 
 
-class WhenFields(FlaskForm):
+class WhenFields(Form):
     """Draft, publish now or schedule, and whether to send the email."""
 
     action = RadioField("Action", default="draft", choices=[
@@ -123,7 +136,7 @@ class ImportIssueForm(WhenFields):
     """How to issue an import's good rows."""
 
 
-class ImportUploadForm(FlaskForm):
+class ImportUploadForm(Form):
     file = FileField("Spreadsheet", validators=[FileRequired("Choose a file to upload.")])
 
 
@@ -182,7 +195,7 @@ class ImportMappingForm(GroupPicker):
         super().validate_new_group(field)
 
 
-class ScheduleForm(FlaskForm):
+class ScheduleForm(Form):
     scheduled_at = LocalDateTimeField("Publish at", format="%Y-%m-%dT%H:%M",
                                       render_kw={"step": 60})
     utc_offset = HiddenField(default="0")
@@ -204,25 +217,25 @@ def optional(clean, **kwargs):
     return check
 
 
-class SenderForm(FlaskForm):
+class SenderForm(Form):
     sender_name = StringField("Sender name",
                               validators=[optional(validation.clean_text, what="Sender name")])
     sender_address = EmailField("Sender address", validators=[rule(validation.clean_email)])
     reply_to = EmailField("Reply-to address", validators=[rule(validation.clean_email)])
 
 
-class RemindersForm(FlaskForm):
+class RemindersForm(Form):
     reminder_after_days = IntegerField(
         "Remind after this many days unopened", validators=[Optional(), NumberRange(1, 365)])
     reminder_max = IntegerField("At most this many reminders",
                                 validators=[Optional(), NumberRange(0, 10)])
 
 
-class EmailForm(FlaskForm):
+class EmailForm(Form):
     recipient_email = EmailField("Email address", validators=[rule(validation.clean_email)])
 
 
-class ResendForm(FlaskForm):
+class ResendForm(Form):
     force = BooleanField("Send even though this address bounced")
 
 

@@ -2,8 +2,9 @@
 
 The mail job publishes what is due, queues due reminders and drains the mail queue; the
 import job checks and issues spreadsheet imports, apart, so a long import never holds up
-the mail; the statistics job keeps SQLite's query planner informed. The web process runs
-them with SCHEDULER_ENABLED=1, `flask worker` in the foreground.
+the mail; the hourly upkeep job keeps SQLite's query planner informed and forgets used
+one-time tokens. The web process runs them with SCHEDULER_ENABLED=1, `flask worker` in
+the foreground.
 """
 
 import atexit
@@ -15,18 +16,19 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from flask import current_app
 
 import work
-from bounces import mailbox
+from bounces import mailbox, provider_events
 from importer.run import run_imports
 from lifecycle.publishing import publish_due
 from lifecycle.reminders import send_reminders
 from mailer.queue import send_due
-from models import db, refresh_statistics
+from models import IntakeReceipt, db, refresh_statistics, write_transaction
+from models.types import utcnow
 from outbound.deliver import deliver_due
 
 MAIL_JOB, IMPORT_JOB, WEBHOOK_JOB = work.MAIL, work.IMPORTS, work.WEBHOOKS
 BOUNCE_JOB = "bounces"
-STATISTICS_JOB = "statistics"
-STATISTICS_SECONDS = 3600  # ANALYZE of 100,000 credentials takes about 30 ms
+UPKEEP_JOB = "upkeep"
+UPKEEP_SECONDS = 3600  # ANALYZE of 100,000 credentials takes about 30 ms
 _started = threading.Lock()
 
 
@@ -73,23 +75,26 @@ def run_webhook_job(app):
             db.session.remove()
 
 
-def run_statistics_job(app):
-    """Refresh the query planner's statistics (SQLite: the data grows from nothing)."""
+def run_upkeep_job(app):
+    """Refresh the query planner's statistics (SQLite: the data grows from nothing), and
+    forget the tokens requests were verified with once, long since too old to replay."""
     with app.app_context():
         try:
             refresh_statistics()
+            with write_transaction() as connection:
+                IntakeReceipt.forget_once(connection, utcnow() - provider_events.ONCE_KEPT)
         finally:
             db.session.remove()
 
 
 def add_jobs(scheduler, app):
-    """The mail, import and webhook jobs every QUEUE_INTERVAL_SECONDS, the planner's
-    statistics hourly, and the bounce mailbox every BOUNCE_POLL_SECONDS when one is set;
+    """The mail, import and webhook jobs every QUEUE_INTERVAL_SECONDS, the upkeep hourly,
+    and the bounce mailbox every BOUNCE_POLL_SECONDS when one is set;
     each never two at once, missed runs merged."""
     jobs = [(MAIL_JOB, run_mail, app.config["QUEUE_INTERVAL_SECONDS"]),
             (IMPORT_JOB, run_import_job, app.config["QUEUE_INTERVAL_SECONDS"]),
             (WEBHOOK_JOB, run_webhook_job, app.config["QUEUE_INTERVAL_SECONDS"]),
-            (STATISTICS_JOB, run_statistics_job, STATISTICS_SECONDS)]
+            (UPKEEP_JOB, run_upkeep_job, UPKEEP_SECONDS)]
     if app.config.get("BOUNCE_IMAP_HOST"):
         jobs.append((BOUNCE_JOB, run_bounce_job, app.config["BOUNCE_POLL_SECONDS"]))
     for job_id, job, seconds in jobs:

@@ -145,6 +145,21 @@ def clean_duration(value):
     return timedelta(**{unit: float(found.group(1))})
 
 
+TOPIC_ARN = re.compile(r"^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}(\.fifo)?$")
+
+
+def clean_topic_arns(value):
+    """SNS topic ARNs separated by commas, as a tuple (empty: none)."""
+    if isinstance(value, list | tuple):
+        value = ",".join(value)
+    arns = tuple(arn.strip() for arn in str(value).split(",") if arn.strip())
+    wrong = [arn for arn in arns if not TOPIC_ARN.match(arn)]
+    if wrong:
+        raise InvalidInput(f"{wrong[0]!r} is not an SNS topic ARN "
+                           "(arn:aws:sns:REGION:ACCOUNT:TOPIC).")
+    return arns
+
+
 ACTIONS = ("draft", "publish", "schedule")
 
 

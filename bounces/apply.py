@@ -30,15 +30,19 @@ RECEIPTS = {"mailbox": "mail", "file": "mail"}
 PRECEDENCE = ("applied", "duplicate", "unknown")
 
 
-def apply_all(source, reports):
+def apply_all(source, reports, once=None):
     """Apply reports (or requests), each a list of (key, Finding), in one transaction, and
     note that the intake worked. Returns each one's outcome: applied (something was),
     duplicate (all of it was before), unknown (about no message of ours), or nothing (a
-    report that asks for no change)."""
+    report that asks for no change); replayed for all when once, the value the request
+    was verified with, was used before (and nothing is applied)."""
     if not reports:
         return []
     now = utcnow()
     with write_transaction() as connection:
+        if once is not None and not IntakeReceipt.claim_many(
+                connection, f"{source}-once", [(once, "used")]):
+            return ["replayed"] * len(reports)
         unclaimed = IntakeReceipt.claim_many(connection, RECEIPTS.get(source, source),
                                              [(key, finding.kind) for keyed in reports
                                               for key, finding in keyed])

@@ -16,6 +16,7 @@ import re
 import threading
 import urllib.request
 from datetime import UTC, datetime, timedelta
+from typing import NamedTuple
 from urllib.parse import urlsplit
 
 from cryptography import x509
@@ -27,6 +28,17 @@ from flask import current_app
 from bounces.reports import Finding
 
 MAX_AGE = timedelta(minutes=10)
+# A value a request may be verified with only once (Mailgun's token) is remembered this long:
+# longer than MAX_AGE, after which the request is refused as too old anyway.
+ONCE_KEPT = timedelta(days=1)
+
+
+class Verified(NamedTuple):
+    """A verified request: its findings, [(key, Finding)], and the value it may be verified
+    with only once (Mailgun signs its token and time, not the event), or None."""
+
+    findings: list
+    once: str | None = None
 
 
 class Refused(Exception):
@@ -45,9 +57,16 @@ def _fresh(moment):
 
 def _json(raw):
     try:
-        return json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
+        if not isinstance(raw, str | bytes):
+            raise ValueError
+        return current_app.json.loads(raw)  # app.JSONProvider: too deep is a ValueError
+    except ValueError:
         raise Refused(400, "The body is not JSON.") from None
+
+
+def _name(value):
+    """A field that names something (an event type), or None when it is not text."""
+    return value if isinstance(value, str) else None
 
 
 def _epoch(value):
@@ -65,7 +84,7 @@ def _key(event):
 
 
 def sendgrid(headers, raw):
-    """[(key, Finding)] of a verified SendGrid Event Webhook request."""
+    """The Verified findings of a SendGrid Event Webhook request."""
     key = current_app.config["SENDGRID_WEBHOOK_PUBLIC_KEY"]
     signature = headers.get("X-Twilio-Email-Event-Webhook-Signature", "")
     timestamp = headers.get("X-Twilio-Email-Event-Webhook-Timestamp", "")
@@ -79,13 +98,13 @@ def sendgrid(headers, raw):
     events = _json(raw)
     if not isinstance(events, list):
         raise Refused(400, "SendGrid sends a list of events.")
-    return [found for event in events if isinstance(event, dict)
-            for found in _sendgrid_event(event)]
+    return Verified([found for event in events if isinstance(event, dict)
+                     for found in _sendgrid_event(event)])
 
 
 def _sendgrid_event(event):
     kind = {"bounce": "failed", "dropped": "failed", "deferred": "delayed",
-            "spamreport": "complained", "delivered": "delivered"}.get(event.get("event"))
+            "spamreport": "complained", "delivered": "delivered"}.get(_name(event.get("event")))
     if kind is None:
         return []
     words = " ".join(str(event.get(name, "")) for name in ("status", "reason", "response"))
@@ -100,34 +119,37 @@ def _sendgrid_event(event):
 
 
 def mailgun(headers, raw):
-    """[(key, Finding)] of a verified Mailgun webhook request."""
+    """The Verified findings of a Mailgun webhook request; its token may serve once."""
     body = _json(raw)
     signed = body.get("signature") if isinstance(body, dict) else None
     if not isinstance(signed, dict):
         raise Refused(403, "The Mailgun signature is missing.")
-    timestamp, token = str(signed.get("timestamp", "")), str(signed.get("token", ""))
+    timestamp, token, signature = (str(signed.get(name, "")) for name in (
+        "timestamp", "token", "signature"))
+    if not (timestamp + token + signature).isascii():
+        raise Refused(403, "The Mailgun signature does not match.")
     expected = hmac.new(current_app.config["MAILGUN_WEBHOOK_SIGNING_KEY"].encode(),
                         (timestamp + token).encode(), hashlib.sha256).hexdigest()
-    if not hmac.compare_digest(expected, str(signed.get("signature", ""))):
+    if not hmac.compare_digest(expected, signature):
         raise Refused(403, "The Mailgun signature does not match.")
     _fresh(_epoch(timestamp))
     event = body.get("event-data")
     if not isinstance(event, dict):
         raise Refused(400, "The Mailgun event-data is missing.")
     kind = {"failed": "delayed" if event.get("severity") == "temporary" else "failed",
-            "complained": "complained", "delivered": "delivered"}.get(event.get("event"))
+            "complained": "complained", "delivered": "delivered"}.get(_name(event.get("event")))
     if kind is None:
-        return []
+        return Verified([], once=token)
     status = event.get("delivery-status") if isinstance(event.get("delivery-status"), dict) \
         else {}
     words = " ".join(str(status.get(name) or "") for name in (
         "code", "enhanced-code", "message", "description"))
     message = event.get("message") if isinstance(event.get("message"), dict) else {}
     message_headers = message.get("headers") if isinstance(message.get("headers"), dict) else {}
-    return [(str(event.get("id") or _key(event)), Finding(
+    return Verified([(str(event.get("id") or _key(event)), Finding(
         kind, _text(event.get("recipient")), " ".join(words.split())[:2000],
         message_id=_text(message_headers.get("message-id")),
-        reported_at=_epoch(event.get("timestamp"))))]
+        reported_at=_epoch(event.get("timestamp"))))], once=token)
 
 
 # Postmark ---------------------------------------------------------------------------------
@@ -140,7 +162,7 @@ POSTMARK_BOUNCES = {  # Postmark's bounce Type → what it means here (others ch
 
 
 def postmark(headers, raw):
-    """[(key, Finding)] of a Postmark webhook request with the right Basic auth."""
+    """The Verified findings of a Postmark webhook request with the right Basic auth."""
     config = current_app.config
     scheme, _, encoded = headers.get("Authorization", "").partition(" ")
     try:
@@ -155,18 +177,20 @@ def postmark(headers, raw):
     event = _json(raw)
     if not isinstance(event, dict):
         raise Refused(400, "Postmark sends one JSON object.")
-    record = event.get("RecordType")
+    record = _name(event.get("RecordType"))
     if record == "Bounce":
-        kind = POSTMARK_BOUNCES.get(event.get("Type"))
+        kind = POSTMARK_BOUNCES.get(_name(event.get("Type")))
     else:
         kind = {"SpamComplaint": "complained", "Delivery": "delivered"}.get(record)
     if kind is None:
-        return []
+        return Verified([])
     words = " ".join(str(event.get(name) or "") for name in ("Description", "Details"))
-    return [(f"{record}:{event.get('ID') or event.get('MessageID') or _key(event)}", Finding(
-        kind, _text(event.get("Email") or event.get("Recipient")), words[:2000],
-        code="blocked" if event.get("Type") == "Blocked" else None,
-        reported_at=_iso(event.get("BouncedAt") or event.get("DeliveredAt"))))]
+    return Verified([(f"{record}:{event.get('ID') or event.get('MessageID') or _key(event)}",
+                      Finding(kind, _text(event.get("Email") or event.get("Recipient")),
+                              words[:2000],
+                              code="blocked" if event.get("Type") == "Blocked" else None,
+                              reported_at=_iso(event.get("BouncedAt")
+                                               or event.get("DeliveredAt"))))])
 
 
 # Amazon SES through SNS ---------------------------------------------------------------------
@@ -185,8 +209,13 @@ SIGNED_FIELDS["UnsubscribeConfirmation"] = SIGNED_FIELDS["SubscriptionConfirmati
 
 def sns_url(url):
     """The URL if it is HTTPS on an SNS host; else Refused (nothing else is fetched)."""
-    parts = urlsplit(str(url or ""))
-    if parts.scheme != "https" or not SNS_HOST.match(parts.hostname or "") or parts.port:
+    try:
+        parts = urlsplit(str(url or ""))
+        ours = (parts.scheme == "https" and SNS_HOST.match(parts.hostname or "")
+                and not parts.port)
+    except ValueError:  # "https://[sns…", a port that is no number or out of range
+        ours = False
+    if not ours:
         raise Refused(403, "The certificate or subscription URL is not an SNS HTTPS URL.")
     return url
 
@@ -211,21 +240,25 @@ def fetch(url):
 
 
 def ses(headers, raw):
-    """[(key, Finding)] of a verified SNS message carrying an SES notification. A
-    subscription confirmation is confirmed (its SubscribeURL fetched) and gives none."""
+    """The Verified findings of an SNS message, from a topic of SES_TOPIC_ARNS, carrying an
+    SES notification. A subscription confirmation is confirmed (its SubscribeURL fetched)
+    and gives none."""
     body = _json(raw)
-    if not isinstance(body, dict) or body.get("Type") not in SIGNED_FIELDS:
+    if not isinstance(body, dict) or _name(body.get("Type")) not in SIGNED_FIELDS:
         raise Refused(400, "Not an SNS message.")
+    # Before anything is fetched: anyone can make a topic of their own that AWS signs.
+    if body.get("TopicArn") not in current_app.config["SES_TOPIC_ARNS"]:
+        raise Refused(403, "Messages from this SNS topic are not accepted (SES_TOPIC_ARNS).")
     _verify_sns(body)
     if body["Type"] == "SubscriptionConfirmation":
         fetch(body.get("SubscribeURL"))
-        return []
+        return Verified([])
     if body["Type"] != "Notification":
-        return []
+        return Verified([])
     notification = _json(body.get("Message", ""))
     if not isinstance(notification, dict):
         raise Refused(400, "The SES notification is not a JSON object.")
-    return _ses_findings(str(body.get("MessageId")), notification)
+    return Verified(_ses_findings(str(body.get("MessageId")), notification))
 
 
 def _verify_sns(body):
@@ -247,7 +280,7 @@ def _verify_sns(body):
 
 
 def _ses_findings(key, notification):
-    kind = notification.get("notificationType") or notification.get("eventType")
+    kind = _name(notification.get("notificationType") or notification.get("eventType"))
     mail = notification.get("mail") if isinstance(notification.get("mail"), dict) else {}
     common = mail.get("commonHeaders") if isinstance(mail.get("commonHeaders"), dict) else {}
     message_id = _text(common.get("messageId")) or next(

@@ -35,6 +35,13 @@ class IntakeReceipt(db.Model):
             [{"source": source, "key": key[:200], "outcome": outcome, "at": now}
              for key, outcome in keyed]).scalars())
 
+    @classmethod
+    def forget_once(cls, connection, before):
+        """Forget the values requests could be verified with once (sources "…-once"),
+        used before then: long after such a request would be refused as too old anyway."""
+        connection.execute(sa.delete(cls).where(cls.source.endswith("-once"),
+                                                cls.at < before))
+
 
 class IntakeStatus(db.Model):
     """When one intake (the mailbox, a provider's webhook) last worked, and its last error."""

@@ -126,12 +126,12 @@ def test_the_worker_polls_the_mailbox_when_one_is_set(bounce_app):
     scheduler = BackgroundScheduler()
     jobs.add_jobs(scheduler, bounce_app)
     assert {job.id for job in scheduler.get_jobs()} == {"mail", "imports", "webhooks",
-                                                        "statistics", "bounces"}
+                                                        "upkeep", "bounces"}
     bounce_app.config["BOUNCE_IMAP_HOST"] = None
     scheduler = BackgroundScheduler()
     jobs.add_jobs(scheduler, bounce_app)
     assert {job.id for job in scheduler.get_jobs()} == {"mail", "imports", "webhooks",
-                                                        "statistics"}
+                                                        "upkeep"}
 
 
 @pytest.mark.slow

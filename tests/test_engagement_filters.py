@@ -94,14 +94,14 @@ def test_the_csv_has_the_engagement_and_follows_the_filter(logged_in, engaged):
 
 
 def test_a_rare_filter_reads_its_own_index_once_statistics_are_gathered(app, issuer):
-    """The hourly statistics job shows SQLite that a rare filter's partial index is small."""
+    """The hourly upkeep job shows SQLite that a rare filter's partial index is small."""
     new = [issuing.NewCredential(f"R{n}", f"r{n}@x.org", "Course A", "draft", None, True)
            for n in range(300)]
     ids = issuing.issue_new(db.session.connection(), issuer.org_id, issuer.id, new)
     db.session.execute(sa.update(Credential).where(Credential.id.in_(ids[::100]))
                        .values(linkedin_clicked_at=utcnow()))
     db.session.commit()
-    jobs.run_statistics_job(app)
+    jobs.run_upkeep_job(app)
     stat = db.session.execute(sa.text(  # without statistics the plan is a toss-up
         "SELECT stat FROM sqlite_stat1 WHERE idx = 'ix_credentials_org_linkedin'")).scalar()
     assert stat == "3 3 1"  # 3 rows, 3 per organization, 1 per (organization, id)

@@ -6,10 +6,12 @@ import hashlib
 import hmac
 import io
 import json
+import secrets
 import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
+import sqlalchemy as sa
 from conftest import PASSWORD, issue, make_app, mark_latest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -19,9 +21,11 @@ from cryptography.x509.oid import NameOID
 from accounts import create_user
 from bounces import provider_events
 from models import Suppression, db
+from models.types import utcnow
 
 SIGNING_KEY = "key-3ax6xnjp29jd6fds4gc373sgvjxteol0"
 CERT_URL = "https://sns.us-east-1.amazonaws.com/SimpleNotificationService-test.pem"
+TOPIC = "arn:aws:sns:us-east-1:123456789012:ses-bounces"
 SENDGRID_KEY = ec.generate_private_key(ec.SECP256R1())
 
 
@@ -32,7 +36,7 @@ def hooks(tmp_path):
             serialization.Encoding.DER,
             serialization.PublicFormat.SubjectPublicKeyInfo)).decode(),
         MAILGUN_WEBHOOK_SIGNING_KEY=SIGNING_KEY, POSTMARK_WEBHOOK_USER="postmark",
-        POSTMARK_WEBHOOK_PASSWORD="s3cret-pass", SES_WEBHOOK=True)
+        POSTMARK_WEBHOOK_PASSWORD="s3cret-pass", SES_WEBHOOK=True, SES_TOPIC_ARNS=TOPIC)
     with app.app_context():
         yield app
         db.session.remove()
@@ -130,6 +134,7 @@ def test_sendgrid_bad_bodies_are_answered_without_a_500(hooks, delivered):
     client = hooks.test_client()
     assert sendgrid(client, {"not": "a list"}).status_code == 400
     assert sendgrid(client, ["x", 1, None, {"event": "bounce"}]).status_code == 200
+    assert sendgrid(client, [{"event": []}, {"event": {}, "email": []}]).status_code == 200
     # An event about no message of ours: answered 200, ignored.
     stranger = {"email": "nobody@nowhere.example", "event": "bounce", "sg_event_id": "s1",
                 "smtp-id": "<nope@nowhere>", "timestamp": int(time.time())}
@@ -139,8 +144,9 @@ def test_sendgrid_bad_bodies_are_answered_without_a_500(hooks, delivered):
 # Mailgun ----------------------------------------------------------------------------------
 
 
-def mailgun(client, event_data, key=SIGNING_KEY, at=None):
-    timestamp, token = str(int(at if at is not None else time.time())), "a8ce0edb2dd8301dee6c"
+def mailgun(client, event_data, key=SIGNING_KEY, at=None, token=None):
+    timestamp = str(int(at if at is not None else time.time()))
+    token = token or secrets.token_hex(25)  # Mailgun's is 50 random characters
     signature = hmac.new(key.encode(), (timestamp + token).encode(), hashlib.sha256)
     return client.post("/webhooks/mailgun", json={
         "signature": {"timestamp": timestamp, "token": token,
@@ -177,11 +183,47 @@ def test_mailgun_refuses_a_bad_or_old_signature(hooks, delivered, key, age):
     assert delivered.email_status == "not_opened"
 
 
+def test_a_mailgun_signature_serves_once(hooks, delivered):
+    """Mailgun signs its time and token, not the event: a captured signature must not carry
+    a forged bounce (or anything) a second time."""
+    client, message = hooks.test_client(), delivered.latest_message
+    token = secrets.token_hex(25)
+    opened = {"event": "opened", "id": "mg-open", "recipient": message.to_address}
+    assert mailgun(client, opened, token=token).json == {"events": 0, "outcome": "nothing"}
+    forged = mailgun(client, mailgun_event(message, id_="forged"), token=token)
+    assert forged.status_code == 403 and "used before" in forged.json["error"]["message"]
+    assert delivered.email_status == "not_opened"
+    assert mailgun(client, mailgun_event(message)).json["outcome"] == "applied"
+
+
+def test_used_tokens_are_forgotten_a_day_later(hooks, delivered):
+    import jobs
+    from models import IntakeReceipt
+
+    token = secrets.token_hex(25)
+    assert mailgun(hooks.test_client(), mailgun_event(delivered.latest_message),
+                   token=token).status_code == 200
+    kept = sa.select(IntakeReceipt.key).where(IntakeReceipt.source == "mailgun-once")
+    jobs.run_upkeep_job(hooks)
+    assert db.session.scalars(kept).all() == [token]
+    db.session.execute(sa.update(IntakeReceipt).values(at=utcnow() - timedelta(days=2)))
+    db.session.commit()
+    jobs.run_upkeep_job(hooks)
+    assert db.session.scalars(kept).all() == []
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(IntakeReceipt)) == 1
+
+
 def test_mailgun_bad_bodies(hooks):
     client = hooks.test_client()
     assert client.post("/webhooks/mailgun", data=b"{not json").status_code == 400
     assert client.post("/webhooks/mailgun", json=[1, 2]).status_code == 403
     assert client.post("/webhooks/mailgun", json={"signature": "x"}).status_code == 403
+    for signed in [{"timestamp": "1", "token": "t", "signature": "é"},
+                   {"timestamp": "\ud800", "token": "t", "signature": "00"},
+                   {"timestamp": [], "token": {}, "signature": None}]:
+        response = client.post("/webhooks/mailgun", data=json.dumps({"signature": signed}),
+                               content_type="application/json")
+        assert response.status_code == 403
 
 
 # Postmark ---------------------------------------------------------------------------------
@@ -210,6 +252,15 @@ def test_postmark_bounce_and_complaint(hooks, delivered):
                  "Email": message.to_address, "BouncedAt": datetime.now(UTC).isoformat()}
     assert postmark(client, complaint).json["outcome"] == "applied"
     assert timeline(delivered)[-1] == ("complained", None)
+
+
+def test_postmark_odd_bodies_change_nothing(hooks, delivered):
+    client = hooks.test_client()
+    assert postmark(client, [{"RecordType": "Bounce"}]).status_code == 400
+    for record in [{"RecordType": []}, {"RecordType": "Bounce", "Type": {}},
+                   {"RecordType": {"x": 1}, "Email": []}]:
+        assert postmark(client, record).json == {"events": 0, "outcome": "nothing"}
+    assert delivered.email_status == "not_opened"
 
 
 @pytest.mark.parametrize("user, password", [("postmark", "wrong"), ("other", "s3cret-pass"),
@@ -285,6 +336,53 @@ def test_ses_bounce_through_sns(hooks, delivered, sns_certificate, version):
         "outcome"] == "duplicate"
     assert timeline(delivered)[-1] == ("bounced", "mailbox_unknown")
     assert "from Amazon SES" in delivered.events()[-1].detail
+
+
+@pytest.mark.parametrize("kind", ["Notification", "SubscriptionConfirmation"])
+def test_ses_refuses_other_topics_before_fetching_anything(hooks, delivered, monkeypatch,
+                                                           kind):
+    """Anyone can make a topic of their own that AWS signs, and have it confirmed."""
+    fetched = []
+    monkeypatch.setattr(provider_events, "fetch", fetched.append)
+    monkeypatch.setattr(provider_events, "SNS_CERTIFICATES", {})
+    body = ses_bounce(delivered.latest_message) if kind == "Notification" else {
+        "Type": kind, "Token": "t", "Message": "Subscribe?", "SubscribeURL": CERT_URL}
+    response = sns(hooks.test_client(), {
+        **body, "TopicArn": "arn:aws:sns:us-east-1:999999999999:someone-elses"})
+    assert response.status_code == 403 and "SES_TOPIC_ARNS" in response.json["error"]["message"]
+    assert fetched == [] and delivered.email_status == "not_opened"
+
+
+def test_ses_needs_its_topics(tmp_path):
+    from app import ConfigError
+
+    with pytest.raises(ConfigError, match="SES_TOPIC_ARNS"):
+        make_app(tmp_path, SES_WEBHOOK=True)
+    with pytest.raises(ConfigError, match="not an SNS topic ARN"):
+        make_app(tmp_path, SES_WEBHOOK=True, SES_TOPIC_ARNS="ses-bounces")
+
+
+def test_settings_show_the_topics_accepted(hooks):
+    user = create_user("owner@acme.test", "Acme Academy", PASSWORD)
+    client = hooks.test_client()
+    client.post("/login", data={"email": user.email, "password": PASSWORD})
+    page = client.get("/settings/").get_data(as_text=True)
+    assert f"<code>{TOPIC}</code>" in page
+
+
+@pytest.mark.parametrize("body", [
+    {"Type": []}, {"Type": {}}, {"Type": "Notification", "TopicArn": []},
+    {"Type": "Notification", "TopicArn": TOPIC, "SigningCertURL": "https://[sns.example"},
+    {"Type": "Notification", "TopicArn": TOPIC,
+     "SigningCertURL": "https://sns.us-east-1.amazonaws.com:abc/x.pem"},
+    {"Type": "Notification", "TopicArn": TOPIC,
+     "SigningCertURL": "https://sns.us-east-1.amazonaws.com:99999/x.pem"},
+    {"Type": "Notification", "TopicArn": TOPIC, "SignatureVersion": [],
+     "SigningCertURL": CERT_URL},
+])
+def test_ses_malformed_messages_get_4xx(hooks, body):
+    response = hooks.test_client().post("/webhooks/ses", data=json.dumps(body))
+    assert 400 <= response.status_code < 500
 
 
 def test_ses_subscription_is_confirmed(hooks, sns_certificate, monkeypatch):

@@ -6,6 +6,7 @@ from flask import Blueprint, abort, current_app, jsonify, request
 
 from bounces import provider_events
 from bounces.apply import apply_all
+from views.errors import json_error
 
 bp = Blueprint("provider_events", __name__, url_prefix="/webhooks")
 
@@ -17,12 +18,15 @@ def receive(provider):
     if provider not in provider_events.PROVIDERS or not provider_events.enabled(provider):
         abort(404)
     try:
-        keyed = provider_events.PROVIDERS[provider](request.headers, request.get_data())
+        verified = provider_events.PROVIDERS[provider](request.headers, request.get_data())
     except provider_events.Refused as refused:
-        return jsonify({"error": {"message": str(refused), "fields": {}}}), refused.status
+        return json_error(refused.status, str(refused))
     except OSError as error:  # SNS's certificate or confirmation URL did not answer
         current_app.logger.warning("provider event %s: %s", provider, error)
-        return jsonify({"error": {"message": "Could not reach SNS; try again.",
-                                  "fields": {}}}), 502
-    (outcome,) = apply_all(provider, [keyed]) if keyed else ["nothing"]
-    return jsonify({"events": len(keyed), "outcome": outcome})
+        return json_error(502, "Could not reach SNS; try again.")
+    if not (verified.findings or verified.once):
+        return jsonify({"events": 0, "outcome": "nothing"})
+    (outcome,) = apply_all(provider, [verified.findings], once=verified.once)
+    if outcome == "replayed":
+        return json_error(403, "This signature was used before: refused.")
+    return jsonify({"events": len(verified.findings), "outcome": outcome})

@@ -84,6 +84,7 @@ def intake():
                        "on": provider_events.enabled(provider), "status": statuses.get(provider),
                        "setting": setting}
                       for provider, name, setting in PROVIDERS],
+        "ses_topics": config["SES_TOPIC_ARNS"],
     }
 
 
@@ -91,5 +92,5 @@ PROVIDERS = [  # (provider, name, the setting that switches it on)
     ("sendgrid", "SendGrid", "SENDGRID_WEBHOOK_PUBLIC_KEY"),
     ("mailgun", "Mailgun", "MAILGUN_WEBHOOK_SIGNING_KEY"),
     ("postmark", "Postmark", "POSTMARK_WEBHOOK_USER and POSTMARK_WEBHOOK_PASSWORD"),
-    ("ses", "Amazon SES (through SNS)", "SES_WEBHOOK=1"),
+    ("ses", "Amazon SES (through SNS)", "SES_WEBHOOK=1 and SES_TOPIC_ARNS"),
 ]
