@@ -55,6 +55,27 @@ def test_thirty_failures_from_one_ip_then_429_for_every_address(client, issuer, 
     assert attempt(client, "issuer@acme.test", PASSWORD, ip="192.0.2.1").status_code == 302
 
 
+def test_strangers_cannot_lock_out_a_browser_that_logged_in_before(app, client, issuer,
+                                                                   still_clock):
+    owner = app.test_client()
+    assert attempt(owner, "issuer@acme.test", PASSWORD, ip="192.0.2.10").status_code == 302
+    owner.post("/logout")
+    forged = app.test_client()  # a cookie of its own making is no device cookie
+    forged.set_cookie("device", "eyJhZGRyZXNzIjoiaXNzdWVyQGFjbWUudGVzdCJ9.forged", path="/login")
+    for n in range(10):
+        stranger = forged if n % 2 else client
+        assert attempt(stranger, "issuer@acme.test", ip=f"198.51.100.{n}").status_code == 422
+    assert attempt(client, "issuer@acme.test", PASSWORD, ip="198.51.100.50").status_code == 429
+    assert attempt(forged, "issuer@acme.test", PASSWORD, ip="198.51.100.51").status_code == 429
+    # The browser that logged in before is not stopped by them...
+    assert attempt(owner, "issuer@acme.test", PASSWORD, ip="192.0.2.10").status_code == 302
+    owner.post("/logout")
+    # ...and its own failures count on their own.
+    for _ in range(10):
+        assert attempt(owner, "issuer@acme.test", ip="192.0.2.10").status_code == 422
+    assert attempt(owner, "issuer@acme.test", PASSWORD, ip="192.0.2.10").status_code == 429
+
+
 def test_logins_that_work_do_not_count(client, issuer):
     for _ in range(12):
         assert attempt(client, "issuer@acme.test", PASSWORD).status_code == 302

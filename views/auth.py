@@ -1,5 +1,11 @@
-"""Logging issuers in and out, with failed attempts limited per address and per IP."""
+"""Logging issuers in and out, with failed attempts limited per address and per IP.
 
+A browser that logged in before carries a signed device cookie for its address, and
+counts its failures on its own (OWASP's device cookies): strangers trying an address
+stop strangers, not its owner.
+"""
+
+import secrets
 from urllib.parse import urlsplit
 
 import sqlalchemy as sa
@@ -15,6 +21,7 @@ from flask import (
 )
 from flask_limiter.util import get_remote_address
 from flask_login import current_user, login_required, login_user, logout_user
+from itsdangerous import BadSignature, URLSafeSerializer
 
 from extensions import limiter
 from forms import LoginForm
@@ -34,9 +41,38 @@ def _safe_next(target):
     return target
 
 
-def _submitted_address():
+DEVICE_COOKIE, DEVICE_SECONDS = "device", 365 * 24 * 3600
+
+
+def _device_signer():
+    return URLSafeSerializer(current_app.config["SECRET_KEY"], salt="login-device")
+
+
+def _address():
     """The address a login attempt is for, as the account would be looked up."""
-    return "login:" + (request.form.get("email") or "").strip().lower()[:254]
+    return (request.form.get("email") or "").strip().lower()[:254]
+
+
+def _submitted_address():
+    """Whose failures an attempt counts among: the address's strangers, or the one browser
+    that has logged in to it before (its device cookie)."""
+    try:
+        device = _device_signer().loads(request.cookies.get(DEVICE_COOKIE, ""))
+    except BadSignature:
+        device = None
+    if isinstance(device, dict) and device.get("address") == _address():
+        return f"login:{_address()}:device:{device.get('nonce')}"
+    return f"login:{_address()}"
+
+
+def _remember_device(response, address):
+    """The browser that just logged in counts its own failures for this address from now
+    on."""
+    cookie = _device_signer().dumps({"address": address, "nonce": secrets.token_urlsafe(12)})
+    response.set_cookie(DEVICE_COOKIE, cookie, max_age=DEVICE_SECONDS, path="/login",
+                        secure=current_app.config["SESSION_COOKIE_SECURE"], httponly=True,
+                        samesite="Lax")
+    return response
 
 
 def _failed(response):
@@ -59,7 +95,8 @@ def login():
         if user.check_password(password) if user else check_unknown_password(password):
             session.clear()  # nothing from before the login carries over into it
             login_user(user)
-            return redirect(_safe_next(request.args.get("next")) or url_for("credentials.index"))
+            return _remember_device(redirect(_safe_next(request.args.get("next"))
+                                             or url_for("credentials.index")), user.email)
         form.password.errors.append("Wrong email or password.")
     return render_template("auth/login.html", form=form), 200 if request.method == "GET" else 422
 
