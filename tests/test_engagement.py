@@ -56,6 +56,24 @@ def test_the_pdf_is_one_page_with_the_name_as_text_and_the_public_link(client, i
     assert credential.downloaded_at is not None
 
 
+def test_the_pdf_is_made_once_until_what_it_prints_changes(client, issuer):
+    import certificate
+
+    credential = delivered(issuer, minutes_ago=30)
+    certificate._render.cache_clear()
+    url = f"/c/{credential.token}.pdf"
+    first, second = client.get(url, headers=PERSON), client.get(url, headers=PERSON)
+    assert first.status_code == second.status_code == 200 and first.data == second.data
+    made = certificate._render.cache_info()
+    assert (made.misses, made.hits) == (1, 1)
+    db.session.rollback()
+    credential.recipient_name = "Jane Renamed"  # what it prints changed: made again
+    db.session.commit()
+    third = client.get(url, headers=PERSON)
+    assert certificate._render.cache_info().misses == 2
+    assert "Jane Renamed" in PdfReader(io.BytesIO(third.data)).pages[0].extract_text()
+
+
 def test_add_to_linkedin_records_the_click_and_fills_in_linkedins_form(client, issuer):
     credential = delivered(issuer, minutes_ago=30)
     response = client.get(f"/c/{credential.token}/linkedin", headers=PERSON)

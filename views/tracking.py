@@ -95,7 +95,8 @@ def credential(token):
 @bp.get("/c/<token>.pdf")
 @no_store
 def download(token):
-    """The certificate as a PDF, counted as a download."""
+    """The certificate as a PDF (made once for what it prints: certificate.pdf), counted as
+    a download."""
     found = _published(Credential.token, token)
     body = certificate.pdf(found)
     _engaged(found, EventType.DOWNLOADED)
