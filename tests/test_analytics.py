@@ -13,7 +13,7 @@ from mailer.queue import send_due
 from models import Credential, CredentialGroup, EmailEvent, EmailMessage, db, funnel_count
 from models.types import utcnow
 from timeline.recount import recount_funnel
-from tracking import opens
+from tracking import engagement, opens
 
 SVG = "{http://www.w3.org/2000/svg}"
 
@@ -184,6 +184,7 @@ def test_counted_as_it_happens(mail_app):
     public_id = db.session.get(Credential, ids[1]).public_id
     for _ in range(2):  # A1's shared page seen twice by someone
         mail_app.test_client().get(f"/v/{public_id}", headers=PERSON)
+    engagement.shares(mail_app).flush()
     # A0 is sent again and opens the new email: still one credential at each stage.
     assert api.post(f"/api/v1/credentials/{ids[0]}/resend").status_code == 202
     assert send_due()["sent"] == 1

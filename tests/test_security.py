@@ -18,7 +18,7 @@ from conftest import PASSWORD, Auth, api_for, issue, make_app
 
 from accounts import create_user
 from extensions import limiter
-from models import ApiKey, EmailEvent, db
+from models import ApiKey, Credential, EmailEvent, db
 from tracking import opens
 
 WRONG = "not the password"
@@ -206,15 +206,36 @@ def test_strangers_take_no_write_lock(app, client, issuer, locked):
     assert client.get("/t/not-a-token.gif").status_code == 200
 
 
+def test_share_views_wait_for_no_lock_and_are_written_once_it_is_free(app, client, issuer):
+    """The public page is a stranger's: its views are noted, not written in the request."""
+    credential = issue(issuer, action="publish")
+    path = app.config["SQLALCHEMY_DATABASE_URI"].removeprefix("sqlite:///")
+    holder = sqlite3.connect(path, isolation_level=None, timeout=1)
+    holder.execute("BEGIN IMMEDIATE")  # another process writing, for as long as it likes
+    person = {"User-Agent": "Mozilla/5.0 Chrome/130.0", "Accept-Language": "en"}
+    for _ in range(3):
+        started = time.monotonic()
+        assert client.get(f"/v/{credential.public_id}", headers=person).status_code == 200
+        assert time.monotonic() - started < 5  # far less than the lock's 10 s wait
+    holder.execute("ROLLBACK")
+    holder.close()
+
+    def shared():
+        db.session.rollback()
+        return db.session.get(Credential, credential.id).share_views
+
+    wait_until(lambda: shared() == 3)
+    assert [e.type for e in credential.events()].count("share_viewed") == 3
+
+
 def test_opens_are_kept_when_their_write_fails(app, issuer, caplog):
     token = issue(issuer, action="publish").latest_message.token
     path = app.config["SQLALCHEMY_DATABASE_URI"].removeprefix("sqlite:///")
     other = sqlite3.connect(path, isolation_level=None)  # another process, breaking writes
     other.execute("ALTER TABLE email_events RENAME TO email_events_away")
-    recorder = opens.recorder(app)
-    recorder.note(token, "Thunderbird")
-    wait_until(lambda: "could not record opens" in caplog.text)  # a write failed
-    recorder.note(token, "Outlook")
+    opens.note_open(app, token, "Thunderbird")
+    wait_until(lambda: "could not write the noted opens" in caplog.text)  # a write failed
+    opens.note_open(app, token, "Outlook")
     other.execute("ALTER TABLE email_events_away RENAME TO email_events")
     other.close()
 

@@ -30,7 +30,7 @@ from models.states import EventType
 from models.types import utcnow
 from models.words import EVENT_LABELS
 from timeline.rules import RULES
-from tracking import opens
+from tracking import engagement, opens
 
 # What the writer has changed before it records the event (the message's state, the
 # address), so the test sees what the recorder derives from it.
@@ -223,6 +223,7 @@ def test_only_the_recorder_writes_events_and_webhook_messages(logged_in, issuer,
         logged_in.get(f"/r/{message.token}", headers=person)
         logged_in.get(f"/c/{ada.token}.pdf", headers=person)
         logged_in.get(f"/v/{ada.public_id}", headers=person)
+        engagement.shares(app).flush()
         apply_all("file", [[("complaint-1", Finding("complained", "ada@example.com",
                                                     message_id=message.message_id))]])
         logged_in.post(f"/credentials/{ada.id}/email", data={"recipient_email": "a@example.org"})

@@ -8,7 +8,9 @@ import sqlalchemy as sa
 
 import timeline
 from models import EmailMessage, db, write_transaction
+from models.states import EventType
 from models.types import utcnow
+from tracking import batches
 from tracking.opens import PREFETCH_AGENT
 
 # Security gateways (Safe Links, Mimecast, Proofpoint…) fetch every link in an email
@@ -53,8 +55,25 @@ def person_checker(request):
 
 
 def record(credential_id, kind, agent):
-    """Record one engagement event (an EventType: downloaded, linkedin_clicked,
-    share_viewed) in a short transaction of its own."""
+    """Record one engagement event of the recipient (an EventType: downloaded,
+    linkedin_clicked) in a short transaction of its own."""
     with write_transaction() as connection:
         timeline.record(connection, [timeline.Event(kind, credential_id, utcnow(),
                                                     data={"agent": agent})])
+
+
+def _record_share_views(connection, views):
+    timeline.record(connection, [
+        timeline.Event(EventType.SHARE_VIEWED, credential_id, at, data={"agent": agent})
+        for credential_id, agent, at in views])
+
+
+def shares(app):
+    """This process's batch of share views noted by the public page (tracking.batches)."""
+    return batches.batch(app, "share views", _record_share_views)
+
+
+def note_share_view(app, credential_id, agent):
+    """Someone opened the public page: a stranger's request, so the view is only noted, and
+    written with others within a moment: no write lock, no wait."""
+    shares(app).note((credential_id, agent, utcnow()))

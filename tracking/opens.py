@@ -1,7 +1,5 @@
 """Opens and link follows: who loaded the tracking image, and whether it was a person."""
 
-import atexit
-import threading
 from datetime import timedelta
 
 import sqlalchemy as sa
@@ -10,6 +8,7 @@ import timeline
 from models import Credential, EmailMessage, db, write_transaction
 from models.states import EventType, IssueState
 from models.types import utcnow
+from tracking import batches
 
 # Apple Mail Privacy Protection fetches images on delivery, with a bare agent string.
 PREFETCH_AGENT = "Mozilla/5.0"
@@ -101,72 +100,12 @@ def _page_token(message_id):
                    == sa.func.lower(MESSAGES.c.to_address)))
 
 
-class OpenRecorder:
-    """Opens noted by the tracking image, written in batches by a background thread.
-
-    The image must answer at once and opens come in bursts, so a request only notes the
-    open; every FLUSH_SECONDS the thread writes all noted opens in one transaction. A
-    crash loses at most that fraction of a second of opens; a normal exit writes them.
-    """
-
-    FLUSH_SECONDS = 0.2
-    MAX_PENDING = 1000  # past this a request wakes the writer early
-
-    def __init__(self, app):
-        self.app = app
-        self.lock = threading.Lock()  # guards pending
-        # One write at a time: the exit's flush waits for the thread's, which would die
-        # with the process, and the opens it holds with it (seen under gunicorn).
-        self.writing = threading.Lock()
-        self.pending = []
-        self.wakeup = threading.Event()
-        threading.Thread(target=self._run, name="open-recorder", daemon=True).start()
-        atexit.register(self.flush)
-
-    def note(self, token, user_agent):
-        """Remember one image load, to be written shortly."""
-        if not token or len(token) > 64:
-            return
-        with self.lock:
-            self.pending.append((token, user_agent[:300], utcnow(), "image"))
-            if len(self.pending) >= self.MAX_PENDING:
-                self.wakeup.set()
-
-    def flush(self):
-        """Write every noted open now, after a write in progress; if that fails, keep them
-        for the next try."""
-        with self.writing:
-            with self.lock:
-                hits, self.pending = self.pending, []
-            if not hits:
-                return
-            try:
-                with self.app.app_context(), write_transaction() as connection:
-                    record_opens(connection, hits)
-            except BaseException:
-                with self.lock:
-                    self.pending[:0] = hits  # before the ones noted meanwhile: oldest first
-                raise
-
-    def _run(self):
-        while True:
-            self.wakeup.wait(self.FLUSH_SECONDS)
-            self.wakeup.clear()
-            try:
-                self.flush()
-            except Exception:  # keep the thread; the log says what went wrong
-                self.app.logger.exception("could not record opens")
-
-
 def recorder(app):
-    """This process's OpenRecorder for the app, started on first use."""
-    found = app.extensions.get("open_recorder")
-    if found is not None:  # every tracking image asks: no lock once it exists
-        return found
-    with _starting:
-        if "open_recorder" not in app.extensions:
-            app.extensions["open_recorder"] = OpenRecorder(app)
-        return app.extensions["open_recorder"]
+    """This process's batch of opens noted by the tracking image (tracking.batches)."""
+    return batches.batch(app, "opens", record_opens)
 
 
-_starting = threading.Lock()
+def note_open(app, token, user_agent):
+    """The tracking image was loaded: remember the open, to be written within a moment."""
+    if token and len(token) <= 64:
+        recorder(app).note((token, user_agent[:300], utcnow(), "image"))

@@ -36,10 +36,10 @@ PIXEL = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRA
 @bp.get("/t/<token>.gif")
 def pixel(token):
     """Always the same image, never cached; a valid token's open is recorded within a
-    fraction of a second (tracking.opens.OpenRecorder)."""
+    fraction of a second (tracking.batches)."""
     try:
-        opens.recorder(current_app._get_current_object()).note(
-            token, request.headers.get("User-Agent", ""))
+        opens.note_open(current_app._get_current_object(), token,
+                        request.headers.get("User-Agent", ""))
     except Exception:  # the image must load whatever happens; the log says what
         current_app.logger.exception("could not note an open")
     return PIXEL, 200, {"Content-Type": "image/gif", "Cache-Control": "no-store, max-age=0",
@@ -69,10 +69,9 @@ def _published(column, value):
     return found
 
 
-def _engaged(credential, kind, since_delivery=True):
-    """Record what the recipient (or a visitor) did, unless a program did it."""
-    sent_at = engagement.latest_sent_at(credential.id) if since_delivery else None
-    if engagement.person(request, sent_at):
+def _engaged(credential, kind):
+    """Record what the recipient did, unless a program did it."""
+    if engagement.person(request, engagement.latest_sent_at(credential.id)):
         engagement.record(credential.id, kind, opens.agent_family(request.user_agent.string))
 
 
@@ -117,7 +116,8 @@ def linkedin(token):
 def public(public_id):
     """The public verification page: the credential, nothing of its tracking."""
     found = _published(Credential.public_id, public_id)
-    if OWN_PAGE_COOKIE not in request.cookies:
-        _engaged(found, EventType.SHARE_VIEWED, since_delivery=False)
+    if OWN_PAGE_COOKIE not in request.cookies and engagement.person(request):
+        engagement.note_share_view(current_app._get_current_object(), found.id,
+                                   opens.agent_family(request.user_agent.string))
     return render_template("tracking/public.html", credential=found,
                            public_url=certificate.public_url(found))
