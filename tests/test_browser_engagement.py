@@ -8,6 +8,7 @@ import pytest
 from apscheduler.schedulers.background import BackgroundScheduler
 from browser import LiveServer, Watch, chromium, log_in
 from conftest import PASSWORD, issue, make_app
+from flask import current_app
 from pypdf import PdfReader
 from smtp_server import free_port
 
@@ -15,6 +16,7 @@ from accounts import create_user
 from jobs import add_jobs
 from mailer import catcher
 from models import Credential, db
+from tracking import engagement
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 NAME = "Zoë Ångström"
@@ -116,6 +118,8 @@ def test_recipient_views_downloads_shares_and_the_issuer_sees_it(running, tmp_pa
         assert "zoe@example.com" not in friend.content()
         friend.close()
         watch.assert_clean("recipient page, download, LinkedIn, share")
+        # The friend's view is noted, written within a moment: now, before the issuer looks.
+        engagement.shares(current_app._get_current_object()).flush()
 
         # The issuer's timeline.
         page.goto(server.url + f"/credentials/{credential.id}")
