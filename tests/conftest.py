@@ -57,6 +57,13 @@ def still_clock(monkeypatch):
     monkeypatch.setattr(time, "time", lambda: now)
 
 
+def empty_postgres():
+    """Empties PostgreSQL's public schema, tables an older or newer tree left there included."""
+    with db.engine.begin() as connection:
+        connection.execute(sa.text("DROP SCHEMA public CASCADE"))
+        connection.execute(sa.text("CREATE SCHEMA public"))
+
+
 def make_app(tmp_path, kind="sqlite", **config):
     """A configured app whose database has empty tables."""
     app = create_app({
@@ -73,9 +80,7 @@ def make_app(tmp_path, kind="sqlite", **config):
     app.test_client_class = RequestClient
     with app.app_context():
         if kind == "postgres":
-            db.drop_all()
-            db.session.execute(sa.text("DROP TABLE IF EXISTS alembic_version"))
-            db.session.commit()
+            empty_postgres()
         db.create_all()
     return app
 

@@ -6,7 +6,7 @@ import pytest
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from conftest import _database_url
+from conftest import _database_url, empty_postgres
 from flask_migrate import downgrade, upgrade
 
 from app import create_app
@@ -26,9 +26,7 @@ def empty_database(tmp_path, kind):
                       "MAIL_SERVER": "127.0.0.1", "SECRET_KEY": "x"})
     with app.app_context():
         if kind == "postgres":
-            db.drop_all()
-            with db.engine.begin() as connection:
-                connection.execute(sa.text("DROP TABLE IF EXISTS alembic_version"))
+            empty_postgres()
         yield app
 
 
