@@ -117,6 +117,7 @@ from models.import_job import ImportJob, ImportRow, LeaseLost  # noqa: E402
 from models.intake import IntakeReceipt, IntakeStatus  # noqa: E402
 from models.organization import Organization  # noqa: E402
 from models.send_slot import SendSlot  # noqa: E402
+from models.signing_key import SigningKey  # noqa: E402
 from models.status_count import StatusCount  # noqa: E402
 from models.suppression import Suppression  # noqa: E402
 from models.user import User  # noqa: E402
@@ -125,7 +126,7 @@ from models.webhook import WebhookAttempt, WebhookEndpoint, WebhookMessage  # no
 __all__ = [
     "ApiKey", "Credential", "CredentialGroup", "DailyCount", "EmailEvent", "EmailMessage",
     "FunnelCount", "ImportJob", "ImportRow", "IntakeReceipt", "IntakeStatus", "LeaseLost",
-    "Organization", "SendSlot", "StatusCount", "Suppression", "User", "WebhookAttempt",
-    "WebhookEndpoint", "WebhookMessage", "db", "immediate_connection", "only_one",
-    "write_lock", "write_transaction",
+    "Organization", "SendSlot", "SigningKey", "StatusCount", "Suppression", "User",
+    "WebhookAttempt", "WebhookEndpoint", "WebhookMessage", "db", "immediate_connection",
+    "only_one", "write_lock", "write_transaction",
 ]

@@ -9,7 +9,7 @@ import sqlalchemy.orm as so
 from models import db
 from models.email_event import EmailEvent
 from models.email_message import EmailMessage, new_token
-from models.states import IssueState, one_of
+from models.states import IssueState, MessageState, one_of
 from models.status import EmailStatus
 from models.types import UTCDateTime, iso, utcnow
 from typos import suggest_address
@@ -29,6 +29,12 @@ class Credential(db.Model):
         # Scheduled publishing looks for due credentials.
         sa.Index("ix_credentials_due", "issue_state", "scheduled_at"),
         sa.CheckConstraint(one_of("issue_state", IssueState), name="issue_state"),
+        # Each credential has its own place in its organization's status lists.
+        sa.UniqueConstraint("org_id", "status_index"),
+        # The Credentials page's Revoked filter and count read only the revoked.
+        sa.Index("ix_credentials_org_revoked", "org_id", "id",
+                 sqlite_where=sa.text("revoked_at IS NOT NULL"),
+                 postgresql_where=sa.text("revoked_at IS NOT NULL")),
     )
 
     id: so.Mapped[int] = so.mapped_column(primary_key=True)
@@ -60,6 +66,13 @@ class Credential(db.Model):
     # once, with the stamps above, by models.funnel_count for the Analytics page's counts.
     first_sent_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)
     first_opened_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)
+    # Revoked by the issuer (with why), until reinstated; its status list bit is set.
+    revoked_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)
+    revocation_reason: so.Mapped[str | None] = so.mapped_column(sa.Text)
+    # Valid until then (None: for good): from the group's validity, or given when issued.
+    expires_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)
+    # Its bit in the organization's revocation status lists (openbadges.status).
+    status_index: so.Mapped[int | None] = so.mapped_column()
 
     group: so.Mapped["CredentialGroup"] = so.relationship()  # noqa: F821
     org: so.Mapped["Organization"] = so.relationship()  # noqa: F821
@@ -69,7 +82,13 @@ class Credential(db.Model):
 
     @property
     def latest_message(self):
-        return self.messages[-1] if self.messages else None
+        """The newest email the status follows: not one cancelled before it was sent."""
+        sent = [m for m in self.messages if m.state != MessageState.CANCELLED]
+        return sent[-1] if sent else None
+
+    def expired(self, now=None):
+        """True once the credential's validity has passed (compared on every request)."""
+        return self.expires_at is not None and self.expires_at <= (now or utcnow())
 
     @property
     def status(self):
@@ -93,6 +112,8 @@ class Credential(db.Model):
         allowed."""
         if self.issue_state != IssueState.PUBLISHED:
             return "not_published"
+        if self.revoked_at is not None:
+            return "revoked"
         if not self.recipient_email:
             return "no_address"
         latest = self.latest_message
@@ -119,6 +140,9 @@ class Credential(db.Model):
             "bounce_reason": self.bounce_reason,
             "email_suggestion": suggest_address(self.recipient_email),
             "engagement": self.engagement,
+            "expires_at": iso(self.expires_at),
+            "revoked_at": iso(self.revoked_at),
+            "revocation_reason": self.revocation_reason,
         }
 
     def events(self):

@@ -9,7 +9,7 @@ import sqlalchemy.orm as so
 from flask import current_app
 
 from models import db, words
-from models.states import BounceKind, MessageState, one_of
+from models.states import BounceKind, MessagePurpose, MessageState, one_of
 from models.types import UTCDateTime, utcnow
 
 
@@ -39,6 +39,7 @@ class EmailMessage(db.Model):
         sa.Index("ix_email_messages_org_handed", "org_id", "handed_at"),
         sa.CheckConstraint(one_of("state", MessageState), name="state"),
         sa.CheckConstraint(one_of("bounce_kind", BounceKind), name="bounce_kind"),
+        sa.CheckConstraint(one_of("purpose", MessagePurpose), name="purpose"),
     )
 
     id: so.Mapped[int] = so.mapped_column(primary_key=True)
@@ -64,7 +65,8 @@ class EmailMessage(db.Model):
     handed_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)
     opened_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)
     open_count: so.Mapped[int] = so.mapped_column(default=0)
-    is_reminder: so.Mapped[bool] = so.mapped_column(default=False, server_default=sa.false())
+    purpose: so.Mapped[str] = so.mapped_column(sa.String(14), default=MessagePurpose.DELIVERY,
+                                               server_default=MessagePurpose.DELIVERY.value)
 
     credential: so.Mapped["Credential"] = so.relationship(back_populates="messages")  # noqa: F821
 

@@ -16,6 +16,10 @@ class CredentialGroup(db.Model):
     id: so.Mapped[int] = so.mapped_column(primary_key=True)
     org_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("organizations.id"))
     name: so.Mapped[str] = so.mapped_column(sa.String(200))
+    # The achievement, as an Open Badge and the certificate tell it.
+    description: so.Mapped[str] = so.mapped_column(sa.Text, default="", server_default="")
+    criteria: so.Mapped[str | None] = so.mapped_column(sa.Text)  # what the recipient did
+    validity_months: so.Mapped[int | None] = so.mapped_column()  # None: never expires
     created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
 
     @classmethod

@@ -35,6 +35,14 @@ class Organization(db.Model):
     sender_domain_check: so.Mapped[str | None] = so.mapped_column(sa.String(20))  # a code
     sender_domain_found: so.Mapped[str | None] = so.mapped_column(sa.String(1000))
 
+    # The id in its public URLs (the Open Badges issuer profile, its status lists).
+    public_id: so.Mapped[str] = so.mapped_column(sa.String(32), unique=True,
+                                                 default=lambda: secrets.token_urlsafe(16))
+    # Each credential's place in the organization's revocation status lists: the next free.
+    status_next: so.Mapped[int] = so.mapped_column(default=0, server_default="0")
+    # Bumped by every revocation and reinstatement: its signed status lists are made anew.
+    status_version: so.Mapped[int] = so.mapped_column(default=0, server_default="0")
+
     # Automatic reminders: after this many days unopened, at most reminder_max of them.
     reminder_after_days: so.Mapped[int | None] = so.mapped_column()
     reminder_max: so.Mapped[int] = so.mapped_column(default=0, server_default="0")

@@ -22,10 +22,19 @@ class MessageState(StrEnum):
     RETRY = "retry"  # waiting for its next try after a temporary failure
     SENT = "sent"  # the mail server accepted it
     BOUNCED = "bounced"  # delivery failed for good
+    CANCELLED = "cancelled"  # never sent: its credential was revoked (no status follows it)
 
 
 # Still on its way: the email status is "Sending".
 IN_FLIGHT = frozenset({MessageState.QUEUED, MessageState.SENDING, MessageState.RETRY})
+
+
+class MessagePurpose(StrEnum):
+    """Why an email goes to the recipient (its subject and words follow)."""
+
+    DELIVERY = "delivery"  # the credential, issued or sent again
+    REMINDER = "reminder"  # not opened: the credential again, as a reminder
+    EXPIRY_NOTICE = "expiry_notice"  # the credential expires soon
 
 
 class BounceKind(StrEnum):
@@ -50,6 +59,9 @@ class EventType(StrEnum):
     SHARE_VIEWED = "share_viewed"
     ADDRESS_CHANGED = "address_changed"
     RESENT = "resent"
+    NAME_CHANGED = "name_changed"  # a correction
+    REVOKED = "revoked"
+    REINSTATED = "reinstated"
 
 
 class DeliveryState(StrEnum):

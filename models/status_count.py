@@ -16,6 +16,7 @@ from models import db
 from models.counting import add
 from models.credential import Credential
 from models.email_message import EmailMessage
+from models.states import MessageState
 from models.status import EmailStatus, email_status
 
 
@@ -46,8 +47,10 @@ class StatusCount(db.Model):
 
 CREDENTIALS, MESSAGES = Credential.__table__, EmailMessage.__table__
 _NEWEST = MESSAGES.alias("newest")  # the latest message is the one with the highest id
+# (a message cancelled before it was sent is none the status follows)
 _LATEST = (sa.select(sa.func.max(_NEWEST.c.id))
-           .where(_NEWEST.c.credential_id == CREDENTIALS.c.id)
+           .where(_NEWEST.c.credential_id == CREDENTIALS.c.id,
+                  _NEWEST.c.state != MessageState.CANCELLED)
            .correlate(CREDENTIALS).scalar_subquery())
 # The status inputs of some credentials (their address and latest message), and the update
 # of their stored status: built once, so SQLAlchemy reuses the compiled SQL.

@@ -1,5 +1,6 @@
 """Column types shared by the models."""
 
+import calendar
 from datetime import UTC, datetime
 
 import sqlalchemy as sa
@@ -8,6 +9,15 @@ import sqlalchemy as sa
 def utcnow():
     """The current time, timezone-aware, in UTC."""
     return datetime.now(UTC)
+
+
+def add_months(moment, months):
+    """The same day and time that many months later, on the month's last day when the month
+    is shorter (31 January + 1 month: 28 or 29 February)."""
+    month = moment.month - 1 + months
+    year, month = moment.year + month // 12, month % 12 + 1
+    return moment.replace(year=year, month=month,
+                          day=min(moment.day, calendar.monthrange(year, month)[1]))
 
 
 def iso(moment):

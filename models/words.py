@@ -115,6 +115,7 @@ RESEND_CAUSES = {
     "bulk": "bulk resend",
     "nudge": "reminder: not opened",
     "reminder": "automatic reminder",
+    "expiry_notice": "the credential expires soon",
 }
 
 # Why a resend is refused: (the sentence for one credential, the words for a bulk count).
@@ -125,9 +126,17 @@ RESEND_REFUSALS = {
     "bounced_unchanged": ("The address bounced permanently and was not changed. "
                           "Fix the address first, or force the resend.",
                           "address bounced and unchanged"),
+    "revoked": ("The credential is revoked; reinstate it to send it again.", "revoked"),
 }
 
 ALREADY_PUBLISHED = "The credential is already published."
+
+
+def revocation_refusal(credential):
+    """Why the credential cannot be revoked (it is already, or not published yet)."""
+    if credential.revoked_at is not None:
+        return "The credential is already revoked."
+    return "Only a published credential can be revoked: delete a draft instead."
 
 # Each timeline event's name, as the recipient panel shows it.
 EVENT_LABELS = {
@@ -139,6 +148,8 @@ EVENT_LABELS = {
     EventType.LINKEDIN_CLICKED: "Clicked Add to LinkedIn",
     EventType.SHARE_VIEWED: "Shared page viewed",
     EventType.ADDRESS_CHANGED: "Address changed", EventType.RESENT: "Resent",
+    EventType.NAME_CHANGED: "Name corrected", EventType.REVOKED: "Revoked",
+    EventType.REINSTATED: "Reinstated",
 }
 
 
@@ -207,8 +218,10 @@ def event_detail(kind, code, data, to_address=None):
         return f"{BY_AGENT[kind]} ({data['agent']})"
     if kind == EventType.AUTO_OPENED:
         return "automatically, by a mail privacy proxy"
-    if kind == EventType.ADDRESS_CHANGED:
+    if kind in (EventType.ADDRESS_CHANGED, EventType.NAME_CHANGED):
         return f"{data['old'] or '(none)'} → {data['new'] or '(none)'}"
+    if kind == EventType.REVOKED:
+        return data.get("reason")
     if kind == EventType.RESENT:
         return RESEND_CAUSES[code] if code else None
     return None

@@ -183,7 +183,7 @@ def test_named_states_are_checked_and_the_rows_already_stored_stay(tmp_path, kin
                 "SELECT lease_owner, state FROM webhook_messages")).one() == (None, "pending")
         for refused in [
                 "INSERT INTO email_events (credential_id, type, at) "
-                "VALUES (1, 'revoked', '2026-01-02')",
+                "VALUES (1, 'retracted', '2026-01-02')",
                 "UPDATE email_messages SET bounce_kind = 'medium'",
                 "UPDATE email_messages SET state = 'lost'",
                 "UPDATE suppressions SET reason = 'disliked'"]:
@@ -195,4 +195,54 @@ def test_named_states_are_checked_and_the_rows_already_stored_stay(tmp_path, kin
             assert connection.execute(sa.text("SELECT count(*) FROM email_events")).scalar() == 4
             assert "lease_owner" not in {
                 column["name"] for column in sa.inspect(connection).get_columns("webhook_messages")}
+        db.engine.dispose()
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgres"])
+def test_credentials_already_issued_get_status_list_places_and_reminders_a_purpose(tmp_path,
+                                                                                  kind):
+    with empty_database(tmp_path, kind):
+        upgrade(revision="0020")
+        with db.engine.begin() as connection:
+            connection.execute(sa.text(ORGANIZATION[0]))
+            connection.execute(sa.text(ORGANIZATION[0].replace("(1, 'Acme'", "(2, 'Rival'")))
+            connection.execute(sa.text(ORGANIZATION[1]))
+            for credential_id, org_id in ((1, 1), (2, 2), (3, 1)):
+                connection.execute(sa.text(
+                    "INSERT INTO credentials (id, org_id, group_id, recipient_name, "
+                    "recipient_email, issue_state, send_email, token, created_at, email_status, "
+                    "public_id, share_views) VALUES (:id, :org, 1, 'Jane', 'jane@example.com', "
+                    "'published', true, :token, '2026-01-01', 'sending', :token, 0)"),
+                    {"id": credential_id, "org": org_id, "token": f"t{credential_id}"})
+            for message_id, reminder in ((1, False), (2, True)):
+                connection.execute(sa.text(
+                    "INSERT INTO email_messages (id, org_id, credential_id, to_address, state, "
+                    "attempts, next_attempt_at, message_id, token, created_at, open_count, "
+                    "is_reminder) VALUES (:id, 1, 1, 'jane@example.com', 'queued', 0, "
+                    "'2026-01-01', :mid, :token, '2026-01-01', 0, :reminder)"),
+                    {"id": message_id, "mid": f"<{message_id}@x>", "token": f"m{message_id}",
+                     "reminder": reminder})
+        upgrade()
+        with db.engine.begin() as connection:
+            assert connection.execute(sa.text(
+                "SELECT id, status_index FROM credentials ORDER BY id")).all() == [
+                (1, 0), (2, 0), (3, 1)]  # each organization's places, oldest first
+            orgs = connection.execute(sa.text(
+                "SELECT status_next, public_id FROM organizations ORDER BY id")).all()
+            assert [org.status_next for org in orgs] == [2, 1]
+            assert len({org.public_id for org in orgs}) == 2
+            assert connection.execute(sa.text(
+                "SELECT purpose FROM email_messages ORDER BY id")).scalars().all() == [
+                "delivery", "reminder"]
+            connection.execute(sa.text("UPDATE email_messages SET state = 'cancelled' "
+                                       "WHERE id = 1"))
+        with pytest.raises(sa.exc.IntegrityError), db.engine.begin() as connection:
+            connection.execute(sa.text("UPDATE credentials SET status_index = 1 WHERE id = 1"))
+        with db.engine.begin() as connection:
+            connection.execute(sa.text("UPDATE email_messages SET state = 'queued'"))
+        downgrade(revision="0020")
+        with db.engine.connect() as connection:
+            assert connection.execute(sa.text(
+                "SELECT is_reminder FROM email_messages ORDER BY id")).scalars().all() == [
+                False, True]
         db.engine.dispose()

@@ -36,14 +36,16 @@ from tracking import engagement, opens
 # address), so the test sees what the recorder derives from it.
 FACT = {EventType.QUEUED: {"state": "queued"}, EventType.DEFERRED: {"state": "retry"},
         EventType.BOUNCED: {"state": "bounced", "bounce_kind": "hard",
-                            "bounce_code": "mailbox_unknown"}}
+                            "bounce_code": "mailbox_unknown"},
+        EventType.REVOKED: {"state": "cancelled"}}
 NO_ADDRESS = {EventType.ADDRESS_CHANGED}
 STAMPS = ("first_sent_at", "first_opened_at", "viewed_at", "downloaded_at",
           "linkedin_clicked_at")
 # Every event type, and what recording one writes besides its timeline row, written out
 # here apart from timeline.rules: the stored status (not_sent: left as it was, though the
 # message would now give another), stamps, the email's opens, share views, the day chart,
-# a suppressed address, the webhook, and the job woken after the commit.
+# a suppressed address, the webhook, the job woken after the commit, and the
+# organization's status lists made anew.
 EXPECTED = {
     EventType.QUEUED: dict(status="sending", wakes={work.MAIL}),
     EventType.SENT: dict(status="not_opened", stamps={"first_sent_at"}, funnel={"sent"},
@@ -65,6 +67,9 @@ EXPECTED = {
     EventType.SHARE_VIEWED: dict(funnel={"shared"}, share_views=1),
     EventType.ADDRESS_CHANGED: dict(status="not_provided"),
     EventType.RESENT: dict(),
+    EventType.NAME_CHANGED: dict(),
+    EventType.REVOKED: dict(status="not_sent", status_lists=1, webhook="credential.revoked"),
+    EventType.REINSTATED: dict(status_lists=1, webhook="credential.reinstated"),
 }
 EMAIL_EVENTS = {EventType.QUEUED, EventType.SENT, EventType.DEFERRED, EventType.BOUNCED,
                 EventType.DELIVERED, EventType.COMPLAINED, EventType.OPENED,
@@ -105,7 +110,7 @@ def written(credential):
         "stamps": {name for name in STAMPS if getattr(credential, name)},
         "funnel": set(db.session.scalars(sa.select(FunnelCount.stage).where(
             FunnelCount.org_id == org, FunnelCount.stage != "credentials", FunnelCount.n > 0))),
-        "opens": message.open_count,
+        "opens": message.open_count if message else 0,
         "share_views": credential.share_views,
         "daily": db.session.scalar(sa.select(DailyCount.kind).where(DailyCount.org_id == org)),
         "suppressed": db.session.scalar(sa.select(Suppression.reason)
@@ -113,6 +118,7 @@ def written(credential):
         "webhook": db.session.scalar(sa.select(WebhookMessage.type)),
         "rows": db.session.scalars(sa.select(EmailEvent.type).where(
             EmailEvent.credential_id == credential.id)).all(),
+        "status_lists": credential.org.status_version,
     }
 
 
@@ -134,7 +140,7 @@ def test_each_event_type_writes_what_it_implies(app, issuer, endpoint, kind):
         "funnel": expected.get("funnel", set()), "opens": expected.get("opens", 0),
         "share_views": expected.get("share_views", 0), "daily": expected.get("daily"),
         "suppressed": expected.get("suppressed"), "webhook": expected.get("webhook"),
-        "rows": [kind]}
+        "rows": [kind], "status_lists": expected.get("status_lists", 0)}
     assert wakes == expected.get("wakes", set()) | ({work.WEBHOOKS} if "webhook" in expected
                                                     else set())
     if "status" in expected:
@@ -182,7 +188,7 @@ def test_the_database_refuses_an_event_type_it_does_not_know(app, issuer):
     credential = issue(issuer)
     with pytest.raises(sa.exc.IntegrityError):
         db.session.execute(sa.insert(EmailEvent).values(
-            credential_id=credential.id, type="revoked", at=utcnow()))
+            credential_id=credential.id, type="retracted", at=utcnow()))
     db.session.rollback()
     for kind in EventType:
         db.session.execute(sa.insert(EmailEvent).values(

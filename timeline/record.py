@@ -16,13 +16,23 @@ from typing import NamedTuple
 import sqlalchemy as sa
 
 import work
-from models import Credential, EmailEvent, EmailMessage, Suppression, funnel_count
+from models import (
+    Credential,
+    EmailEvent,
+    EmailMessage,
+    Organization,
+    Suppression,
+    funnel_count,
+)
 from models.states import EventType
 from models.status_count import sync_statuses
 from timeline import webhooks
 from timeline.rules import RULES, Rule
 
 CREDENTIALS, MESSAGES, EVENTS = Credential.__table__, EmailMessage.__table__, EmailEvent.__table__
+ORGS = Organization.__table__
+BUMP_STATUS_LISTS = (sa.update(ORGS).where(ORGS.c.id.in_(sa.bindparam("orgs", expanding=True)))
+                     .values(status_version=ORGS.c.status_version + 1))
 INSERT = sa.insert(EVENTS)
 # How many rows of some types the timelines of some credentials hold already.
 ROWS_SO_FAR = (sa.select(EVENTS.c.credential_id, EVENTS.c.type, sa.func.count())
@@ -92,6 +102,10 @@ def record(connection, events):
     webhooks.announce(connection, [(RULES[e.type].webhook, e) for e in kept
                                    if RULES[e.type].webhook],
                       lambda: owners.orgs({e.credential_id for e in kept}))
+    listed = {e.credential_id for e in events if RULES[e.type].status_list}
+    if listed:
+        orgs = owners.orgs(listed)
+        connection.execute(BUMP_STATUS_LISTS, {"orgs": sorted({orgs[c] for c in listed})})
     for job in {RULES[e.type].wakes for e in events} - {None}:
         work.note(job)
 

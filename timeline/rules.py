@@ -25,6 +25,7 @@ class Rule(NamedTuple):
     # opens); the rest only count.
     cap: int | None = None
     wakes: str | None = None  # the background job that has work once it is committed
+    status_list: bool = False  # the organization's signed revocation status lists change
 
 
 RULES = {
@@ -48,6 +49,10 @@ RULES = {
     EventType.SHARE_VIEWED: Rule(share_view=True, cap=20),
     EventType.ADDRESS_CHANGED: Rule(status=True),
     EventType.RESENT: Rule(),  # its "queued" event follows
+    EventType.NAME_CHANGED: Rule(),
+    # Its emails not yet sent are cancelled with it: the status follows the others.
+    EventType.REVOKED: Rule(status=True, status_list=True, webhook="credential.revoked"),
+    EventType.REINSTATED: Rule(status_list=True, webhook="credential.reinstated"),
 }
 
 # The webhook event types an endpoint can subscribe to, in the order Settings lists them.
