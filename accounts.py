@@ -3,6 +3,7 @@
 import sqlalchemy as sa
 
 from models import Organization, User, db
+from openbadges import keys
 
 
 def create_user(email, org_name, password):
@@ -11,6 +12,9 @@ def create_user(email, org_name, password):
     if org is None:
         org = Organization(name=org_name)
         db.session.add(org)
+        db.session.flush()
+        # Its signing key now, so that no stranger's request ever has to write one.
+        keys.rotate(db.session.connection(), org.id)
     user = User(email=email, org=org)
     user.set_password(password)
     db.session.add(user)

@@ -7,6 +7,7 @@ from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from wtforms import (
     BooleanField,
+    DateField,
     DateTimeLocalField,
     EmailField,
     HiddenField,
@@ -16,6 +17,7 @@ from wtforms import (
     SelectChoice,
     SelectField,
     StringField,
+    TextAreaField,
 )
 from wtforms.validators import DataRequired, Length, NumberRange, Optional, ValidationError
 
@@ -254,3 +256,56 @@ def scheduled_time(local, utc_offset):
         return validation.clean_future_time(aware, datetime.now(UTC))
     except InvalidInput as error:
         raise ValidationError(str(error)) from None
+
+
+class NameForm(Form):
+    recipient_name = StringField("Recipient name", validators=[rule(validation.clean_text)])
+
+
+class RevokeForm(Form):
+    reason = StringField("Reason (shown to anyone who checks the credential)",
+                         validators=[rule(validation.clean_reason)])
+
+
+class ExpiryForm(Form):
+    """The day a credential expires (empty: never)."""
+
+    expires_on = DateField("Expires on (empty: never)", validators=[Optional()])
+
+    def validate_expires_on(self, field):
+        if field.data and not 1970 <= field.data.year <= 9998:
+            raise ValidationError("Pick a year from 1970 to 9998.")
+
+    @property
+    def expires_at(self):
+        """The start of that day, UTC."""
+        if self.expires_on.data is None:
+            return None
+        return datetime.combine(self.expires_on.data, datetime.min.time(), UTC)
+
+
+class MoveForm(Form):
+    """Another group for a draft (one of the organization's)."""
+
+    group_id = SelectField("Group", coerce=str, validate_choice=False)
+
+    def __init__(self, groups, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.groups = {str(g.id): g for g in groups}
+        self.group_id.choices = [SelectChoice(str(g.id), g.name) for g in groups]
+
+    def validate_group_id(self, field):
+        if field.data not in self.groups:
+            raise ValidationError("Pick one of your groups.")
+
+
+class GroupForm(Form):
+    """What a group's credentials award, as their Open Badge and certificate tell it."""
+
+    description = TextAreaField("Description (what the achievement is)",
+                                validators=[optional(validation.clean_description)])
+    criteria = TextAreaField("Criteria (what a recipient did to earn it)",
+                             validators=[optional(validation.clean_description,
+                                                  what="Criteria")])
+    validity_months = IntegerField("Valid for this many months (empty: for good)",
+                                   validators=[Optional(), NumberRange(1, validation.VALIDITY_MAX)])

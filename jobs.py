@@ -1,6 +1,7 @@
 """APScheduler wiring: it only triggers the jobs; the jobs are plain functions.
 
-The mail job publishes what is due, queues due reminders and drains the mail queue; the
+The mail job publishes what is due, queues due reminders and expiry notices and drains the
+mail queue; the
 import job checks and issues spreadsheet imports, apart, so a long import never holds up
 the mail; the hourly upkeep job keeps SQLite's query planner informed and forgets used
 one-time tokens. The web process runs them with SCHEDULER_ENABLED=1, `flask worker` in
@@ -18,6 +19,7 @@ from flask import current_app
 import work
 from bounces import mailbox, provider_events
 from importer.run import run_imports
+from lifecycle.expiry import send_expiry_notices
 from lifecycle.publishing import publish_due
 from lifecycle.reminders import send_reminders
 from mailer.queue import send_due
@@ -33,12 +35,13 @@ _started = threading.Lock()
 
 
 def run_mail(app):
-    """Publish what is due, queue due reminders, then send all that is due; return the
-    counts."""
+    """Publish what is due, queue due reminders and expiry notices, then send all that is
+    due; return the counts."""
     with app.app_context():
         try:
-            published, reminders = publish_due(), send_reminders()
-            return {"published": published, "reminders": reminders, **send_due()}
+            published, reminders, notices = publish_due(), send_reminders(), send_expiry_notices()
+            return {"published": published, "reminders": reminders, "expiry_notices": notices,
+                    **send_due()}
         finally:
             db.session.remove()
 

@@ -97,6 +97,67 @@ def clean_future_time(value, now):
     return value
 
 
+REASON_MAX = 1000
+
+
+def clean_reason(value):
+    """Why a credential is revoked: 1–1,000 characters on one line (shown to anyone who
+    checks the credential)."""
+    if not isinstance(value, str):
+        raise InvalidInput("Reason must be text.")
+    value = value.strip()
+    if not value:
+        raise InvalidInput("Say why the credential is revoked: anyone who checks it sees this.")
+    if _not_unicode(value):
+        raise InvalidInput("Reason is not valid Unicode text.")
+    if len(value) > REASON_MAX:
+        raise InvalidInput(f"Reason must be at most {REASON_MAX:,} characters; it has "
+                           f"{len(value):,}.")
+    if _has_control(value):
+        raise InvalidInput("Reason must be one line, without control characters.")
+    return value
+
+
+def clean_expiry(value):
+    """When a credential stops being valid: None (never), or an ISO 8601 time with an
+    offset (a past one too: a credential issued late may have expired already)."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value.strip())
+        except ValueError:
+            raise InvalidInput("Expiry must be ISO 8601 with an offset, like "
+                               "2030-01-31T00:00:00+00:00, or null for never.") from None
+    if not isinstance(value, datetime):
+        raise InvalidInput("Expiry must be an ISO 8601 time or null.")
+    if value.tzinfo is None:
+        raise InvalidInput("Expiry needs a UTC offset, like +00:00.")
+    if not 1970 <= value.year <= 9998:
+        raise InvalidInput("Expiry must be a year from 1970 to 9998.")
+    return value
+
+
+DESCRIPTION_MAX = 2000
+
+
+def clean_description(value, what="Description"):
+    """A group's description or criteria: up to 2,000 characters, line breaks allowed."""
+    if not isinstance(value, str):
+        raise InvalidInput(f"{what} must be text.")
+    value = value.replace("\r\n", "\n").strip()
+    if _not_unicode(value):
+        raise InvalidInput(f"{what} is not valid Unicode text.")
+    if len(value) > DESCRIPTION_MAX:
+        raise InvalidInput(f"{what} must be at most {DESCRIPTION_MAX:,} characters.")
+    if any(ch != "\n" and _has_control(ch) for ch in value):
+        raise InvalidInput(f"{what} must not contain control characters.")
+    return value
+
+
+VALIDITY_MAX = 1200  # a hundred years
+
+
 class Sender(NamedTuple):
     """Who an email comes from: a display name (may be empty) and a bare address."""
 

@@ -326,9 +326,9 @@ def run_baseline(url, folder, source, count, all_tables=False, trace=False):
             insert("email_messages",
                    ["id", "org_id", "credential_id", "requested_by_id", "to_address", "state",
                     "attempts", "next_attempt_at", "message_id", "token", "created_at",
-                    "open_count", "is_reminder"],
+                    "open_count", "purpose"],
                    [(row[0], org_id, row[0], user_id, row[4], "queued", 0, now,
-                     new_message_id(), new_token(), now, 0, False) for row in rows])
+                     new_message_id(), new_token(), now, 0, "delivery") for row in rows])
             insert("email_events", ["credential_id", "email_message_id", "user_id", "type", "at"],
                    [(row[0], row[0], user_id, "queued", now) for row in rows])
         raw.commit()

@@ -66,7 +66,8 @@ def issue(job, owner):
         sa.literal(job.action).label("action"),
         sa.literal(job.scheduled_at, UTCDateTime).label("scheduled_at"),
         sa.literal(job.send_email).label("send_email"), import_rows.c.token,
-        import_rows.c.message_id, import_rows.c.message_token, import_rows.c.public_id
+        import_rows.c.message_id, import_rows.c.message_token, import_rows.c.public_id,
+        sa.literal(None, UTCDateTime).label("expires_at")
     ).where(good).subquery("rows")
     counts = issuing.issue(connection, job.org_id, job.user_id, rows, now)
     ImportJob.move_held(connection, job.id, owner, "issuing", "done", queued=counts["queued"],

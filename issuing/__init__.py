@@ -2,14 +2,25 @@
 
 Every way of issuing (the form, the API, its bulk call, a spreadsheet import) and every
 change to a credential's email (publish, schedule, a new address, a resend, a reminder)
-is a function here that works on a set of rows, one row being a set of one. Each writes
-in the caller's transaction and records the events it makes (timeline), which derive the
-statuses they change; the caller commits with jobs.commit, which wakes the mail job when
-mail was queued.
+or to the credential (a new name, revocation, expiry) is a function here that works on a
+set of rows, one row being a set of one. Each writes in the caller's transaction and
+records the events it makes (timeline), which derive the statuses they change; the
+caller commits with jobs.commit, which wakes the mail job when mail was queued.
 """
 
 from issuing.changes import change_address, publish, resend, schedule
+from issuing.corrections import (
+    delete_drafts,
+    group_named,
+    move_drafts,
+    reinstate,
+    rename,
+    revoke,
+    set_expiry,
+)
 from issuing.new import NewCredential, issue, issue_new
 
-__all__ = ["NewCredential", "change_address", "issue", "issue_new", "publish", "resend",
-           "schedule"]
+__all__ = ["NewCredential", "change_address", "delete_drafts", "group_named", "issue",
+           "issue_new",
+           "move_drafts", "publish", "reinstate", "rename", "resend", "revoke", "schedule",
+           "set_expiry"]

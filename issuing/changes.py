@@ -7,10 +7,11 @@ and records the events it makes (timeline), which derive the statuses it changed
 import sqlalchemy as sa
 
 import timeline
+from issuing.corrections import expire_from_groups
 from issuing.emails import CREDENTIALS, new_emails, queue_emails
 from models import Suppression
 from models.email_message import new_token
-from models.states import EventType, IssueState
+from models.states import EventType, IssueState, MessagePurpose
 from models.types import utcnow
 
 
@@ -29,6 +30,7 @@ def publish(connection, credential_ids, user_id=None, send_email=None, now=None)
         .values(values)
         .returning(CREDENTIALS.c.id, CREDENTIALS.c.token, CREDENTIALS.c.send_email,
                    CREDENTIALS.c.recipient_email)).all()
+    expire_from_groups(connection, [row.id for row in published], now)
     mailed = [row for row in published if row.send_email and row.recipient_email]
     if mailed:
         queue_emails(connection, new_emails(row.token for row in mailed), user_id, now)
@@ -62,8 +64,8 @@ def change_address(connection, credential_id, address, user_id=None, now=None):
     return True
 
 
-def resend(connection, credentials, user_id=None, cause=None, reminder=False, force=False,
-           now=None):
+def resend(connection, credentials, user_id=None, cause=None,
+           purpose=MessagePurpose.DELIVERY, force=False, now=None):
     """Queue a new email for each credential (objects with id, and with org_id and
     recipient_email when forced, already checked by Credential.resend_refusal); the
     older messages stay in the timeline. cause is a models.words.RESEND_CAUSES code; force
@@ -84,5 +86,5 @@ def resend(connection, credentials, user_id=None, cause=None, reminder=False, fo
     tokens = dict(connection.execute(sa.select(CREDENTIALS.c.id, CREDENTIALS.c.token).where(
         CREDENTIALS.c.id.in_([credential.id for credential in credentials]))).all())
     queue_emails(connection, new_emails(tokens[c.id] for c in credentials), user_id, now,
-                 reminder)
+                 purpose)
     return len(credentials)

@@ -5,7 +5,13 @@ import sqlalchemy as sa
 import timeline
 from models import Credential, EmailMessage, Suppression
 from models.email_message import new_message_id, new_token
-from models.states import BounceKind, EventType, MessageState, SuppressionReason
+from models.states import (
+    BounceKind,
+    EventType,
+    MessagePurpose,
+    MessageState,
+    SuppressionReason,
+)
 from models.types import UTCDateTime
 
 CREDENTIALS, MESSAGES = Credential.__table__, EmailMessage.__table__
@@ -38,12 +44,12 @@ def new_emails(tokens):
     return values_cte(QUEUE_COLUMNS, rows, "new_emails")
 
 
-def queue_emails(connection, rows, user_id, now, reminder=False):
+def queue_emails(connection, rows, user_id, now, purpose=MessagePurpose.DELIVERY):
     """Queue one message per row (the credential's token, message_id, message_token, line)
     whose credential has an address, and record its "queued" event with all it implies;
     return how many. For credentials issued before (publish, resend, reminders: at most a
     bulk resend's 10,000)."""
-    _insert_messages(connection, rows, user_id, now, reminder)
+    _insert_messages(connection, rows, user_id, now, purpose)
     queued = connection.execute(
         sa.select(MESSAGES.c.id, MESSAGES.c.credential_id)
         .join_from(rows, MESSAGES, MESSAGES.c.message_id == rows.c.message_id)
@@ -65,16 +71,16 @@ def queue_issued(connection, rows, user_id, now):
     return count
 
 
-def _insert_messages(connection, rows, user_id, now, reminder=False):
+def _insert_messages(connection, rows, user_id, now, purpose=MessagePurpose.DELIVERY):
     """The queue rows of the rows' emails, to credentials that have an address."""
     connection.execute(sa.insert(MESSAGES).from_select(
         ["org_id", "credential_id", "requested_by_id", "to_address", "state", "attempts",
-         "next_attempt_at", "message_id", "token", "created_at", "open_count", "is_reminder"],
+         "next_attempt_at", "message_id", "token", "created_at", "open_count", "purpose"],
         sa.select(CREDENTIALS.c.org_id, CREDENTIALS.c.id, sa.literal(user_id, sa.Integer),
                   CREDENTIALS.c.recipient_email, sa.literal(str(MessageState.QUEUED)),
                   sa.literal(0), at(now),
                   rows.c.message_id, rows.c.message_token, at(now), sa.literal(0),
-                  sa.literal(reminder))
+                  sa.literal(str(purpose)))
         .join_from(rows, CREDENTIALS, CREDENTIALS.c.token == rows.c.token)
         .where(CREDENTIALS.c.recipient_email.is_not(None)).order_by(rows.c.line)))
 

@@ -6,7 +6,7 @@ import sqlalchemy as sa
 
 import issuing
 from models import Credential, EmailEvent, EmailMessage, Organization, write_transaction
-from models.states import EventType
+from models.states import EventType, MessagePurpose
 from models.status import EmailStatus
 from models.types import utcnow
 
@@ -39,6 +39,8 @@ def due_reminders(connection, org, now):
             CREDENTIALS.c.email_status == EmailStatus.NOT_OPENED.value,
             ~sa.exists(ever_opened),  # never after an open or a followed link
             reminders < org.reminder_max,
+            CREDENTIALS.c.revoked_at.is_(None),  # nothing to remind of any more
+            sa.or_(CREDENTIALS.c.expires_at.is_(None), CREDENTIALS.c.expires_at > now),
             latest_sent <= cutoff,
         ).order_by(CREDENTIALS.c.id).limit(1000)
         .with_for_update(of=CREDENTIALS, skip_locked=True)).all()
@@ -54,5 +56,5 @@ def send_reminders(now=None):
             ORGS.c.reminder_after_days.is_not(None), ORGS.c.reminder_max > 0)).all()
         for org in orgs:
             count += issuing.resend(connection, due_reminders(connection, org, now),
-                                    cause="reminder", reminder=True)
+                                    cause="reminder", purpose=MessagePurpose.REMINDER)
     return count

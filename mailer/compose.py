@@ -116,16 +116,27 @@ def sender_header(from_address, envelope):
     return {"Sender": sender}
 
 
+# Each purpose's subject (models.states.MessagePurpose).
+SUBJECTS = {"delivery": "Your credential: {group}",
+            "reminder": "Reminder: your credential: {group}",
+            "expiry_notice": "Your credential expires on {expires}: {group}"}
+
+
+def _date(moment):
+    return f"{moment:%d %B %Y}" if moment else ""
+
+
 def compose(message):
     """A Flask-Mail message for a queue row, with its stored Message-ID."""
     credential = message.credential
     org = credential.org
-    context = {"credential": credential, "org": org, **links(message)}
+    context = {"credential": credential, "org": org, **links(message),
+               "expiry_notice": message.purpose == "expiry_notice" and credential.expires_at}
     sender = org.sender(current_app.config["DEFAULT_SENDER"])
     reply_to = org.reply_address()
     mail = DeliveryMail(
-        subject=("Reminder: your credential: " if message.is_reminder else "Your credential: ")
-        + credential.group.name,
+        subject=SUBJECTS[message.purpose].format(group=credential.group.name,
+                                                 expires=_date(credential.expires_at)),
         sender=sender,
         reply_to=("", reply_to) if reply_to else None,
         recipients=[(credential.recipient_name, message.to_address)],

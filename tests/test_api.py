@@ -124,7 +124,7 @@ def test_other_organization_is_404_everywhere(client, issuer, rival, api):
 
 def test_unknown_route_and_method_are_json(api):
     assert api.get("/api/v1/nothing").status_code == 404
-    response = api.delete("/api/v1/credentials/1")
+    response = api.put("/api/v1/credentials/1")
     assert response.status_code == 405
     error_fields(response)
 

@@ -27,6 +27,9 @@ JSON_BODIES = [
     json.dumps({"Type": [], "TopicArn": {}, "signature": [], "event-data": "x",
                 "RecordType": [], "event": []}).encode(),
     json.dumps([{"event": [], "email": {}}, [], "x"]).encode(),
+    json.dumps({"recipient_name": [], "expires_at": "\ud800", "group": 5,
+                "reason": "x" * 5000}).encode(),
+    json.dumps({"expires_at": "99999-01-01T00:00:00+00:00", "reason": "\ud800"}).encode(),
 ]
 FORM_BODIES = [
     {"recipient_name": "\ud800", "recipient_email": "a@example.com", "group_id": "new",
@@ -38,6 +41,8 @@ FORM_BODIES = [
     {"email": "\ud800", "password": "\udfff", "recipient_email": "\x00", "url": "\ud800",
      "events": ["\ud800", "*"], "reminder_after_days": "1e999", "reminder_max": "-1",
      "sender_address": "a@[127.0.0.1]", "force": "y"},
+    {"reason": "\ud800", "expires_on": "9999-99-99", "validity_months": "1e999",
+     "description": "\x00", "criteria": "\ud800", "group_id": "-1", "revoked": "[]"},
 ]
 QUERIES = ["page=-1&per_page=1e999&status=%ED%A0%80&q=%00&engaged=[]",
            "per_page=0&page=99999999999999999999999&email_status=x&id=a&id=-1",
@@ -76,7 +81,8 @@ def served(tmp_path):
         values = {"credential_id": credential.id, "endpoint_id": endpoint.id,
                   "import_id": job.id, "key_id": api_key.id, "prefix": api_key.prefix,
                   "token": credential.token,
-                  "public_id": credential.public_id, "provider": "ses"}
+                  "public_id": credential.public_id, "provider": "ses",
+                  "group_id": credential.group_id, "number": 0}
         with LiveServer(app) as server:
             yield app, server, values, key
         db.session.remove()

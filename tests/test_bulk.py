@@ -100,7 +100,7 @@ def test_nudge_only_those_unopened_long_enough(logged_in, issuer):
                    data={"mode": "unopened", "days": "3"})
     db.session.rollback()
     assert (old.email_status, new.email_status) == ("sending", "not_opened")
-    assert old.latest_message.is_reminder
+    assert old.latest_message.purpose == "reminder"
     assert old.events()[-2].detail == "reminder: not opened"
 
 

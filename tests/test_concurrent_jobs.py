@@ -151,7 +151,7 @@ def test_a_reminder_is_queued_once_by_workers_at_once(make_shared_app):
         results = at_once(app, send_reminders)
 
         assert sum(results) == 120
-        assert per_credential(EmailMessage.is_reminder) == dict.fromkeys(ids, 1)
+        assert per_credential(EmailMessage.purpose == "reminder") == dict.fromkeys(ids, 1)
         assert per_credential() == dict.fromkeys(ids, 2)
         assert events("resent", "reminder") == dict.fromkeys(ids, 1)
         assert counts(user.org_id) == {"sending": 120}
@@ -258,7 +258,8 @@ def test_worker_processes_publish_and_remind_once_when_both_fall_due_at_once(
                                         **dict.fromkeys(delivered, 2)}
             assert events("resent", "reminder") == dict.fromkeys(delivered, 1)
             expected = set(db.session.scalars(sa.select(EmailMessage.message_id).where(
-                sa.or_(EmailMessage.is_reminder, EmailMessage.credential_id.in_(scheduled)))))
+                sa.or_(EmailMessage.purpose == "reminder",
+                       EmailMessage.credential_id.in_(scheduled)))))
             received = Counter(sink.message_ids())
             assert set(received) == expected and set(received.values()) == {1}
         finally:

@@ -10,8 +10,9 @@ import issuing
 import jobs
 import validation
 from models import Credential, CredentialGroup, db
+from models.states import IssueState
 from models.status import EmailStatus
-from models.words import ALREADY_PUBLISHED, RESEND_REFUSALS
+from models.words import ALREADY_PUBLISHED, RESEND_REFUSALS, revocation_refusal
 from validation import InvalidInput
 from views import api_auth
 from views.errors import ApiError
@@ -58,9 +59,11 @@ def validate_issue(item):
     if action == "schedule":
         scheduled_at = _check(fields, "scheduled_at", validation.clean_future_time,
                               item.get("scheduled_at"), datetime.now(UTC))
+    expires_at = _check(fields, "expires_at", validation.clean_expiry, item.get("expires_at"))
     if fields:
         return None, fields
-    return issuing.NewCredential(name, email, group, action, scheduled_at, send_email), fields
+    return issuing.NewCredential(name, email, group, action, scheduled_at, send_email,
+                                 expires_at), fields
 
 
 def _issue(new_credentials):
@@ -141,18 +144,74 @@ def show(credential_id):
     return jsonify(as_json(credential_or_404(g.org_id, credential_id)))
 
 
+# What PATCH may change, each with its rule.
+CHANGEABLE = {"recipient_email": validation.clean_email, "recipient_name": validation.clean_text,
+              "group": lambda value: validation.clean_text(value, "Group"),
+              "expires_at": validation.clean_expiry}
+
+
 @bp.patch("/credentials/<int:credential_id>")
 def update(credential_id):
+    """Change the address (sends nothing), the name, the expiry, or a draft's group."""
     credential = credential_or_404(g.org_id, credential_id)
     body = _body()
-    if "recipient_email" not in body:
-        raise ApiError(422, "Nothing to change.", {"recipient_email": "is required"})
+    asked = [name for name in CHANGEABLE if name in body]
+    if not asked:
+        raise ApiError(422, "Nothing to change.", {name: "may be changed"
+                                                   for name in CHANGEABLE})
     fields = {}
-    address = _check(fields, "recipient_email", validation.clean_email, body["recipient_email"])
+    values = {name: _check(fields, name, CHANGEABLE[name], body[name]) for name in asked}
     if fields:
         raise ApiError(422, "Some fields are not valid.", fields)
-    issuing.change_address(db.session.connection(), credential.id, address, g.api_user.id)
+    if "group" in values and credential.issue_state != IssueState.DRAFT:
+        raise ApiError(409, "Only a draft's group can change: revoke this credential and "
+                       "issue one in the other group.")
+    connection = db.session.connection()
+    if "recipient_email" in values:
+        issuing.change_address(connection, credential.id, values["recipient_email"],
+                               g.api_user.id)
+    if "recipient_name" in values:
+        issuing.rename(connection, credential.id, values["recipient_name"], g.api_user.id)
+    if "expires_at" in values:
+        issuing.set_expiry(connection, credential.id, values["expires_at"])
+    if "group" in values:
+        issuing.move_drafts(connection, [credential.id], issuing.group_named(
+            connection, g.org_id, values["group"]))
     db.session.commit()
+    return jsonify(as_json(credential))
+
+
+@bp.delete("/credentials/<int:credential_id>")
+def delete(credential_id):
+    """Delete a draft (a published credential is revoked instead)."""
+    credential = credential_or_404(g.org_id, credential_id)
+    if not issuing.delete_drafts(db.session.connection(), [credential.id]):
+        raise ApiError(409, "Only a draft can be deleted: revoke a published credential.")
+    db.session.commit()
+    return "", 204
+
+
+@bp.post("/credentials/<int:credential_id>/revoke")
+def revoke(credential_id):
+    """Revoke with a reason: anyone who checks the credential sees it is revoked, and why."""
+    credential = credential_or_404(g.org_id, credential_id)
+    fields = {}
+    reason = _check(fields, "reason", validation.clean_reason, _body().get("reason"))
+    if fields:
+        raise ApiError(422, "Some fields are not valid.", fields)
+    if not issuing.revoke(db.session.connection(), [credential.id], reason, g.api_user.id):
+        raise ApiError(409, revocation_refusal(credential))
+    jobs.commit()
+    return jsonify(as_json(credential))
+
+
+@bp.post("/credentials/<int:credential_id>/reinstate")
+def reinstate(credential_id):
+    """Make a revoked credential valid again."""
+    credential = credential_or_404(g.org_id, credential_id)
+    if not issuing.reinstate(db.session.connection(), [credential.id], g.api_user.id):
+        raise ApiError(409, "The credential is not revoked.")
+    jobs.commit()
     return jsonify(as_json(credential))
 
 

@@ -1,4 +1,5 @@
-"""Bulk resend and nudges: a preview with counts, then the action, which checks again."""
+"""Bulk resend, nudges and revocation: a preview with counts, then the action, which checks
+again."""
 
 from collections import Counter
 from datetime import timedelta
@@ -9,8 +10,10 @@ from flask_login import current_user, login_required
 
 import issuing
 import jobs
+import validation
 from extensions import htmx
 from models import Credential, db
+from models.states import MessagePurpose
 from models.status import EmailStatus
 from models.types import utcnow
 from models.words import RESEND_REFUSALS
@@ -142,7 +145,8 @@ def resend():
                        forceable=skipped.get("bounced_unchanged", 0))
     nudge = request.form.get("mode") == "unopened"
     issuing.resend(db.session.connection(), eligible, current_user.id,
-                   cause="nudge" if nudge else "bulk", reminder=nudge,
+                   cause="nudge" if nudge else "bulk",
+                   purpose=MessagePurpose.REMINDER if nudge else MessagePurpose.DELIVERY,
                    force=request.form.get("force") == "y")
     jobs.commit()
     message = f"Queued {len(eligible)} email{'s' if len(eligible) != 1 else ''}."
@@ -150,6 +154,57 @@ def resend():
         message += " " + _summary(skipped) + "."
     if htmx:  # the list reloads itself on this event, so the rows show "Sending"
         body, status = _render(done=message)
+        return body, status, {"HX-Trigger": "credentials-changed"}
+    flash(message)
+    return redirect(url_for("credentials.index"))
+
+
+def _revocable():
+    """The selected credentials that can be revoked, and words for the others."""
+    if request.form.get("mode") != "selected":
+        raise BulkError("Select the credentials to revoke first.")
+    query, what = named_credentials()
+    credentials = db.session.scalars(query.limit(MAX_BULK)).all()
+    revocable = [c for c in credentials if c.issue_state == "published" and not c.revoked_at]
+    skipped = Counter("already revoked" if c.revoked_at else "not published"
+                      for c in credentials if c not in revocable)
+    return what, revocable, "; ".join(f"{n} skipped: {why}" for why, n in sorted(skipped.items()))
+
+
+def _render_revoke(status=200, **view):
+    template = "bulk/_revoke.html" if htmx else "bulk/revoke.html"
+    return render_template(template, form=request.form, **view), status
+
+
+@bp.post("/revoke-preview")
+def revoke_preview():
+    """Say how many of the selected credentials would be revoked, and ask why."""
+    try:
+        what, revocable, skipped = _revocable()
+    except BulkError as error:
+        return _render_revoke(422, error=str(error))
+    return _render_revoke(what=what, count=len(revocable), skipped=skipped)
+
+
+@bp.post("/revoke")
+def revoke():
+    """Revoke the selected credentials with the reason given."""
+    try:
+        what, revocable, skipped = _revocable()
+        reason = validation.clean_reason(request.form.get("reason"))
+    except BulkError as error:
+        return _render_revoke(422, error=str(error))
+    except validation.InvalidInput as error:
+        return _render_revoke(422, what=what, count=len(revocable), skipped=skipped,
+                              reason_error=str(error))
+    revoked = issuing.revoke(db.session.connection(), [c.id for c in revocable], reason,
+                             current_user.id)
+    jobs.commit()
+    message = f"Revoked {len(revoked)} credential{'s' if len(revoked) != 1 else ''}."
+    if skipped:
+        message += f" {skipped}."
+    if htmx:
+        body, status = _render_revoke(done=message)
         return body, status, {"HX-Trigger": "credentials-changed"}
     flash(message)
     return redirect(url_for("credentials.index"))

@@ -9,11 +9,20 @@ from flask_login import current_user, login_required
 import issuing
 import jobs
 from extensions import htmx
-from forms import EmailForm, ResendForm, ScheduleForm
+from forms import (
+    EmailForm,
+    ExpiryForm,
+    MoveForm,
+    NameForm,
+    ResendForm,
+    RevokeForm,
+    ScheduleForm,
+)
 from mailer import health
-from models import Credential, db
+from models import Credential, CredentialGroup, db
 from models.states import IssueState
 from models.status import EmailStatus
+from models.types import utcnow
 from models.words import ALREADY_PUBLISHED, RESEND_REFUSALS
 from outbound import endpoints
 from typos import suggest_address
@@ -23,6 +32,7 @@ from views.queries import (
     credential_or_404,
     filter_args,
     page_of,
+    revoked_count,
     scoped,
     status_counts,
 )
@@ -52,14 +62,16 @@ def home():
 @bp.get("/credentials")
 def index():
     """The page; an htmx request for a filter, search or page gets only the list."""
-    status, text, engaged = filter_args(request.args)
+    status, text, engaged, revoked = filter_args(request.args)
     page = _page_number(request.args.get("page"))
     per_page = current_app.config["PER_PAGE"]
     counts = status_counts(current_user.org_id, text)
-    items, total = page_of(current_user.org_id, status, text, page, per_page, counts, engaged)
+    items, total = page_of(current_user.org_id, status, text, page, per_page, counts, engaged,
+                           revoked)
     view = {
         "credentials": items, "counts": counts, "total": total, "status": status, "q": text,
-        "engaged": engaged, "engagement": ENGAGEMENT,
+        "engaged": engaged, "engagement": ENGAGEMENT, "revoked": revoked,
+        "revoked_count": revoked_count(current_user.org_id, text),
         "page": page, "pages": max(1, ceil(total / per_page)), "statuses": list(EmailStatus),
         "org_empty": not text and not any(counts.values()),
         "blocked": blocked_domains(current_user.org_id,
@@ -76,7 +88,7 @@ def index():
 def live():
     """For the rows still sending: those whose status changed, and the new counts."""
     ids = [int(i) for i in request.args.getlist("id") if i.isdigit()][:MAX_LIVE_ROWS]
-    status, text, engaged = filter_args(request.args)
+    status, text, engaged, revoked = filter_args(request.args)
     # Only rows that left "Sending" come back: most polls load nothing more than one
     # indexed look-up (the stored status makes this a WHERE).
     transient = [s.value for s in EmailStatus if s.transient]
@@ -93,7 +105,8 @@ def live():
     return render_template(
         "credentials/_live.html", changed=changed,
         counts=status_counts(current_user.org_id, text), status=status, q=text,
-        engaged=engaged, engagement=ENGAGEMENT, statuses=list(EmailStatus), stall=stall)
+        engaged=engaged, engagement=ENGAGEMENT, statuses=list(EmailStatus), stall=stall,
+        revoked=revoked, revoked_count=revoked_count(current_user.org_id, text))
 
 
 @bp.post("/credentials/<int:credential_id>/publish")
@@ -130,12 +143,21 @@ def schedule(credential_id):
     return render_template("credentials/schedule.html", form=form, credential=credential), status
 
 
-def _detail(credential, status=200, **forms):
+def panel(credential, status=200, **forms):
     """The recipient's panel (the whole page without htmx), with their row out of band."""
     forms.setdefault("email_form", EmailForm(formdata=None,
                                              recipient_email=credential.recipient_email))
     forms.setdefault("resend_form", ResendForm(formdata=None))
-    view = {"credential": credential, "events": credential.events(),
+    forms.setdefault("name_form", NameForm(formdata=None,
+                                           recipient_name=credential.recipient_name))
+    forms.setdefault("revoke_form", RevokeForm(formdata=None))
+    forms.setdefault("expiry_form", ExpiryForm(
+        formdata=None, expires_on=credential.expires_at and credential.expires_at.date()))
+    if credential.issue_state == IssueState.DRAFT:
+        forms.setdefault("move_form", MoveForm(CredentialGroup.for_org(credential.org_id),
+                                               formdata=None,
+                                               group_id=str(credential.group_id)))
+    view = {"credential": credential, "events": credential.events(), "now": utcnow(),
             "suggestion": suggest_address(credential.recipient_email), **forms}
     template = "credentials/_detail.html" if htmx else "credentials/detail.html"
     return render_template(template, **view), status
@@ -144,7 +166,7 @@ def _detail(credential, status=200, **forms):
 @bp.get("/credentials/<int:credential_id>")
 def detail(credential_id):
     """Everything about one recipient: address, status and why, actions, timeline."""
-    return _detail(credential_or_404(current_user.org_id, credential_id))
+    return panel(credential_or_404(current_user.org_id, credential_id))
 
 
 @bp.get("/credentials/<int:credential_id>/row")
@@ -170,13 +192,13 @@ def change_email(credential_id):
     if not form.validate_on_submit():
         if in_row:
             return _row(credential, 422, editing=True, email_form=form)
-        return _detail(credential, 422, email_form=form)
+        return panel(credential, 422, email_form=form)
     issuing.change_address(db.session.connection(), credential.id, form.recipient_email.data,
                            current_user.id)
     db.session.commit()
     if in_row:
         return _row(credential)
-    return _detail(credential, message="Address saved. Resend to deliver it there.")
+    return panel(credential, message="Address saved. Resend to deliver it there.")
 
 
 @bp.post("/credentials/<int:credential_id>/resend")
@@ -185,11 +207,11 @@ def resend(credential_id):
     credential = credential_or_404(current_user.org_id, credential_id)
     form = ResendForm()
     if not form.validate_on_submit():
-        return _detail(credential, 400, resend_form=form)
+        return panel(credential, 400, resend_form=form)
     refusal = credential.resend_refusal(form.force.data)
     if refusal:
-        return _detail(credential, 409, error=RESEND_REFUSALS[refusal][0])
+        return panel(credential, 409, error=RESEND_REFUSALS[refusal][0])
     issuing.resend(db.session.connection(), [credential], current_user.id,
                    cause="forced" if form.force.data else None, force=form.force.data)
     jobs.commit()
-    return _detail(credential, message="Queued a new email.")
+    return panel(credential, message="Queued a new email.")

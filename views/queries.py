@@ -45,22 +45,36 @@ ENGAGEMENT = {name: (label, funnel_count.REACHED[name]) for name, label in zip(
 
 
 def filter_args(values):
-    """The status filter, search text and engagement filter of the Credentials page,
-    cleaned from request values (an unknown status or engagement means all)."""
+    """The status filter, search text, engagement filter and revoked-only flag of the
+    Credentials page, cleaned from request values (an unknown status or engagement means
+    all)."""
     status = values.get("status", "")
     if status not in {s.value for s in EmailStatus}:
         status = ""
     engaged = values.get("engaged", "")
-    return status, values.get("q", "").strip()[:200], engaged if engaged in ENGAGEMENT else ""
+    return (status, values.get("q", "").strip()[:200], engaged if engaged in ENGAGEMENT else "",
+            values.get("revoked") == "1")
 
 
-def filtered(org_id, status="", text="", engaged=""):
+REVOKED = Credential.revoked_at.is_not(None)
+
+
+def filtered(org_id, status="", text="", engaged="", revoked=False):
     """The organization's credentials with the status (all when empty) and the engagement
-    (any when empty) matching the text."""
+    (any when empty) matching the text; only the revoked ones when revoked."""
     query = matching(scoped(org_id), text)
     if engaged:
         query = query.where(ENGAGEMENT[engaged][1])
+    if revoked:
+        query = query.where(REVOKED)
     return query.where(Credential.email_status == status) if status else query
+
+
+def revoked_count(org_id, text=""):
+    """How many of the organization's credentials (matching the text) are revoked: the
+    revoked are read alone (a partial index holds them)."""
+    return db.session.scalar(matching(sa.select(sa.func.count()).select_from(Credential).where(
+        Credential.org_id == org_id, REVOKED), text))
 
 
 def status_counts(org_id, text=""):
@@ -74,12 +88,13 @@ def status_counts(org_id, text=""):
     return counts
 
 
-def page_of(org_id, status=None, text="", page=1, per_page=50, counts=None, engaged=""):
+def page_of(org_id, status=None, text="", page=1, per_page=50, counts=None, engaged="",
+            revoked=False):
     """One page of credentials, newest first, and the total matching."""
-    query = filtered(org_id, status, text, engaged)
-    if engaged and not (status or text):  # kept beside the Analytics counts
+    query = filtered(org_id, status, text, engaged, revoked)
+    if engaged and not (status or text or revoked):  # kept beside the Analytics counts
         total = funnel_count.org_total(org_id, engaged)
-    elif engaged:  # with a status or a search too: counted when asked
+    elif engaged or revoked:  # with a status or a search too: counted when asked
         total = db.session.scalar(sa.select(sa.func.count()).select_from(query.subquery()))
     else:
         counts = counts if counts is not None else status_counts(org_id, text)

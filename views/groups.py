@@ -1,0 +1,45 @@
+"""Groups: what each group's credentials award (the Open Badge's achievement) and how long
+they stay valid."""
+
+import sqlalchemy as sa
+from flask import Blueprint, flash, redirect, render_template, url_for
+from flask_login import current_user, login_required
+
+from forms import GroupForm
+from models import CredentialGroup, FunnelCount, db
+
+bp = Blueprint("groups", __name__, url_prefix="/groups")
+
+
+@bp.before_request
+@login_required
+def require_login():
+    """Issuers only."""
+
+
+@bp.get("/")
+def index():
+    """The organization's groups with how many credentials each has."""
+    counts = dict(db.session.execute(
+        sa.select(FunnelCount.group_id, FunnelCount.n).where(
+            FunnelCount.org_id == current_user.org_id, FunnelCount.stage == "credentials")).all())
+    return render_template("groups/index.html", groups=CredentialGroup.for_org(
+        current_user.org_id), counts=counts)
+
+
+@bp.route("/<int:group_id>", methods=["GET", "POST"])
+def edit(group_id):
+    """A group's description, criteria and validity."""
+    group = db.first_or_404(sa.select(CredentialGroup).where(
+        CredentialGroup.org_id == current_user.org_id, CredentialGroup.id == group_id))
+    form = GroupForm(obj=group)
+    if form.validate_on_submit():
+        group.description = form.description.data or ""
+        group.criteria = form.criteria.data
+        group.validity_months = form.validity_months.data
+        db.session.commit()
+        flash(f"Saved {group.name}. Credentials published from now on are valid for "
+              f"{group.validity_months} months." if group.validity_months else
+              f"Saved {group.name}. Its credentials published from now on stay valid for good.")
+        return redirect(url_for("groups.index"))
+    return render_template("groups/edit.html", group=group, form=form), 422 if form.errors else 200
