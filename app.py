@@ -141,6 +141,10 @@ def config_from_env(instance_path):
         # the system's), and how long to wait for it.
         "DNS_RESOLVER": env("DNS_RESOLVER") or None,
         "DNS_TIMEOUT_SECONDS": float(env("DNS_TIMEOUT_SECONDS") or 5),
+        # Credentials that expire (DESIGN.md): the notice this many days before (unset: none),
+        # and the secret the Open Badges signing keys are encrypted with at rest.
+        "EXPIRY_NOTICE_DAYS": int(env("EXPIRY_NOTICE_DAYS") or 0) or None,
+        "KEY_ENCRYPTION_KEY": env("KEY_ENCRYPTION_KEY") or None,
         # The most messages one organization hands to the mail server per 24 hours.
         "ORG_DAILY_LIMIT": int(env("ORG_DAILY_LIMIT") or 10_000),
         # Rate limits (the limits library's syntax), kept in memory or, for several
@@ -202,6 +206,8 @@ def _check_settings(config):
         config["MAX_QUEUE_AGE"] = validation.clean_duration(config["MAX_QUEUE_AGE"])
     except validation.InvalidInput as error:
         raise ConfigError(f"MAX_QUEUE_AGE: {error}") from None
+    if config["EXPIRY_NOTICE_DAYS"] is not None and not 1 <= config["EXPIRY_NOTICE_DAYS"] <= 365:
+        raise ConfigError("EXPIRY_NOTICE_DAYS must be from 1 to 365 (or unset: no notice).")
     if config["ORG_DAILY_LIMIT"] < 1:
         raise ConfigError("ORG_DAILY_LIMIT must be 1 or more.")
     for name in ("SMTP_CONCURRENCY", "WEBHOOK_CONCURRENCY"):
@@ -267,13 +273,16 @@ def create_app(test_config=None):
         apikeys,
         auth,
         bulk,
+        corrections,
         credentials,
         errors,
         export,
+        groups,
         health,
         help,
         imports,
         issuing,
+        openbadges,
         outbox,
         provider_events,
         settings,
@@ -281,9 +290,9 @@ def create_app(test_config=None):
         webhook_settings,
     )
 
-    for module in (errors, auth, credentials, bulk, export, issuing, imports, help, api,
-                   api_webhooks, tracking, outbox, settings, provider_events, health, apikeys,
-                   webhook_settings, analytics):
+    for module in (errors, auth, credentials, corrections, bulk, export, issuing, imports, help,
+                   api, api_webhooks, tracking, outbox, settings, provider_events, health,
+                   apikeys, webhook_settings, analytics, openbadges, groups):
         app.register_blueprint(module.bp)
     # Areas that authenticate each request themselves, not with the session's cookie: the
     # API with bearer keys, provider events with their providers' signatures. No CSRF token;

@@ -1,4 +1,4 @@
-"""Command line: users, API keys, the demo issuer, the worker, bounce reports
+"""Command line: users, API keys, the demo issuer, the worker, bounce reports, signing keys
 (`flask --app app …`)."""
 
 import signal
@@ -15,8 +15,9 @@ import validation
 from accounts import create_user
 from bounces import mailbox
 from mailer.queue import stop_sending
-from models import ApiKey, User, db
+from models import ApiKey, Organization, User, db, write_transaction
 from models.types import utcnow
+from openbadges import keys as signing_keys
 
 users = AppGroup("users", help="Manage issuer accounts.")
 apikeys = AppGroup("apikeys", help="Manage API keys.")
@@ -164,7 +165,40 @@ def bounces_poll():
     click.echo(", ".join(f"{n} {what}" for what, n in sorted(outcomes.items())) or "nothing")
 
 
+keys = AppGroup("keys", help="The keys Open Badges are signed with.")
+
+
+def _org_named(name):
+    """The organization with this name or public id, or a clear error."""
+    org = db.session.scalar(sa.select(Organization).where(
+        sa.or_(Organization.name == name, Organization.public_id == name)))
+    if org is None:
+        raise click.ClickException(f"No organization named {name!r}.")
+    return org
+
+
+@keys.command("rotate")
+@click.argument("org")
+def keys_rotate(org):
+    """Sign ORG's Open Badges with a new key from now on (ORG: its name or public id);
+    the older keys stay in its issuer profile, so what they signed still verifies."""
+    found = _org_named(org)
+    with write_transaction() as connection:
+        number = signing_keys.rotate(connection, found.id)
+    click.echo(f"{found.name} now signs with key-{number}.")
+
+
+@keys.command("encrypt")
+def keys_encrypt():
+    """Encrypt the private keys stored before KEY_ENCRYPTION_KEY was set."""
+    if not current_app.config["KEY_ENCRYPTION_KEY"]:
+        raise click.ClickException("Set KEY_ENCRYPTION_KEY first (a long random secret).")
+    with write_transaction() as connection:
+        count = signing_keys.encrypt_stored(connection)
+    click.echo(f"Encrypted {count} key{'s' if count != 1 else ''}.")
+
+
 def register(app):
     """Attach the commands to the app's `flask` CLI."""
-    for command in (users, apikeys, demo, worker, bounces):
+    for command in (users, apikeys, demo, worker, bounces, keys):
         app.cli.add_command(command)

@@ -14,7 +14,7 @@ from fpdf import FPDF
 # DejaVu Sans (Bitstream Vera licence, fonts/LICENSE) covers Latin with accents, Greek
 # and Cyrillic, so every name prints as itself.
 FONTS = Path(__file__).with_name("fonts")
-INK, MUTED, ACCENT = (31, 41, 55), (107, 114, 128), (37, 99, 235)
+INK, MUTED, ACCENT, BAD = (31, 41, 55), (107, 114, 128), (37, 99, 235), (192, 57, 43)
 
 # LinkedIn's "Add to profile" link for certifications, with the parameters of its
 # add-to-profile generator (addtoprofile.linkedin.com): startTask=CERTIFICATION_NAME, name,
@@ -45,12 +45,18 @@ class Printed(NamedTuple):
     group: str
     issued: str
     url: str
+    validity: str = ""  # "Expires on …", "Expired on …", or nothing for good
 
 
 def printed(credential):
     """What the credential's certificate prints now."""
+    validity = ""
+    if credential.expires_at:
+        word = "Expired on" if credential.expired() else "Expires on"
+        validity = f"{word} {credential.expires_at.strftime('%d %B %Y')}"
     return Printed(credential.org.name, credential.recipient_name, credential.group.name,
-                   credential.published_at.strftime("%d %B %Y"), public_url(credential))
+                   credential.published_at.strftime("%d %B %Y"), public_url(credential),
+                   validity)
 
 
 def pdf(credential):
@@ -81,6 +87,10 @@ def _render(certificate):
     _line(document, "has been awarded", 13, "", MUTED, width, gap=6)
     _line(document, certificate.group, 22, "B", ACCENT, width)
     _line(document, f"Issued {certificate.issued}", 12, "", INK, width, gap=4)
+    if certificate.validity:
+        expired = certificate.validity.startswith("Expired")
+        _line(document, certificate.validity, 12, "B" if expired else "",
+              BAD if expired else INK, width, gap=4)
     qr = io.BytesIO()
     segno.make(url, error="m").save(qr, kind="png", scale=8, border=2)
     size = 38

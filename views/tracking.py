@@ -22,6 +22,8 @@ from extensions import limiter
 from headers import no_store
 from models import Credential, db
 from models.states import EventType, IssueState
+from models.types import utcnow
+from openbadges import verify
 from tracking import engagement, opens
 
 bp = Blueprint("tracking", __name__)
@@ -69,6 +71,13 @@ def _published(column, value):
     return found
 
 
+def _not_revoked(credential):
+    """410 for what a revoked credential no longer offers (its PDF, LinkedIn)."""
+    if credential.revoked_at is not None:
+        abort(410, "This credential was revoked by its issuer.")
+    return credential
+
+
 def _engaged(credential, kind):
     """Record what the recipient did, unless a program did it."""
     if engagement.person(request, engagement.latest_sent_at(credential.id)):
@@ -81,7 +90,8 @@ def credential(token):
     """The recipient's credential page: download, add to LinkedIn, share."""
     found = _published(Credential.token, token)
     response = make_response(render_template("tracking/credential.html", credential=found,
-                                             public_url=certificate.public_url(found)))
+                                             public_url=certificate.public_url(found),
+                                             now=utcnow()))
     # The recipient checking their own public page is not someone they shared it with:
     # their browser is remembered for that one page (a flag, nothing else).
     response.set_cookie(OWN_PAGE_COOKIE, "1", max_age=OWN_PAGE_SECONDS,
@@ -96,7 +106,7 @@ def credential(token):
 def download(token):
     """The certificate as a PDF (made once for what it prints: certificate.pdf), counted as
     a download."""
-    found = _published(Credential.token, token)
+    found = _not_revoked(_published(Credential.token, token))
     body = certificate.pdf(found)
     _engaged(found, EventType.DOWNLOADED)
     return send_file(io.BytesIO(body), mimetype="application/pdf", as_attachment=True,
@@ -107,17 +117,19 @@ def download(token):
 @no_store
 def linkedin(token):
     """Our own step on the way to LinkedIn's add-to-profile form, to count the click."""
-    found = _published(Credential.token, token)
+    found = _not_revoked(_published(Credential.token, token))
     _engaged(found, EventType.LINKEDIN_CLICKED)
     return redirect(certificate.linkedin_url(found))
 
 
 @bp.get("/v/<public_id>")
 def public(public_id):
-    """The public verification page: the credential, nothing of its tracking."""
+    """The public verification page: the credential checked as any verifier would check
+    its Open Badge, nothing of its tracking."""
     found = _published(Credential.public_id, public_id)
     if OWN_PAGE_COOKIE not in request.cookies and engagement.person(request):
         engagement.note_share_view(current_app._get_current_object(), found.id,
                                    opens.agent_family(request.user_agent.string))
     return render_template("tracking/public.html", credential=found,
-                           public_url=certificate.public_url(found))
+                           public_url=certificate.public_url(found), verdict=verify.check(found),
+                           now=utcnow())
