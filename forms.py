@@ -260,6 +260,7 @@ def scheduled_time(local, utc_offset):
 
 class NameForm(Form):
     recipient_name = StringField("Recipient name", validators=[rule(validation.clean_text)])
+    notify = BooleanField("Notify the recipient (send the email again)")
 
 
 class RevokeForm(Form):

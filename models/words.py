@@ -116,6 +116,7 @@ RESEND_CAUSES = {
     "nudge": "reminder: not opened",
     "reminder": "automatic reminder",
     "expiry_notice": "the credential expires soon",
+    "name_changed": "name corrected",
 }
 
 # Why a resend is refused: (the sentence for one credential, the words for a bulk count).

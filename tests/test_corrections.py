@@ -160,6 +160,14 @@ def test_corrections_of_names_groups_and_drafts(app, client, issuer, rival, api,
     response = logged_in.post(f"/credentials/{credential.id}/name",
                               data={"recipient_name": "Augusta Ada King"})
     assert response.status_code == 200 and "Name saved" in response.text
+    assert "sent the email again" not in response.text
+    emails = lambda: db.session.scalar(sa.select(sa.func.count()).select_from(  # noqa: E731
+        EmailMessage).where(EmailMessage.credential_id == credential.id))
+    before = emails()
+    response = logged_in.post(f"/credentials/{credential.id}/name",
+                              data={"recipient_name": "Ada King", "notify": "y"})
+    assert "sent the email again" in response.text and emails() == before + 1
+    db.session.rollback()  # SQLite: end the read before this session writes again
     assert logged_in.post(f"/credentials/{credential.id}/name",
                           data={"recipient_name": ""}).status_code == 422
     other = issue(issuer, name="Draft to go")

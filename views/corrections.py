@@ -31,9 +31,15 @@ def rename(credential_id):
         return panel(credential, 422, name_form=form)
     issuing.rename(db.session.connection(), credential.id, form.recipient_name.data,
                    current_user.id)
-    db.session.commit()
-    notify = " Resend the email to let them know." if credential.latest_message else ""
-    return panel(credential, message=f"Name saved: the credential shows it now.{notify}")
+    # Notifying sends the delivery email again, when one may be sent (not a bounced
+    # address unchanged: the panel's resend offers to force that).
+    notified = form.notify.data and credential.resend_refusal() is None
+    if notified:
+        issuing.resend(db.session.connection(), [credential], current_user.id,
+                       cause="name_changed")
+    jobs.commit()
+    return panel(credential, message="Name saved: the credential shows it now."
+                 + (" The recipient is sent the email again." if notified else ""))
 
 
 @bp.post("/group")
