@@ -82,12 +82,6 @@ def published_keys(org_id):
 _STORED = sa.select(KEYS).where(KEYS.c.org_id == sa.bindparam("org_id")).order_by(KEYS.c.number)
 
 
-def signing_key(org_id):
-    """(number, private key as stored) of the organization's newest key."""
-    newest = published_keys(org_id)[-1]
-    return newest.number, newest.private_key
-
-
 def private(stored):
     """The private key as joserfc's, decrypted once per process."""
     return _loaded(stored, current_app.config["KEY_ENCRYPTION_KEY"])

@@ -38,9 +38,11 @@ def claims(document):
     return payload
 
 
-def sign(document, org):
-    """The document as a compact VC-JWT signed with the organization's newest key."""
-    number, stored = keys.signing_key(org.id)
+def sign(document, org, published=None):
+    """The document as a compact VC-JWT signed with the organization's newest key (the last
+    of its published keys, when the caller has read them already)."""
+    newest = (published or keys.published_keys(org.id))[-1]
+    number, stored = newest.number, newest.private_key
     header = {"alg": keys.ALGORITHM, "typ": "vc+jwt", "kid": documents.key_id(org, number)}
     return _signed(json.dumps(header), json.dumps(claims(document), ensure_ascii=False,
                                                   separators=(",", ":")), stored)
@@ -53,17 +55,31 @@ def _signed(header, payload, stored_key):
                                  algorithms=[keys.ALGORITHM], registry=keys.REGISTRY)
 
 
+@functools.lru_cache(maxsize=256)
+def _key_set(public_keys):
+    """joserfc's key set of these public keys (JSON), imported once per process."""
+    return KeySet.import_key_set({"keys": json.loads(public_keys)})
+
+
 def verify(token, org, published):
     """The payload of a token the organization signed with one of its published keys (rows
     of signing_keys), or NotVerified."""
-    key_set = KeySet.import_key_set({"keys": [
-        {**key.public_jwk, "kid": documents.key_id(org, key.number)} for key in published]})
-    try:
-        signed = jws.deserialize_compact(token, key_set, algorithms=[keys.ALGORITHM],
-                                         registry=keys.REGISTRY)
-    except (JoseError, ValueError) as error:
-        raise NotVerified(f"The signature does not check out ({error}).") from None
-    payload = json.loads(signed.payload)
-    if signed.headers().get("typ") != "vc+jwt" or payload.get("iss") != documents.issuer_id(org):
+    header, payload = _checked(token, json.dumps(
+        [{**key.public_jwk, "kid": documents.key_id(org, key.number)} for key in published]))
+    payload = json.loads(payload)
+    if header.get("typ") != "vc+jwt" or payload.get("iss") != documents.issuer_id(org):
         raise NotVerified("The token is not a credential of this issuer.")
     return payload
+
+
+@functools.lru_cache(maxsize=4096)
+def _checked(token, public_keys):
+    """(header, payload) of a token whose signature one of these public keys (JSON) checks.
+    A pure function of its inputs, so kept per process: a page viewed again checks the
+    same token against the same keys; a changed credential or key set is checked anew."""
+    try:
+        signed = jws.deserialize_compact(token, _key_set(public_keys),
+                                         algorithms=[keys.ALGORITHM], registry=keys.REGISTRY)
+    except (JoseError, ValueError) as error:
+        raise NotVerified(f"The signature does not check out ({error}).") from None
+    return signed.headers(), signed.payload.decode()

@@ -24,8 +24,10 @@ def encode(places, size=documents.LIST_SIZE):
     return "u" + base64.urlsafe_b64encode(packed).rstrip(b"=").decode()
 
 
+@functools.lru_cache(maxsize=256)
 def decode(encoded):
-    """The bitstring an encodedList holds (its multibase and GZIP undone)."""
+    """The bitstring an encodedList holds (its multibase and GZIP undone), kept per process
+    for the same text."""
     if not encoded.startswith("u"):
         raise ValueError("The list is not multibase base64url (prefix u).")
     text = encoded[1:]
@@ -54,9 +56,10 @@ def _encoded(org_id, org_public_id, number, version):
     return encode(place - first for place in places)
 
 
-def token(org, number):
-    """The organization's status list number as a signed BitstringStatusListCredential."""
+def token(org, number, published=None):
+    """The organization's status list number as a signed BitstringStatusListCredential
+    (signed with the last of its published keys, when the caller has read them)."""
     document = documents.status_list(org, number, _encoded(org.id, org.public_id, number,
                                                            org.status_version),
                                      org.created_at)
-    return signing.sign(document, org)
+    return signing.sign(document, org, published)

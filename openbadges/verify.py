@@ -25,14 +25,15 @@ def check(credential, now=None):
     org = credential.org
     published = keys.published_keys(org.id)
     try:
-        payload = signing.verify(signing.sign(documents.open_badge(credential), org), org,
-                                 published)
+        payload = signing.verify(signing.sign(documents.open_badge(credential), org, published),
+                                 org, published)
         entry = payload["credentialStatus"]
         prefix = documents.status_list_url(org, "")
         number = entry["statusListCredential"].removeprefix(prefix)
         if not entry["statusListCredential"].startswith(prefix) or not number.isdigit():
             return Verdict("failed", "Its status list is not this issuer's.")
-        status_list = signing.verify(status.token(org, int(number)), org, published)
+        status_list = signing.verify(status.token(org, int(number), published), org,
+                                     published)
         bits = status.decode(status_list["credentialSubject"]["encodedList"])
         revoked = status.is_set(bits, int(entry["statusListIndex"]))
     except signing.NotVerified as error:

@@ -21,6 +21,7 @@ BENCH = Path(__file__).resolve().parent.parent / "bench"
     ("webhooks.py", [], "deliver_due / plain sender ="),
     ("import.py", ["--no-memory"], "import / executemany"),
     ("strangers.py", [], "held / free ="),
+    ("openbadges.py", [], "checked / database only ="),
 ])
 def test_the_benchmark_runs(script, args, says, tmp_path):
     done = subprocess.run([sys.executable, str(BENCH / script), *args], cwd=tmp_path,
