@@ -128,10 +128,6 @@ class WhenFields(Form):
         field.data = scheduled_time(field.data, self.utc_offset.data)
 
 
-class IssueForm(GroupPicker, WhenFields):
-    recipient_name = StringField("Recipient name", validators=[rule(validation.clean_text)])
-    recipient_email = EmailField("Recipient email (optional)",
-                                 validators=[rule(validation.clean_email)])
 
 
 class ImportIssueForm(WhenFields):
@@ -283,6 +279,13 @@ class ExpiryForm(Form):
         if self.expires_on.data is None:
             return None
         return datetime.combine(self.expires_on.data, datetime.min.time(), UTC)
+
+
+class IssueForm(GroupPicker, WhenFields, ExpiryForm):
+    recipient_name = StringField("Recipient name", validators=[rule(validation.clean_text)])
+    recipient_email = EmailField("Recipient email (optional)",
+                                 validators=[rule(validation.clean_email)])
+    expires_on = DateField("Expires on (optional)", validators=[Optional()])
 
 
 class MoveForm(Form):

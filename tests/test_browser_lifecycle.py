@@ -64,6 +64,7 @@ def test_revoke_verify_and_every_page_accessible(tmp_path, sink):
             expect(panel.get_by_role("button", name="Reinstate")).to_be_visible()
             expect(ada_row.locator(".revoked-mark")).to_have_text("Revoked")
             expect(ada_row).to_have_attribute("data-email-status", "not_opened")  # unchanged
+            expect(page.locator("#revoked-filter .count")).to_have_text("1")
 
             # Another from a selection: it asks why first.
             page.locator("tr", has_text="Alan Turing").get_by_role("checkbox").check()

@@ -13,6 +13,7 @@ from lifecycle.expiry import send_expiry_notices
 from lifecycle.reminders import send_reminders
 from mailer.compose import compose
 from models import (
+    Credential,
     EmailMessage,
     FunnelCount,
     StatusCount,
@@ -122,6 +123,20 @@ def test_expiry_from_the_group_or_given_and_what_pages_say(app, client, issuer, 
     assert credential.expires_at.isoformat() == "2031-05-04T00:00:00+00:00"
     assert logged_in.post(f"/credentials/{credential.id}/expiry",
                           data={"expires_on": "someday"}).status_code == 422
+
+    # The issue form: a date of its own, or the group's months when empty.
+    form = {"recipient_name": "Grace", "group_id": str(group.id), "action": "publish",
+            "utc_offset": "0", "send_email": "y"}
+    assert logged_in.post("/credentials/new", data=form).status_code == 302
+    assert logged_in.post("/credentials/new", data={**form, "recipient_name": "Alan",
+                                                    "expires_on": "2030-01-31"}).status_code == 302
+    assert logged_in.post("/credentials/new", data={**form, "expires_on": "soon"}
+                          ).status_code == 422
+    db.session.rollback()
+    given = dict(db.session.execute(sa.select(Credential.recipient_name, Credential.expires_at)
+                                    .where(Credential.recipient_name.in_(["Grace", "Alan"]))).all())
+    assert given["Grace"].year == credential.published_at.year + 2
+    assert given["Alan"].date().isoformat() == "2030-01-31"
 
 
 @both

@@ -14,6 +14,9 @@ from views.credentials import panel
 from views.queries import credential_or_404
 
 bp = Blueprint("corrections", __name__, url_prefix="/credentials/<int:credential_id>")
+# After a revocation or reinstatement the list reloads: the Revoked count changed, and so
+# did the status of a credential whose queued email was cancelled.
+LIST_CHANGED = {"HX-Trigger": "credentials-changed"}
 
 
 @bp.before_request
@@ -97,8 +100,8 @@ def revoke(credential_id):
                           current_user.id):
         return panel(credential, 409, error=revocation_refusal(credential))
     jobs.commit()
-    return panel(credential, message="Revoked. Its pages and Open Badge say so now; emails "
-                                       "not sent yet were cancelled.")
+    return *panel(credential, message="Revoked. Its pages and Open Badge say so now; emails "
+                                        "not sent yet were cancelled."), LIST_CHANGED
 
 
 @bp.post("/reinstate")
@@ -108,4 +111,4 @@ def reinstate(credential_id):
     if not issuing.reinstate(db.session.connection(), [credential.id], current_user.id):
         return panel(credential, 409, error="The credential is not revoked.")
     jobs.commit()
-    return panel(credential, message="Reinstated: the credential is valid again.")
+    return *panel(credential, message="Reinstated: the credential is valid again."), LIST_CHANGED

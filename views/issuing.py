@@ -22,7 +22,7 @@ def new():
     if form.validate_on_submit():
         credential = issuing.NewCredential(
             form.recipient_name.data, form.recipient_email.data, form.group_name,
-            form.action.data, form.scheduled_at.data, form.send_email.data)
+            form.action.data, form.scheduled_at.data, form.send_email.data, form.expires_at)
         issuing.issue_new(db.session.connection(), current_user.org_id, current_user.id,
                           [credential])
         jobs.commit()
