@@ -1,6 +1,9 @@
 """Security headers on the pages, no-store where tokens and exports are, and cookie flags and
 HSTS that follow an https PUBLIC_BASE_URL."""
 
+import json
+import re
+
 import pytest
 from conftest import PASSWORD, issue, make_app
 from flask_login import login_user
@@ -74,8 +77,17 @@ def test_htmx_fragments_and_the_api_carry_them_too(logged_in, published):
 
 def test_htmx_is_told_to_need_no_eval_and_no_inline_style(client):
     html = client.get("/login").text
-    assert ('<meta name="htmx-config" content=\'{"includeIndicatorStyles": false, '
-            '"allowEval": false, "allowScriptTags": false}\'>') in html
+    config = json.loads(re.search(r"<meta name=\"htmx-config\" content='([^']*)'>", html)[1])
+    assert config["includeIndicatorStyles"] is False and config["allowEval"] is False
+    assert config["allowScriptTags"] is False
+
+    def swapped(status):
+        """Whether htmx swaps an answer of this status (its first matching rule decides)."""
+        return next(rule["swap"] for rule in config["responseHandling"]
+                    if re.search(rule["code"], str(status)))
+    # A form's errors (422) and a conflict's reason (409) are fragments to show; not others.
+    assert [swapped(status) for status in (200, 204, 409, 422, 400, 404, 429, 500)] == [
+        True, False, True, True, False, False, False, False]
     css = client.get("/static/app.css").text
     assert ".htmx-request .htmx-indicator" in css
 
