@@ -7,7 +7,9 @@ from email.utils import formataddr
 from flask import current_app
 from flask_mail import Message
 
+from mailer import wording
 from mailer.verp import envelope_sender
+from models.states import MessagePurpose
 
 
 class FastCompat32(policy.Compat32):
@@ -116,27 +118,29 @@ def sender_header(from_address, envelope):
     return {"Sender": sender}
 
 
-# Each purpose's subject (models.states.MessagePurpose).
-SUBJECTS = {"delivery": "Your credential: {group}",
-            "reminder": "Reminder: your credential: {group}",
-            "expiry_notice": "Your credential expires on {expires}: {group}"}
-
-
-def _date(moment):
-    return f"{moment:%d %B %Y}" if moment else ""
+def words(credential, purpose):
+    """The email's subject and message: the issuer's template (the group's, else the
+    organization's, else ours) for a delivery or reminder; ours for an expiry notice."""
+    values = wording.values_for(credential)
+    if purpose == MessagePurpose.EXPIRY_NOTICE:
+        subject = "Your credential expires on {expiry_date}: {credential_name}"
+        return wording.render(subject, wording.DEFAULT_MESSAGE, values)
+    subject, message = wording.templates_for(credential.org, credential.group)
+    return wording.render(subject, message, values,
+                          reminder=purpose == MessagePurpose.REMINDER)
 
 
 def compose(message):
     """A Flask-Mail message for a queue row, with its stored Message-ID."""
     credential = message.credential
     org = credential.org
-    context = {"credential": credential, "org": org, **links(message),
+    said = words(credential, message.purpose)
+    context = {"credential": credential, "org": org, **links(message), "words": said,
                "expiry_notice": message.purpose == "expiry_notice" and credential.expires_at}
     sender = org.sender(current_app.config["DEFAULT_SENDER"])
     reply_to = org.reply_address()
     mail = DeliveryMail(
-        subject=SUBJECTS[message.purpose].format(group=credential.group.name,
-                                                 expires=_date(credential.expires_at)),
+        subject=said.subject,
         sender=sender,
         reply_to=("", reply_to) if reply_to else None,
         recipients=[(credential.recipient_name, message.to_address)],

@@ -20,6 +20,9 @@ class CredentialGroup(db.Model):
     description: so.Mapped[str] = so.mapped_column(sa.Text, default="", server_default="")
     criteria: so.Mapped[str | None] = so.mapped_column(sa.Text)  # what the recipient did
     validity_months: so.Mapped[int | None] = so.mapped_column()  # None: never expires
+    # The group's own email template (mailer.wording); None: its organization's.
+    email_subject: so.Mapped[str | None] = so.mapped_column(sa.String(200))
+    email_message: so.Mapped[str | None] = so.mapped_column(sa.Text)
     created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
 
     @classmethod

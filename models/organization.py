@@ -43,6 +43,9 @@ class Organization(db.Model):
     # Bumped by every revocation and reinstatement: its signed status lists are made anew.
     status_version: so.Mapped[int] = so.mapped_column(default=0, server_default="0")
 
+    # The email template of its delivery emails and reminders (mailer.wording); None: ours.
+    email_subject: so.Mapped[str | None] = so.mapped_column(sa.String(200))
+    email_message: so.Mapped[str | None] = so.mapped_column(sa.Text)
     # Automatic reminders: after this many days unopened, at most reminder_max of them.
     reminder_after_days: so.Mapped[int | None] = so.mapped_column()
     reminder_max: so.Mapped[int] = so.mapped_column(default=0, server_default="0")

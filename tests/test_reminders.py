@@ -36,7 +36,7 @@ def test_reminders_after_n_days_capped_at_k_and_stopped_by_an_open(org, issuer):
     assert old.email_status == "sending" and recent.email_status == "not_opened"
     reminder = old.latest_message
     assert reminder.purpose == "reminder"
-    assert compose(reminder).subject == "Reminder: your credential: Course A"
+    assert compose(reminder).subject == "Reminder: Your credential: Course A"
     assert ("resent", "automatic reminder") in [(e.type, e.detail) for e in old.events()]
     assert send_reminders() == 0  # not delivered yet, so not "unopened for 3 days"
 

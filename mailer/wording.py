@@ -1,0 +1,158 @@
+"""The issuer's own words in the delivery email and the reminder: a subject and a Markdown
+message with placeholders, checked when saved and rendered for each email (DESIGN.md).
+
+Markdown is rendered by markdown-it-py and cleaned by nh3: raw HTML is dropped and every
+link is https or mailto. Placeholder values are put in after that, as plain text, so a
+name with Markdown or HTML in it shows as written and never becomes markup or a link.
+"""
+
+import functools
+import re
+import secrets
+import string
+import unicodedata
+from typing import NamedTuple
+from urllib.parse import quote
+
+import nh3
+from markdown_it import MarkdownIt
+from markupsafe import escape
+
+from validation import InvalidInput
+
+PLACEHOLDERS = ("recipient_name", "credential_name", "organization_name", "issue_date",
+                "expiry_date")
+SUBJECT_MAX, MESSAGE_MAX = 200, 5000
+# Ours, in the same words a template uses: what an organization or group without its own
+# template sends.
+DEFAULT_SUBJECT = "Your credential: {credential_name}"
+DEFAULT_MESSAGE = ("Dear {recipient_name},\n\n"
+                   "{organization_name} has issued you a credential: **{credential_name}**.")
+REMINDER_PREFIX = "Reminder: "
+
+_MARKDOWN = MarkdownIt("commonmark", {"html": True})  # raw HTML reaches nh3, which drops it
+_TAGS = {"p", "br", "strong", "em", "b", "i", "ul", "ol", "li", "a", "blockquote", "code",
+         "h1", "h2", "h3", "hr"}
+_HREF = re.compile(r'href="([^"]*)"')
+# The words placeholders stand as through Markdown and cleaning: letters and digits that
+# Markdown leaves alone, random for each process so that no template can spell one.
+_MARKER = f"ph{secrets.token_hex(4)}n"
+_WORDS = {name: f"{_MARKER}{index}e" for index, name in enumerate(PLACEHOLDERS)}
+
+
+class Words(NamedTuple):
+    """One email's words: the subject, the message as cleaned HTML and as plain text."""
+
+    subject: str
+    html: str
+    text: str
+
+
+def _plain(value, what):
+    """Unicode text without control characters (line breaks and tabs allowed), else
+    InvalidInput."""
+    if not value.isprintable() and any(
+            char not in "\n\t" and unicodedata.category(char) in ("Cc", "Cs") for char in value):
+        raise InvalidInput(f"{what} has control characters or is not valid Unicode text.")
+
+
+def _parsed(text, what):
+    """[(literal, placeholder or None)] of a template, or InvalidInput naming what is off."""
+    try:
+        parts = list(string.Formatter().parse(text))
+    except ValueError:
+        raise InvalidInput(f"{what} has a lone {{ or }}: write {{{{ or }}}} for a brace "
+                           "itself.") from None
+    for _, name, spec, conversion in parts:
+        if name is not None and name not in PLACEHOLDERS:
+            known = ", ".join(f"{{{known}}}" for known in PLACEHOLDERS)
+            raise InvalidInput(f"{what} names an unknown placeholder {{{name}}}: use {known}.")
+        if spec or conversion:
+            raise InvalidInput(f"{what}: write {{{name}}} alone, without : or ! after it.")
+    return [(literal, name) for literal, name, _, _ in parts]
+
+
+def clean_subject(value):
+    """A subject template: one line of 1–200 characters, known placeholders only."""
+    if not isinstance(value, str):
+        raise InvalidInput("Subject must be text.")
+    value = " ".join(value.split())
+    if not value:
+        raise InvalidInput("Subject must not be empty.")
+    if len(value) > SUBJECT_MAX:
+        raise InvalidInput(f"Subject is longer than {SUBJECT_MAX} characters.")
+    _plain(value, "Subject")
+    _parsed(value, "Subject")
+    return value
+
+
+def clean_message(value):
+    """A message template: Markdown of at most 5,000 characters, known placeholders only."""
+    if not isinstance(value, str):
+        raise InvalidInput("Message must be text.")
+    value = value.replace("\r\n", "\n").strip()
+    if not value:
+        raise InvalidInput("Message must not be empty.")
+    if len(value) > MESSAGE_MAX:
+        raise InvalidInput(f"Message is longer than {MESSAGE_MAX:,} characters.")
+    _plain(value, "Message")
+    _parsed(value, "Message")
+    return value
+
+
+def _filled(parts, values):
+    return "".join(literal + (values[name] if name else "") for literal, name in parts)
+
+
+def render(subject, message, values, reminder=False):
+    """The words of one email from checked templates and the placeholders' values."""
+    # Subjects are one line whatever the values hold (no header injection).
+    subject_text = " ".join(_filled(_parsed(subject, "Subject"), values).split())
+    parts, cleaned = _prepared(message)
+    # Each value goes in where its word stands: quoted in a link, escaped as text elsewhere.
+    cleaned = _HREF.sub(lambda m: 'href="' + _put(m[1], values, _in_link) + '"', cleaned)
+    return Words((REMINDER_PREFIX if reminder else "") + subject_text,
+                 _put(cleaned, values, _as_text), _filled(parts, values))
+
+
+@functools.lru_cache(maxsize=256)
+def _prepared(message):
+    """A message template parsed, and rendered and cleaned with each placeholder standing
+    as a word of its own: done once per process for each template."""
+    parts = _parsed(message, "Message")
+    cleaned = nh3.clean(_MARKDOWN.render(_filled(parts, _WORDS)), tags=_TAGS,
+                        attributes={"a": {"href", "title"}}, url_schemes={"https", "mailto"},
+                        link_rel="noopener noreferrer")
+    return parts, cleaned
+
+
+def _as_text(value):
+    return str(escape(value))
+
+
+def _in_link(value):
+    return quote(value, safe="")  # nothing left that HTML would read
+
+
+def _put(text, values, escape):
+    for name, word in _WORDS.items():
+        if word in text:
+            text = text.replace(word, escape(values[name]))
+    return text
+
+
+def templates_for(org, group):
+    """(subject, message) that apply to a group's emails: the group's own, else its
+    organization's, else ours; each part on its own."""
+    subject = (group and group.email_subject) or org.email_subject or DEFAULT_SUBJECT
+    message = (group and group.email_message) or org.email_message or DEFAULT_MESSAGE
+    return subject, message
+
+
+def values_for(credential, date=lambda moment: f"{moment:%d %B %Y}" if moment else ""):
+    """The placeholders' values for a credential."""
+    return {"recipient_name": credential.recipient_name,
+            "credential_name": credential.group.name,
+            "organization_name": credential.org.name,
+            "issue_date": date(credential.published_at),
+            "expiry_date": date(credential.expires_at)}
