@@ -269,12 +269,14 @@ def create_app(test_config=None):
     from views import (
         analytics,
         api,
+        api_groups,
         api_webhooks,
         apikeys,
         auth,
         bulk,
         corrections,
         credentials,
+        email_template,
         errors,
         export,
         groups,
@@ -292,13 +294,15 @@ def create_app(test_config=None):
 
     for module in (errors, auth, credentials, corrections, bulk, export, issuing, imports, help,
                    api, api_webhooks, tracking, outbox, settings, provider_events, health,
-                   apikeys, webhook_settings, analytics, openbadges, groups):
+                   apikeys, webhook_settings, analytics, openbadges, groups, email_template,
+                   api_groups):
         app.register_blueprint(module.bp)
     # Areas that authenticate each request themselves, not with the session's cookie: the
     # API with bearer keys, provider events with their providers' signatures. No CSRF token;
     # the API locks once a key is checked, provider events write in transactions of their
     # own after their signatures.
-    self_authenticated = {api.bp.name, api_webhooks.bp.name, provider_events.bp.name}
+    self_authenticated = {api.bp.name, api_webhooks.bp.name, api_groups.bp.name,
+                          provider_events.bp.name}
     for name in self_authenticated:
         csrf.exempt(app.blueprints[name])
 

@@ -22,6 +22,7 @@ from wtforms import (
 from wtforms.validators import DataRequired, Length, NumberRange, Optional, ValidationError
 
 import validation
+from mailer import wording
 from validation import InvalidInput
 
 
@@ -313,3 +314,14 @@ class GroupForm(Form):
                                                   what="Criteria")])
     validity_months = IntegerField("Valid for this many months (empty: for good)",
                                    validators=[Optional(), NumberRange(1, validation.VALIDITY_MAX)])
+    email_subject = StringField("Email subject (empty: your organization’s)",
+                                validators=[optional(wording.clean_subject)])
+    email_message = TextAreaField("Email message (empty: your organization’s)",
+                                  validators=[optional(wording.clean_message)])
+
+
+class TemplateForm(Form):
+    """The organization's email: a subject and a Markdown message with placeholders."""
+
+    subject = StringField("Subject", validators=[rule(wording.clean_subject)])
+    message = TextAreaField("Message", validators=[rule(wording.clean_message)])

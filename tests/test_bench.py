@@ -22,6 +22,7 @@ BENCH = Path(__file__).resolve().parent.parent / "bench"
     ("import.py", ["--no-memory"], "import / executemany"),
     ("strangers.py", [], "held / free ="),
     ("openbadges.py", [], "checked / database only ="),
+    ("email_template.py", [], "template / ours ="),
 ])
 def test_the_benchmark_runs(script, args, says, tmp_path):
     done = subprocess.run([sys.executable, str(BENCH / script), *args], cwd=tmp_path,

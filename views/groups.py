@@ -37,6 +37,8 @@ def edit(group_id):
         group.description = form.description.data or ""
         group.criteria = form.criteria.data
         group.validity_months = form.validity_months.data
+        group.email_subject = form.email_subject.data
+        group.email_message = form.email_message.data
         db.session.commit()
         flash(f"Saved {group.name}. Credentials published from now on are valid for "
               f"{group.validity_months} months." if group.validity_months else
