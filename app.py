@@ -11,6 +11,7 @@ from flask.json.provider import DefaultJSONProvider
 from flask_login import current_user
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+import branding
 import cli
 import headers
 import jobs
@@ -273,6 +274,7 @@ def create_app(test_config=None):
         api_webhooks,
         apikeys,
         auth,
+        brand,
         bulk,
         corrections,
         credentials,
@@ -295,7 +297,7 @@ def create_app(test_config=None):
     for module in (errors, auth, credentials, corrections, bulk, export, issuing, imports, help,
                    api, api_webhooks, tracking, outbox, settings, provider_events, health,
                    apikeys, webhook_settings, analytics, openbadges, groups, email_template,
-                   api_groups):
+                   api_groups, brand):
         app.register_blueprint(module.bp)
     # Areas that authenticate each request themselves, not with the session's cookie: the
     # API with bearer keys, provider events with their providers' signatures. No CSRF token;
@@ -323,10 +325,16 @@ def create_app(test_config=None):
     return app
 
 
+LOGO_UPLOADS = {"settings.brand", "api_groups.organization_logo"}
+
+
 def _body_limit():
     """The spreadsheet upload may be as large as IMPORT_MAX_BYTES and its form around it."""
     if request.endpoint == "imports.upload":
         request.max_content_length = current_app.config["IMPORT_MAX_BYTES"] + (1 << 20)
+    elif request.endpoint in LOGO_UPLOADS:
+        # Room to say "at most 1 MB" of a larger logo, rather than answer 413.
+        request.max_content_length = 4 * branding.LOGO_MAX_BYTES + (64 << 10)
 
 
 def _runs_background_services(app):

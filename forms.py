@@ -7,6 +7,7 @@ from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from wtforms import (
     BooleanField,
+    ColorField,
     DateField,
     DateTimeLocalField,
     EmailField,
@@ -21,6 +22,7 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, Length, NumberRange, Optional, ValidationError
 
+import branding
 import validation
 from mailer import wording
 from validation import InvalidInput
@@ -325,3 +327,11 @@ class TemplateForm(Form):
 
     subject = StringField("Subject", validators=[rule(wording.clean_subject)])
     message = TextAreaField("Message", validators=[rule(wording.clean_message)])
+
+
+class BrandForm(Form):
+    """The organization's logo and colour, on its emails, pages and certificates."""
+
+    logo = FileField("Logo (PNG or JPEG, at most 1 MB)")
+    remove_logo = BooleanField("Remove the logo")
+    colour = ColorField("Colour", validators=[rule(branding.clean_colour)])

@@ -10,11 +10,14 @@ from urllib.parse import urlencode
 import segno
 from flask import current_app
 from fpdf import FPDF
+from PIL import Image
+
+import branding
 
 # DejaVu Sans (Bitstream Vera licence, fonts/LICENSE) covers Latin with accents, Greek
 # and Cyrillic, so every name prints as itself.
 FONTS = Path(__file__).with_name("fonts")
-INK, MUTED, ACCENT, BAD = (31, 41, 55), (107, 114, 128), (37, 99, 235), (192, 57, 43)
+INK, MUTED, BAD = (31, 41, 55), (107, 114, 128), (192, 57, 43)
 
 # LinkedIn's "Add to profile" link for certifications, with the parameters of its
 # add-to-profile generator (addtoprofile.linkedin.com): startTask=CERTIFICATION_NAME, name,
@@ -46,6 +49,8 @@ class Printed(NamedTuple):
     issued: str
     url: str
     validity: str = ""  # "Expires on …", "Expired on …", or nothing for good
+    colour: str = branding.DEFAULT_COLOUR  # the organization's brand colour
+    logo: bytes | None = None  # its logo, as branding drew it
 
 
 def printed(credential):
@@ -54,9 +59,11 @@ def printed(credential):
     if credential.expires_at:
         word = "Expired on" if credential.expired() else "Expires on"
         validity = f"{word} {credential.expires_at.strftime('%d %B %Y')}"
-    return Printed(credential.org.name, credential.recipient_name, credential.group.name,
+    org = credential.org
+    return Printed(org.name, credential.recipient_name, credential.group.name,
                    credential.published_at.strftime("%d %B %Y"), public_url(credential),
-                   validity)
+                   validity, org.brand_colour or branding.DEFAULT_COLOUR,
+                   org.logo_png if org.logo_width else None)
 
 
 def pdf(credential):
@@ -77,15 +84,24 @@ def _render(certificate):
     document.add_font("DejaVu", "B", FONTS / "DejaVuSans-Bold.ttf")
     document.add_page()
     width = document.w - 40
-    document.set_draw_color(*ACCENT)
+    accent = _rgb(certificate.colour)
+    # The group's name in the brand colour where it reads on white, else in ink.
+    heading = accent if branding.contrast(certificate.colour, "#ffffff") >= 4.5 else INK
+    document.set_draw_color(*accent)
     document.set_line_width(1.2)
     document.rect(10, 10, document.w - 20, document.h - 20)
+    if certificate.logo:
+        with Image.open(io.BytesIO(certificate.logo)) as logo:
+            ratio = logo.width / logo.height
+        height = min(16, 80 / ratio)  # at most 80 mm wide, 16 mm high
+        document.image(io.BytesIO(certificate.logo), x=(document.w - height * ratio) / 2,
+                       y=18, h=height)
     document.set_xy(20, 38)
     _line(document, certificate.organization, 16, "B", MUTED, width)
     _line(document, "certifies that", 13, "", MUTED, width, gap=10)
     _line(document, certificate.recipient, 30, "B", INK, width)
     _line(document, "has been awarded", 13, "", MUTED, width, gap=6)
-    _line(document, certificate.group, 22, "B", ACCENT, width)
+    _line(document, certificate.group, 22, "B", heading, width)
     _line(document, f"Issued {certificate.issued}", 12, "", INK, width, gap=4)
     if certificate.validity:
         expired = certificate.validity.startswith("Expired")
@@ -98,9 +114,13 @@ def _render(certificate):
     document.set_xy(20, document.h - 38)
     _line(document, "Verify this credential at", 10, "", MUTED, width)
     document.set_font("DejaVu", "", 10)
-    document.set_text_color(*ACCENT)
+    document.set_text_color(*heading)
     document.cell(width, 6, url, link=url, align="C", new_x="LMARGIN", new_y="NEXT")
     return bytes(document.output())
+
+
+def _rgb(colour):
+    return tuple(int(colour[i:i + 2], 16) for i in (1, 3, 5))
 
 
 def _line(document, text, size, style, colour, width, gap=2):

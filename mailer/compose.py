@@ -7,6 +7,7 @@ from email.utils import formataddr
 from flask import current_app
 from flask_mail import Message
 
+import branding
 from mailer import wording
 from mailer.verp import envelope_sender
 from models.states import MessagePurpose
@@ -107,6 +108,19 @@ def links(message):
     return {"link": f"{base}/r/{message.token}", "pixel": f"{base}/t/{message.token}.gif"}
 
 
+def brand(org):
+    """The organization's logo (from our URL, drawn at half its pixels for sharp screens;
+    the email reads well without it, as clients that block images show it) and the
+    button's colours."""
+    colour = org.brand_colour or branding.DEFAULT_COLOUR
+    logo = None
+    if org.logo_width:
+        base = current_app.config["PUBLIC_BASE_URL"]
+        logo = {"url": f"{base}/brand/{org.public_id}/logo.png?v={org.brand_version}",
+                "width": max(1, org.logo_width // 2), "height": max(1, org.logo_height // 2)}
+    return {"logo": logo, "button": colour, "button_text": branding.text_colour(colour)}
+
+
 def sender_header(from_address, envelope):
     """{"Sender": the envelope sender} when From names another address: the address that
     actually sends, which receiving servers check SPF against (RFC 5322 section 3.6.2)."""
@@ -135,7 +149,8 @@ def compose(message):
     credential = message.credential
     org = credential.org
     said = words(credential, message.purpose)
-    context = {"credential": credential, "org": org, **links(message), "words": said,
+    context = {"credential": credential, "org": org, **links(message), **brand(org),
+               "words": said,
                "expiry_notice": message.purpose == "expiry_notice" and credential.expires_at}
     sender = org.sender(current_app.config["DEFAULT_SENDER"])
     reply_to = org.reply_address()

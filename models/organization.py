@@ -43,6 +43,13 @@ class Organization(db.Model):
     # Bumped by every revocation and reinstatement: its signed status lists are made anew.
     status_version: so.Mapped[int] = so.mapped_column(default=0, server_default="0")
 
+    # Its brand (branding.py): a logo drawn again as PNG with its size, and a colour; the
+    # version changes with either and names the files pages and emails fetch.
+    logo_png: so.Mapped[bytes | None] = so.mapped_column(sa.LargeBinary, deferred=True)
+    logo_width: so.Mapped[int | None] = so.mapped_column()
+    logo_height: so.Mapped[int | None] = so.mapped_column()
+    brand_colour: so.Mapped[str | None] = so.mapped_column(sa.String(7))
+    brand_version: so.Mapped[int] = so.mapped_column(default=0, server_default="0")
     # The email template of its delivery emails and reminders (mailer.wording); None: ours.
     email_subject: so.Mapped[str | None] = so.mapped_column(sa.String(200))
     email_message: so.Mapped[str | None] = so.mapped_column(sa.Text)

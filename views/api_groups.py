@@ -1,9 +1,10 @@
 """JSON API v1 for groups (what their credentials award, their validity and their own
-email) and the organization's email template, scoped to the key's organization."""
+email) and the organization's email template and logo, scoped to the key's organization."""
 
 import sqlalchemy as sa
-from flask import Blueprint, g, jsonify, request
+from flask import Blueprint, g, jsonify, request, url_for
 
+import branding
 import validation
 from mailer import wording
 from models import CredentialGroup, Organization, db
@@ -147,3 +148,18 @@ def preview_template():
         field = "subject" if error.startswith("Subject") else "message"
         raise ApiError(422, "Some fields are not valid.", {field: error})
     return jsonify(words._asdict())
+
+
+@bp.post("/organization/logo")
+def organization_logo():
+    """The organization's logo from the multipart field file (checked, drawn again)."""
+    upload = request.files.get("file")
+    org = db.session.get(Organization, g.org_id)
+    try:
+        branding.set_logo(org, upload.read(branding.LOGO_MAX_BYTES + 1) if upload else b"")
+    except validation.InvalidInput as error:
+        raise ApiError(422, "The logo is not valid.", {"file": str(error)}) from None
+    db.session.commit()
+    return jsonify({"url": url_for("brand.logo", public_id=org.public_id,
+                                   v=org.brand_version, _external=True),
+                    "width": org.logo_width, "height": org.logo_height})

@@ -4,9 +4,11 @@ automatic reminders, the daily limit."""
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
+import branding
+import validation
 from bounces import provider_events
 from extensions import limiter
-from forms import RemindersForm, SenderForm
+from forms import BrandForm, RemindersForm, SenderForm
 from mailer import quota, sender_domains
 from models import IntakeStatus, db
 
@@ -41,10 +43,44 @@ def index():
     if org.sender_address and not org.sender_domain_token:  # saved before verification
         org.sender_address_set()
         db.session.commit()
-    return render_template("settings/index.html", form=form, reminders=reminders, org=org,
+    return _page(org, status, form=form, reminders=reminders)
+
+
+def _page(org, status, **forms):
+    """The settings page with these forms as submitted, the others as stored."""
+    forms.setdefault("form", SenderForm(obj=org, prefix="sender"))
+    forms.setdefault("reminders", RemindersForm(obj=org, prefix="reminders"))
+    forms.setdefault("brand", BrandForm(prefix="brand", colour=org.brand_colour
+                                        or branding.DEFAULT_COLOUR))
+    return render_template("settings/index.html", org=org, **forms,
                            default_sender=current_app.config["DEFAULT_SENDER"],
-                           domains=sender_domains,
-                           quota=quota.usage(org.id), intake=intake()), status
+                           domains=sender_domains, quota=quota.usage(org.id),
+                           intake=intake()), status
+
+
+@bp.post("/brand")
+@login_required
+def brand():
+    """A new logo (checked and drawn again), its removal, and the colour."""
+    org = current_user.org
+    form = BrandForm(prefix="brand")
+    upload = form.logo.data
+    if form.validate_on_submit():
+        try:
+            if upload and upload.filename:
+                branding.set_logo(org, upload.read(branding.LOGO_MAX_BYTES + 1))
+            elif form.remove_logo.data and org.logo_png:
+                branding.remove_logo(org)
+        except validation.InvalidInput as error:
+            form.logo.errors = [str(error)]
+        else:
+            branding.set_colour(org, None if form.colour.data == branding.DEFAULT_COLOUR
+                                else form.colour.data)
+            db.session.commit()
+            flash("Brand saved: your emails, pages and certificates show it from now on.")
+            return redirect(url_for("settings.index", _anchor="brand"))
+    db.session.rollback()
+    return _page(org, 422, brand=form)
 
 
 @bp.post("/sender-domain/check")
