@@ -1,18 +1,22 @@
 """What the issuer's own email costs: COUNT delivery emails composed (mailer.compose, what
-the queue builds before sending) with the organization's Markdown template and
-placeholders, against the same emails with our default words, in alternating rounds.
+the queue builds before sending) with the organization's Markdown template, placeholders,
+logo and colour, against the same emails with our default words and no brand, in
+alternating rounds.
 Run: .venv/bin/python bench/email_template.py   (SQLite, in a temp folder)
 """
 
+import io
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 import sqlalchemy as sa
+from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+import branding  # noqa: E402
 import issuing  # noqa: E402
 from accounts import create_user  # noqa: E402
 from app import create_app  # noqa: E402
@@ -45,8 +49,16 @@ def main():
             org = user.org
             sizes = {}
 
+            logo = io.BytesIO()
+            Image.new("RGB", (1200, 300), (200, 30, 30)).save(logo, "PNG")
+            branding.set_logo(org, logo.getvalue())
+            logo_size = (org.logo_width, org.logo_height)
+
             def composed(subject, message):
                 org.email_subject, org.email_message = subject, message
+                # The brand only with the issuer's template: ours has none.
+                org.logo_width, org.logo_height = logo_size if subject else (None, None)
+                org.brand_colour = "#aa2255" if subject else None
                 start = time.perf_counter()
                 for queued in messages[:COUNT // ROUNDS]:
                     built = compose(queued).as_bytes()
