@@ -3,6 +3,7 @@
 import sqlalchemy as sa
 
 import timeline
+import work
 from models import Credential, EmailMessage, Suppression
 from models.email_message import new_message_id, new_token
 from models.states import (
@@ -106,3 +107,14 @@ def _bounce_suppressed(connection, rows, now):
     timeline.record(connection, [
         timeline.Event(EventType.BOUNCED, row.credential_id, now, row.id, SUPPRESSED[row.reason])
         for row in suppressed])
+
+
+def queue_test(connection, org_id, user_id, address, now):
+    """Queue a test of the organization's email to the issuer who asked: of no credential,
+    so it counts nowhere (timeline.record keeps nothing of it)."""
+    connection.execute(sa.insert(MESSAGES).values(
+        org_id=org_id, credential_id=None, requested_by_id=user_id, to_address=address,
+        state=MessageState.QUEUED, attempts=0, next_attempt_at=now,
+        message_id=new_message_id(), token=new_token(), created_at=now, open_count=0,
+        purpose=MessagePurpose.TEST))
+    work.note(work.MAIL)

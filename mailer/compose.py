@@ -10,6 +10,7 @@ from flask_mail import Message
 import branding
 from mailer import wording
 from mailer.verp import envelope_sender
+from models import Organization, db
 from models.states import MessagePurpose
 
 
@@ -105,7 +106,9 @@ def _render(name, context):
 def links(message):
     """Absolute URLs of the recipient's link and the tracking image: tokens, never ids."""
     base = current_app.config["PUBLIC_BASE_URL"]
-    return {"link": f"{base}/r/{message.token}", "pixel": f"{base}/t/{message.token}.gif"}
+    # A test email's button leads its issuer back to the email's settings.
+    link = f"{base}/r/{message.token}" if message.credential_id else f"{base}/settings/email/"
+    return {"link": link, "pixel": f"{base}/t/{message.token}.gif"}
 
 
 def brand(org):
@@ -147,6 +150,8 @@ def words(credential, purpose):
 def compose(message):
     """A Flask-Mail message for a queue row, with its stored Message-ID."""
     credential = message.credential
+    if credential is None:  # a test of the organization's email: a sample recipient
+        credential = wording.sample_credential(db.session.get(Organization, message.org_id))
     org = credential.org
     said = words(credential, message.purpose)
     context = {"credential": credential, "org": org, **links(message), **brand(org),
@@ -155,10 +160,11 @@ def compose(message):
     sender = org.sender(current_app.config["DEFAULT_SENDER"])
     reply_to = org.reply_address()
     mail = DeliveryMail(
-        subject=said.subject,
+        subject=("[Test] " if message.purpose == MessagePurpose.TEST else "") + said.subject,
         sender=sender,
         reply_to=("", reply_to) if reply_to else None,
-        recipients=[(credential.recipient_name, message.to_address)],
+        recipients=[("" if message.credential is None else credential.recipient_name,
+                     message.to_address)],
         body=_render("email/credential.txt", context),
         html=_render("email/credential.html", context),
         extra_headers=sender_header(sender.address, envelope_sender(message.id)),

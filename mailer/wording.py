@@ -11,6 +11,7 @@ import re
 import secrets
 import string
 import unicodedata
+from datetime import datetime
 from typing import NamedTuple
 from urllib.parse import quote
 
@@ -18,6 +19,7 @@ import nh3
 from markdown_it import MarkdownIt
 from markupsafe import escape
 
+from models.types import add_months, utcnow
 from validation import InvalidInput
 
 PLACEHOLDERS = ("recipient_name", "credential_name", "organization_name", "issue_date",
@@ -139,6 +141,32 @@ def _put(text, values, escape):
         if word in text:
             text = text.replace(word, escape(values[name]))
     return text
+
+
+class SampleGroup(NamedTuple):
+    """A made-up group, for an organization that has none yet (same fields as the model's)."""
+
+    name: str = "Python Fundamentals 2026"
+    validity_months: int | None = None
+    email_subject: str | None = None
+    email_message: str | None = None
+
+
+class Sample(NamedTuple):
+    """A made-up credential of the organization: the preview's and a test email's."""
+
+    recipient_name: str
+    group: object
+    org: object
+    published_at: datetime
+    expires_at: datetime
+
+
+def sample_credential(org, group=None):
+    """A credential for Ada Lovelace of this group (or a made-up one), published now."""
+    now = utcnow()
+    group = group or SampleGroup()
+    return Sample("Ada Lovelace", group, org, now, add_months(now, group.validity_months or 24))
 
 
 def templates_for(org, group):

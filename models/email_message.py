@@ -44,7 +44,8 @@ class EmailMessage(db.Model):
 
     id: so.Mapped[int] = so.mapped_column(primary_key=True)
     org_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("organizations.id"), index=True)
-    credential_id: so.Mapped[int] = so.mapped_column(
+    # None only for a test of the organization's email (MessagePurpose.TEST).
+    credential_id: so.Mapped[int | None] = so.mapped_column(
         sa.ForeignKey("credentials.id", ondelete="CASCADE"), index=True
     )
     requested_by_id: so.Mapped[int | None] = so.mapped_column(sa.ForeignKey("users.id"))

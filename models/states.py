@@ -35,6 +35,7 @@ class MessagePurpose(StrEnum):
     DELIVERY = "delivery"  # the credential, issued or sent again
     REMINDER = "reminder"  # not opened: the credential again, as a reminder
     EXPIRY_NOTICE = "expiry_notice"  # the credential expires soon
+    TEST = "test"  # the organization's email, to the issuer who asked: of no credential
 
 
 class BounceKind(StrEnum):

@@ -6,11 +6,14 @@ import email
 import email.policy
 
 import pytest
-from conftest import api_for, issue
+import sqlalchemy as sa
+from conftest import PASSWORD, api_for, issue
 
+from accounts import create_user
 from mailer import wording
 from mailer.compose import compose
-from models import db
+from mailer.queue import send_due
+from models import EmailEvent, EmailMessage, FunnelCount, StatusCount, WebhookMessage, db
 
 TEMPLATE = ("Dear {recipient_name},\n\n**{organization_name}** awards you *{credential_name}* "
             "on {issue_date}.\n\n- Read [our guide](https://example.org/guide)\n"
@@ -138,3 +141,30 @@ def test_settings_page_saves_and_previews(issuer, logged_in):
                                              "message": wording.DEFAULT_MESSAGE})
     db.session.rollback()
     assert issuer.org.email_subject is None  # ours again, and follows ours
+
+
+@pytest.mark.parametrize("mail_app", ["sqlite", "postgres"], indirect=True)
+def test_a_test_email_goes_through_the_queue_to_the_issuer_and_counts_nowhere(mail_app,
+                                                                           sink):
+    user = create_user("issuer@acme.test", "Acme Academy", PASSWORD)
+    user.org.email_subject = "Hello {recipient_name}"
+    db.session.commit()
+    client = mail_app.test_client()
+    client.post("/login", data={"email": "issuer@acme.test", "password": PASSWORD})
+    answer = client.post("/settings/email/test")
+    assert answer.status_code == 302
+    assert send_due()["claimed"] == 1
+    ((recipient, _, raw),) = sink.received
+    assert recipient == "issuer@acme.test"
+    mail = email.message_from_bytes(raw, policy=email.policy.default)
+    assert mail["Subject"] == "[Test] Hello Ada Lovelace" and mail["To"] == "issuer@acme.test"
+    assert "/settings/email/" in mail.get_body(("plain",)).get_content()
+    db.session.rollback()
+    (test,) = db.session.scalars(sa.select(EmailMessage)).all()
+    assert (test.state, test.credential_id, test.purpose) == ("sent", None, "test")
+    # Opened: its message knows; no credential, count or webhook does.
+    token = test.token
+    assert client.get(f"/t/{token}.gif").status_code == 200
+    assert client.get(f"/r/{token}").status_code == 404
+    for model in (EmailEvent, FunnelCount, WebhookMessage, StatusCount):
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(model)) == 0, model

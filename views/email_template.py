@@ -5,14 +5,15 @@ import sqlalchemy as sa
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
+import issuing
+import jobs
 from forms import TemplateForm
 from mailer import wording
 from models import CredentialGroup, db
-from models.types import add_months, utcnow
+from models.types import utcnow
 from validation import InvalidInput
 
 bp = Blueprint("email_template", __name__, url_prefix="/settings/email")
-SAMPLE_RECIPIENT = "Ada Lovelace"
 
 
 @bp.before_request
@@ -21,23 +22,14 @@ def require_login():
     """Issuers only."""
 
 
-def sample_values(org, group=None):
-    """The placeholders' values for a made-up recipient of the group (or a sample one)."""
-    today = utcnow()
-    months = (group and group.validity_months) or 24
-    return {"recipient_name": SAMPLE_RECIPIENT,
-            "credential_name": group.name if group else "Python Fundamentals 2026",
-            "organization_name": org.name, "issue_date": f"{today:%d %B %Y}",
-            "expiry_date": f"{add_months(today, months):%d %B %Y}"}
-
-
 def preview(subject, message, org, group=None):
     """The email's words for the sample recipient, or the templates' error."""
     try:
         subject, message = wording.clean_subject(subject), wording.clean_message(message)
     except InvalidInput as error:
         return None, str(error)
-    return wording.render(subject, message, sample_values(org, group)), None
+    return wording.render(subject, message,
+                          wording.values_for(wording.sample_credential(org, group))), None
 
 
 @bp.route("/", methods=["GET", "POST"])
@@ -58,6 +50,16 @@ def index():
     words, error = preview(form.subject.data, form.message.data, org)
     return render_template("settings/email.html", form=form, words=words, error=error,
                            placeholders=wording.PLACEHOLDERS), 422 if form.errors else 200
+
+
+@bp.post("/test")
+def send_test():
+    """Send the saved email, for a sample recipient, to the issuer (through the queue)."""
+    issuing.queue_test(db.session.connection(), current_user.org_id, current_user.id,
+                       current_user.email, utcnow())
+    jobs.commit()
+    flash(f"A test of your saved email is on its way to {current_user.email}.")
+    return redirect(url_for("email_template.index"))
 
 
 @bp.post("/preview")
