@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 FLASK := $(BIN)/flask --app app
 
-.PHONY: run test lint bench chromium
+.PHONY: run test lint bench chromium translations
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -13,12 +13,12 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 
 # Development: mail is caught locally (shown at /outbox) unless MAIL_SERVER is set.
 run: export DEV_MAIL_CATCHER = 1
-run: $(VENV)/.installed
+run: $(VENV)/.installed translations
 	$(FLASK) db upgrade
 	$(FLASK) demo
 	SCHEDULER_ENABLED=$${SCHEDULER_ENABLED:-1} $(FLASK) run --host 127.0.0.1 --port 5000
 
-test: $(VENV)/.installed chromium
+test: $(VENV)/.installed chromium translations
 	$(BIN)/python -m pytest
 
 lint: $(VENV)/.installed
@@ -26,6 +26,10 @@ lint: $(VENV)/.installed
 
 bench: $(VENV)/.installed
 	$(BIN)/python bench/page.py
+
+# The recipients' languages: translations/*/messages.po compiled for Flask-Babel.
+translations: $(VENV)/.installed
+	$(BIN)/pybabel -q compile -d translations
 
 chromium:
 	@sh scripts/ensure-chromium.sh

@@ -15,6 +15,7 @@ import branding
 import cli
 import headers
 import jobs
+import languages
 import validation
 from extensions import csrf, htmx, limiter, login_manager, mail, migrate
 from mailer import catcher, pace, sender_domains
@@ -256,6 +257,7 @@ def create_app(test_config=None):
     mail.init_app(app)
     login_manager.init_app(app)
     limiter.init_app(app)
+    languages.init_app(app)
     if app.config["PROXY_COUNT"]:
         count = app.config["PROXY_COUNT"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count, x_host=count)

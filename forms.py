@@ -23,6 +23,7 @@ from wtforms import (
 from wtforms.validators import DataRequired, Length, NumberRange, Optional, ValidationError
 
 import branding
+import languages
 import validation
 from mailer import wording
 from validation import InvalidInput
@@ -316,6 +317,8 @@ class GroupForm(Form):
                                                   what="Criteria")])
     validity_months = IntegerField("Valid for this many months (empty: for good)",
                                    validators=[Optional(), NumberRange(1, validation.VALIDITY_MAX)])
+    language = SelectField("Language of its emails, pages and certificates",
+                           choices=list(languages.LANGUAGES.items()))
     email_subject = StringField("Email subject (empty: your organization’s)",
                                 validators=[optional(wording.clean_subject)])
     email_message = TextAreaField("Email message (empty: your organization’s)",

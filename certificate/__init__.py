@@ -9,10 +9,12 @@ from urllib.parse import urlencode
 
 import segno
 from flask import current_app
+from flask_babel import gettext
 from fpdf import FPDF
 from PIL import Image
 
 import branding
+import languages
 
 # DejaVu Sans (Bitstream Vera licence, fonts/LICENSE) covers Latin with accents, Greek
 # and Cyrillic, so every name prints as itself.
@@ -49,21 +51,30 @@ class Printed(NamedTuple):
     issued: str
     url: str
     validity: str = ""  # "Expires on …", "Expired on …", or nothing for good
+    expired: bool = False
     colour: str = branding.DEFAULT_COLOUR  # the organization's brand colour
     logo: bytes | None = None  # its logo, as branding drew it
+    # The words around them, in the group's language: certifies, awarded, verify.
+    words: tuple = ("certifies that", "has been awarded", "Verify this credential at")
 
 
 def printed(credential):
-    """What the credential's certificate prints now."""
-    validity = ""
-    if credential.expires_at:
-        word = "Expired on" if credential.expired() else "Expires on"
-        validity = f"{word} {credential.expires_at.strftime('%d %B %Y')}"
+    """What the credential's certificate prints now, in its group's language."""
     org = credential.org
-    return Printed(org.name, credential.recipient_name, credential.group.name,
-                   credential.published_at.strftime("%d %B %Y"), public_url(credential),
-                   validity, org.brand_colour or branding.DEFAULT_COLOUR,
-                   org.logo_png if org.logo_width else None)
+    expired = credential.expired()
+    with languages.speaking(credential.group.language):
+        validity = ""
+        if credential.expires_at:
+            day = languages.date(credential.expires_at)
+            validity = (gettext("Expired on %(date)s", date=day) if expired
+                        else gettext("Expires on %(date)s", date=day))
+        words = (gettext("certifies that"), gettext("has been awarded"),
+                 gettext("Verify this credential at"))
+        issued = gettext("Issued %(date)s", date=languages.date(credential.published_at))
+    return Printed(org.name, credential.recipient_name, credential.group.name, issued,
+                   public_url(credential), validity, expired,
+                   org.brand_colour or branding.DEFAULT_COLOUR,
+                   org.logo_png if org.logo_width else None, words)
 
 
 def pdf(credential):
@@ -98,21 +109,21 @@ def _render(certificate):
                        y=18, h=height)
     document.set_xy(20, 38)
     _line(document, certificate.organization, 16, "B", MUTED, width)
-    _line(document, "certifies that", 13, "", MUTED, width, gap=10)
+    certifies, awarded, verify = certificate.words
+    _line(document, certifies, 13, "", MUTED, width, gap=10)
     _line(document, certificate.recipient, 30, "B", INK, width)
-    _line(document, "has been awarded", 13, "", MUTED, width, gap=6)
+    _line(document, awarded, 13, "", MUTED, width, gap=6)
     _line(document, certificate.group, 22, "B", heading, width)
-    _line(document, f"Issued {certificate.issued}", 12, "", INK, width, gap=4)
+    _line(document, certificate.issued, 12, "", INK, width, gap=4)
     if certificate.validity:
-        expired = certificate.validity.startswith("Expired")
-        _line(document, certificate.validity, 12, "B" if expired else "",
-              BAD if expired else INK, width, gap=4)
+        _line(document, certificate.validity, 12, "B" if certificate.expired else "",
+              BAD if certificate.expired else INK, width, gap=4)
     qr = io.BytesIO()
     segno.make(url, error="m").save(qr, kind="png", scale=8, border=2)
     size = 38
     document.image(qr, x=(document.w - size) / 2, y=document.h - 80, w=size, h=size)
     document.set_xy(20, document.h - 38)
-    _line(document, "Verify this credential at", 10, "", MUTED, width)
+    _line(document, verify, 10, "", MUTED, width)
     document.set_font("DejaVu", "", 10)
     document.set_text_color(*heading)
     document.cell(width, 6, url, link=url, align="C", new_x="LMARGIN", new_y="NEXT")

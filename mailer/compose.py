@@ -5,9 +5,11 @@ from email import policy
 from email.utils import formataddr
 
 from flask import current_app
+from flask_babel import gettext
 from flask_mail import Message
 
 import branding
+import languages
 from mailer import wording
 from mailer.verp import envelope_sender
 from models import Organization, db
@@ -140,8 +142,8 @@ def words(credential, purpose):
     organization's, else ours) for a delivery or reminder; ours for an expiry notice."""
     values = wording.values_for(credential)
     if purpose == MessagePurpose.EXPIRY_NOTICE:
-        subject = "Your credential expires on {expiry_date}: {credential_name}"
-        return wording.render(subject, wording.DEFAULT_MESSAGE, values)
+        return wording.render(gettext(wording.EXPIRY_SUBJECT), gettext(wording.DEFAULT_MESSAGE),
+                              values)
     subject, message = wording.templates_for(credential.org, credential.group)
     return wording.render(subject, message, values,
                           reminder=purpose == MessagePurpose.REMINDER)
@@ -153,10 +155,12 @@ def compose(message):
     if credential is None:  # a test of the organization's email: a sample recipient
         credential = wording.sample_credential(db.session.get(Organization, message.org_id))
     org = credential.org
-    said = words(credential, message.purpose)
     context = {"credential": credential, "org": org, **links(message), **brand(org),
-               "words": said,
                "expiry_notice": message.purpose == "expiry_notice" and credential.expires_at}
+    with languages.speaking(credential.group.language):  # ours in the group's language
+        said = words(credential, message.purpose)
+        body = _render("email/credential.txt", {**context, "words": said})
+        html = _render("email/credential.html", {**context, "words": said})
     sender = org.sender(current_app.config["DEFAULT_SENDER"])
     reply_to = org.reply_address()
     mail = DeliveryMail(
@@ -165,8 +169,7 @@ def compose(message):
         reply_to=("", reply_to) if reply_to else None,
         recipients=[("" if message.credential is None else credential.recipient_name,
                      message.to_address)],
-        body=_render("email/credential.txt", context),
-        html=_render("email/credential.html", context),
+        body=body, html=html,
         extra_headers=sender_header(sender.address, envelope_sender(message.id)),
     )
     mail.msgId = message.message_id  # kept by every retry of this message

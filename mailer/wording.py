@@ -16,21 +16,31 @@ from typing import NamedTuple
 from urllib.parse import quote
 
 import nh3
+from flask_babel import gettext
 from markdown_it import MarkdownIt
 from markupsafe import escape
 
+import languages
 from models.types import add_months, utcnow
 from validation import InvalidInput
 
 PLACEHOLDERS = ("recipient_name", "credential_name", "organization_name", "issue_date",
                 "expiry_date")
 SUBJECT_MAX, MESSAGE_MAX = 200, 5000
+
+
+def N_(text):
+    """Marks text for the catalogs (pybabel extract); it is translated where it is used."""
+    return text
+
+
 # Ours, in the same words a template uses: what an organization or group without its own
-# template sends.
-DEFAULT_SUBJECT = "Your credential: {credential_name}"
-DEFAULT_MESSAGE = ("Dear {recipient_name},\n\n"
-                   "{organization_name} has issued you a credential: **{credential_name}**.")
-REMINDER_PREFIX = "Reminder: "
+# template sends, in the group's language.
+DEFAULT_SUBJECT = N_("Your credential: {credential_name}")
+DEFAULT_MESSAGE = N_("Dear {recipient_name},\n\n"
+                     "{organization_name} has issued you a credential: **{credential_name}**.")
+EXPIRY_SUBJECT = N_("Your credential expires on {expiry_date}: {credential_name}")
+REMINDER_PREFIX = N_("Reminder: ")
 
 _MARKDOWN = MarkdownIt("commonmark", {"html": True})  # raw HTML reaches nh3, which drops it
 _TAGS = {"p", "br", "strong", "em", "b", "i", "ul", "ol", "li", "a", "blockquote", "code",
@@ -113,7 +123,7 @@ def render(subject, message, values, reminder=False):
     parts, cleaned = _prepared(message)
     # Each value goes in where its word stands: quoted in a link, escaped as text elsewhere.
     cleaned = _HREF.sub(lambda m: 'href="' + _put(m[1], values, _in_link) + '"', cleaned)
-    return Words((REMINDER_PREFIX if reminder else "") + subject_text,
+    return Words((gettext(REMINDER_PREFIX) if reminder else "") + subject_text,
                  _put(cleaned, values, _as_text), _filled(parts, values))
 
 
@@ -148,6 +158,7 @@ class SampleGroup(NamedTuple):
 
     name: str = "Python Fundamentals 2026"
     validity_months: int | None = None
+    language: str = "en"
     email_subject: str | None = None
     email_message: str | None = None
 
@@ -172,13 +183,13 @@ def sample_credential(org, group=None):
 def templates_for(org, group):
     """(subject, message) that apply to a group's emails: the group's own, else its
     organization's, else ours; each part on its own."""
-    subject = (group and group.email_subject) or org.email_subject or DEFAULT_SUBJECT
-    message = (group and group.email_message) or org.email_message or DEFAULT_MESSAGE
+    subject = (group and group.email_subject) or org.email_subject or gettext(DEFAULT_SUBJECT)
+    message = (group and group.email_message) or org.email_message or gettext(DEFAULT_MESSAGE)
     return subject, message
 
 
-def values_for(credential, date=lambda moment: f"{moment:%d %B %Y}" if moment else ""):
-    """The placeholders' values for a credential."""
+def values_for(credential, date=languages.date):
+    """The placeholders' values for a credential (dates in the language spoken)."""
     return {"recipient_name": credential.recipient_name,
             "credential_name": credential.group.name,
             "organization_name": credential.org.name,

@@ -20,6 +20,9 @@ class CredentialGroup(db.Model):
     description: so.Mapped[str] = so.mapped_column(sa.Text, default="", server_default="")
     criteria: so.Mapped[str | None] = so.mapped_column(sa.Text)  # what the recipient did
     validity_months: so.Mapped[int | None] = so.mapped_column()  # None: never expires
+    # The language of its emails, pages and certificates (languages.LANGUAGES).
+    language: so.Mapped[str] = so.mapped_column(sa.String(5), default="en",
+                                                server_default="en")
     # The group's own email template (mailer.wording); None: its organization's.
     email_subject: so.Mapped[str | None] = so.mapped_column(sa.String(200))
     email_message: so.Mapped[str | None] = so.mapped_column(sa.Text)

@@ -164,6 +164,7 @@ def test_corrections_of_names_groups_and_drafts(app, client, issuer, rival, api,
     funnel = dict(db.session.execute(sa.select(FunnelCount.group_id, FunnelCount.n).where(
         FunnelCount.stage == "credentials")).all())
     assert sorted(funnel.values()) == [1, 1]  # one left in Course A, one in Course B
+    db.session.rollback()  # SQLite: end the read before this session writes again
     assert api_for(client, rival).delete(f"/api/v1/credentials/{draft.id}").status_code == 404
     draft_id = draft.id
     assert api.delete(f"/api/v1/credentials/{draft_id}").status_code == 204

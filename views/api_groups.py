@@ -5,6 +5,7 @@ import sqlalchemy as sa
 from flask import Blueprint, g, jsonify, request, url_for
 
 import branding
+import languages
 import validation
 from mailer import wording
 from models import CredentialGroup, Organization, db
@@ -39,6 +40,7 @@ FIELDS = {"name": lambda value: validation.clean_text(value, "Group"),
           "description": validation.clean_description,
           "criteria": _or_none(lambda value: validation.clean_description(value, "Criteria")),
           "validity_months": _validity,
+          "language": languages.clean_language,
           "email_subject": _or_none(wording.clean_subject),
           "email_message": _or_none(wording.clean_message)}
 
@@ -46,6 +48,7 @@ FIELDS = {"name": lambda value: validation.clean_text(value, "Group"),
 def as_json(group):
     return {"id": group.id, "name": group.name, "description": group.description,
             "criteria": group.criteria, "validity_months": group.validity_months,
+            "language": group.language,
             "email_subject": group.email_subject, "email_message": group.email_message,
             "created_at": iso(group.created_at)}
 

@@ -37,6 +37,7 @@ def edit(group_id):
         group.description = form.description.data or ""
         group.criteria = form.criteria.data
         group.validity_months = form.validity_months.data
+        group.language = form.language.data
         group.email_subject = form.email_subject.data
         group.email_message = form.email_message.data
         db.session.commit()

@@ -18,6 +18,7 @@ from flask import (
 from werkzeug.utils import secure_filename
 
 import certificate
+import languages
 from extensions import limiter
 from headers import no_store
 from models import Credential, db
@@ -89,6 +90,7 @@ def _engaged(credential, kind):
 def credential(token):
     """The recipient's credential page: download, add to LinkedIn, share."""
     found = _published(Credential.token, token)
+    languages.use(found.group.language)
     response = make_response(render_template("tracking/credential.html", credential=found,
                                              public_url=certificate.public_url(found),
                                              now=utcnow()))
@@ -127,6 +129,8 @@ def public(public_id):
     """The public verification page: the credential checked as any verifier would check
     its Open Badge, nothing of its tracking."""
     found = _published(Credential.public_id, public_id)
+    # The visitor's language when it is one of ours, else the credential's.
+    languages.use(languages.visitors() or found.group.language)
     if OWN_PAGE_COOKIE not in request.cookies and engagement.person(request):
         engagement.note_share_view(current_app._get_current_object(), found.id,
                                    opens.agent_family(request.user_agent.string))
