@@ -327,7 +327,7 @@ def create_app(test_config=None):
     return app
 
 
-LOGO_UPLOADS = {"settings.brand", "api_groups.organization_logo"}
+LOGO_UPLOADS = {"settings.brand", "api_groups.organization_logo", "groups.edit"}
 
 
 def _body_limit():

@@ -12,6 +12,7 @@ from validation import InvalidInput
 LOGO_MAX_BYTES = 1 << 20
 # The largest logo file we keep; a larger picture is scaled down to fit.
 LOGO_BOX = (600, 200)
+BADGE_BOX = (400, 400)  # a group's badge image, as Open Badges show it
 # Decoding needs about 4 bytes a pixel: 40 million pixels (160 MB) is more than any logo,
 # and a file that declares more is refused before a pixel is decoded.
 PIXELS_MAX = 40_000_000
@@ -19,8 +20,8 @@ COLOUR = re.compile(r"#[0-9a-f]{6}")
 DEFAULT_COLOUR = "#2255aa"
 
 
-def clean_logo(data):
-    """PNG bytes of an uploaded PNG or JPEG, at most LOGO_BOX, or InvalidInput saying why."""
+def clean_logo(data, box=LOGO_BOX):
+    """PNG bytes of an uploaded PNG or JPEG, at most box, or InvalidInput saying why."""
     if not data:
         raise InvalidInput("Choose a PNG or JPEG file.")
     if len(data) > LOGO_MAX_BYTES:
@@ -45,7 +46,7 @@ def clean_logo(data):
         raise InvalidInput("That file is not a PNG or JPEG image.") from None
     except (OSError, ValueError, SyntaxError):
         raise InvalidInput("The image is damaged: it could not be read whole.") from None
-    picture.thumbnail(LOGO_BOX)
+    picture.thumbnail(box)
     drawn = io.BytesIO()
     picture.save(drawn, "PNG", optimize=True)
     return drawn.getvalue()
@@ -80,6 +81,20 @@ def set_logo(org, data):
         org.logo_width, org.logo_height = image.size
     org.logo_png = png
     org.brand_version += 1
+
+
+def set_badge_image(group, data):
+    """Keep the uploaded picture (checked and drawn again) as the group's badge image."""
+    png = clean_logo(data, BADGE_BOX)
+    with Image.open(io.BytesIO(png)) as image:
+        group.image_width = image.width
+    group.image_png = png
+    group.image_version += 1
+
+
+def remove_badge_image(group):
+    group.image_png = group.image_width = None
+    group.image_version += 1
 
 
 def remove_logo(org):

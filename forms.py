@@ -317,8 +317,11 @@ class GroupForm(Form):
                                                   what="Criteria")])
     validity_months = IntegerField("Valid for this many months (empty: for good)",
                                    validators=[Optional(), NumberRange(1, validation.VALIDITY_MAX)])
+    image = FileField("Badge image (PNG or JPEG, at most 1 MB)")
+    remove_image = BooleanField("Remove the badge image")
     language = SelectField("Language of its emails, pages and certificates",
-                           choices=list(languages.LANGUAGES.items()))
+                           choices=[SelectChoice(code, name)
+                                    for code, name in languages.LANGUAGES.items()])
     email_subject = StringField("Email subject (empty: your organization’s)",
                                 validators=[optional(wording.clean_subject)])
     email_message = TextAreaField("Email message (empty: your organization’s)",

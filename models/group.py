@@ -20,6 +20,10 @@ class CredentialGroup(db.Model):
     description: so.Mapped[str] = so.mapped_column(sa.Text, default="", server_default="")
     criteria: so.Mapped[str | None] = so.mapped_column(sa.Text)  # what the recipient did
     validity_months: so.Mapped[int | None] = so.mapped_column()  # None: never expires
+    # Its badge image (branding.py drew it again), in its Open Badges; the version names it.
+    image_png: so.Mapped[bytes | None] = so.mapped_column(sa.LargeBinary, deferred=True)
+    image_width: so.Mapped[int | None] = so.mapped_column()  # None: no image
+    image_version: so.Mapped[int] = so.mapped_column(default=0, server_default="0")
     # The language of its emails, pages and certificates (languages.LANGUAGES).
     language: so.Mapped[str] = so.mapped_column(sa.String(5), default="en",
                                                 server_default="en")

@@ -45,6 +45,10 @@ def achievement_id(group, org):
     return f"{issuer_id(org)}/achievements/{group.id}"
 
 
+def badge_image_url(group, org):
+    return f"{_base()}/brand/{org.public_id}/groups/{group.id}.png?v={group.image_version}"
+
+
 def recipient_identity(address, public_id):
     """The recipient's address as a salted hash: verifiers who know the address can match
     it; others learn nothing. The salt is the credential's own, made from its public id
@@ -59,9 +63,13 @@ def achievement(group, org):
     """The group as the achievement its credentials award."""
     narrative = (group.criteria or "").strip() or (
         f"Awarded by {org.name} to each recipient of {group.name}.")
-    return {"@context": [VC_CONTEXT, OB_CONTEXT], "id": achievement_id(group, org),
-            "type": ["Achievement"], "name": group.name, "description": group.description or "",
-            "criteria": {"narrative": narrative}}
+    document = {"@context": [VC_CONTEXT, OB_CONTEXT], "id": achievement_id(group, org),
+                "type": ["Achievement"], "name": group.name,
+                "description": group.description or "", "criteria": {"narrative": narrative}}
+    if group.image_width:
+        document["image"] = {"id": badge_image_url(group, org), "type": "Image",
+                             "caption": group.name}
+    return document
 
 
 def issuer_profile(org, keys):

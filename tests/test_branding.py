@@ -132,3 +132,26 @@ def test_the_colour_on_the_button_the_pages_and_the_certificate(client, issuer, 
     assert logged_in.post("/settings/brand", data={"brand-colour": "yellow"},
                           content_type="multipart/form-data").status_code == 422
     assert client.get(f"/brand/{issuer.org.public_id}x/brand.css").status_code == 404
+
+
+def test_a_groups_badge_image_is_its_open_badges_image(client, issuer, logged_in):
+    credential = issue(issuer, name="Ada", action="publish")
+    group_id = credential.group_id
+    badge = client.get(f"/v/{credential.public_id}/credential.json").json
+    assert "image" not in badge["credentialSubject"]["achievement"]
+    refused = logged_in.post(f"/groups/{group_id}", **multipart({
+        "image": FileStorage(io.BytesIO(b"not a picture"), "badge.png")}))
+    assert refused.status_code == 422 and "not a PNG or JPEG" in refused.text
+    saved = logged_in.post(f"/groups/{group_id}", **multipart({
+        "image": FileStorage(io.BytesIO(png(800, 800)), "badge.png")}))
+    assert saved.status_code == 302
+    achievement = client.get(f"/v/{credential.public_id}/credential.json").json[
+        "credentialSubject"]["achievement"]
+    image = achievement["image"]
+    assert image["type"] == "Image" and image["caption"] == "Course A"
+    served = client.get(image["id"].removeprefix("http://127.0.0.1:5000"))
+    assert served.mimetype == "image/png"
+    assert Image.open(io.BytesIO(served.data)).size == (400, 400)
+    assert logged_in.post(f"/groups/{group_id}", **multipart(
+        {"remove_image": "y"})).status_code == 302
+    assert client.get(image["id"].removeprefix("http://127.0.0.1:5000")).status_code == 404

@@ -1,12 +1,13 @@
-"""An organization's brand as files anyone may fetch: its logo (emails and pages show it)
-and the stylesheet of its colour, named by its public id and brand version."""
+"""An organization's brand as files anyone may fetch: its logo (emails and pages show it),
+its groups' badge images (their Open Badges name them) and the stylesheet of its colour,
+named by its public id and a version."""
 
 import sqlalchemy as sa
 from flask import Blueprint, abort, current_app
 
 import branding
 from extensions import limiter
-from models import Organization, db
+from models import CredentialGroup, Organization, db
 
 bp = Blueprint("brand", __name__, url_prefix="/brand")
 limiter.shared_limit(lambda: current_app.config["PUBLIC_RATE_LIMIT"], scope="public")(bp)
@@ -23,6 +24,16 @@ def _org(public_id):
 @bp.get("/<public_id>/logo.png")
 def logo(public_id):
     png = _org(public_id).logo_png
+    if png is None:
+        abort(404)
+    return png, 200, {"Content-Type": "image/png", **CACHED}
+
+
+@bp.get("/<public_id>/groups/<int:group_id>.png")
+def badge_image(public_id, group_id):
+    """A group's badge image (its Open Badges' achievement image)."""
+    png = db.session.scalar(sa.select(CredentialGroup.image_png).where(
+        CredentialGroup.org_id == _org(public_id).id, CredentialGroup.id == group_id))
     if png is None:
         abort(404)
     return png, 200, {"Content-Type": "image/png", **CACHED}

@@ -5,8 +5,10 @@ import sqlalchemy as sa
 from flask import Blueprint, flash, redirect, render_template, url_for
 from flask_login import current_user, login_required
 
+import branding
 from forms import GroupForm
 from models import CredentialGroup, FunnelCount, db
+from validation import InvalidInput
 
 bp = Blueprint("groups", __name__, url_prefix="/groups")
 
@@ -27,13 +29,28 @@ def index():
         current_user.org_id), counts=counts)
 
 
+def _image_kept(group, form):
+    """A new badge image (checked and drawn again), or its removal; False with the
+    field's error when the file is not one."""
+    upload = form.image.data
+    try:
+        if upload and upload.filename:
+            branding.set_badge_image(group, upload.read(branding.LOGO_MAX_BYTES + 1))
+        elif form.remove_image.data and group.image_width:
+            branding.remove_badge_image(group)
+    except InvalidInput as error:
+        form.image.errors = [str(error)]
+        return False
+    return True
+
+
 @bp.route("/<int:group_id>", methods=["GET", "POST"])
 def edit(group_id):
     """A group's description, criteria and validity."""
     group = db.first_or_404(sa.select(CredentialGroup).where(
         CredentialGroup.org_id == current_user.org_id, CredentialGroup.id == group_id))
     form = GroupForm(obj=group)
-    if form.validate_on_submit():
+    if form.validate_on_submit() and _image_kept(group, form):
         group.description = form.description.data or ""
         group.criteria = form.criteria.data
         group.validity_months = form.validity_months.data
