@@ -235,7 +235,7 @@ def test_revoked_and_expired_credentials_get_no_reminder_but_a_notice_before_exp
     assert notice.purpose == "expiry_notice"
     mail = compose(notice)
     assert mail.subject.startswith("Your credential expires on ")
-    assert "It expires on" in mail.body
+    assert "Your credential expires on" in mail.body
     # Reminders go to neither the revoked nor the expired.
     assert send_reminders() == 1
     db.session.rollback()
