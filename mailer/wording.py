@@ -86,29 +86,26 @@ def _parsed(text, what):
 
 def clean_subject(value):
     """A subject template: one line of 1–200 characters, known placeholders only."""
-    if not isinstance(value, str):
-        raise InvalidInput("Subject must be text.")
-    value = " ".join(value.split())
-    if not value:
-        raise InvalidInput("Subject must not be empty.")
-    if len(value) > SUBJECT_MAX:
-        raise InvalidInput(f"Subject is longer than {SUBJECT_MAX} characters.")
-    _plain(value, "Subject")
-    _parsed(value, "Subject")
-    return value
+    return _cleaned(value, "Subject", SUBJECT_MAX, lambda text: " ".join(text.split()))
 
 
 def clean_message(value):
     """A message template: Markdown of at most 5,000 characters, known placeholders only."""
+    return _cleaned(value, "Message", MESSAGE_MAX,
+                    lambda text: text.replace("\r\n", "\n").strip())
+
+
+def _cleaned(value, what, longest, tidy):
+    """The template tidied and checked: text, not empty, not too long, plain, parsed."""
     if not isinstance(value, str):
-        raise InvalidInput("Message must be text.")
-    value = value.replace("\r\n", "\n").strip()
+        raise InvalidInput(f"{what} must be text.")
+    value = tidy(value)
     if not value:
-        raise InvalidInput("Message must not be empty.")
-    if len(value) > MESSAGE_MAX:
-        raise InvalidInput(f"Message is longer than {MESSAGE_MAX:,} characters.")
-    _plain(value, "Message")
-    _parsed(value, "Message")
+        raise InvalidInput(f"{what} must not be empty.")
+    if len(value) > longest:
+        raise InvalidInput(f"{what} is longer than {longest:,} characters.")
+    _plain(value, what)
+    _parsed(value, what)
     return value
 
 
