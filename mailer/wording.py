@@ -185,10 +185,10 @@ def templates_for(org, group):
     return subject, message
 
 
-def values_for(credential, date=languages.date):
+def values_for(credential):
     """The placeholders' values for a credential (dates in the language spoken)."""
     return {"recipient_name": credential.recipient_name,
             "credential_name": credential.group.name,
             "organization_name": credential.org.name,
-            "issue_date": date(credential.published_at),
-            "expiry_date": date(credential.expires_at)}
+            "issue_date": languages.date(credential.published_at),
+            "expiry_date": languages.date(credential.expires_at)}

@@ -15,7 +15,7 @@ from models.status import EmailStatus
 from models.words import ALREADY_PUBLISHED, RESEND_REFUSALS, revocation_refusal
 from validation import InvalidInput
 from views import api_auth
-from views.errors import ApiError
+from views.errors import ApiError, json_object
 from views.queries import credential_or_404, page_of, status_counts
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -24,13 +24,6 @@ BULK_MAX = 1000
 
 api_auth.limit(bp)
 bp.before_request(api_auth.authenticate)
-
-
-def _body():
-    data = request.get_json(silent=True)
-    if not isinstance(data, dict):
-        raise ApiError(400, "The body must be a JSON object.")
-    return data
 
 
 def _check(fields, name, clean, *args):
@@ -80,7 +73,7 @@ def as_json(credential):
 
 @bp.post("/credentials")
 def create():
-    new_credential, fields = validate_issue(_body())
+    new_credential, fields = validate_issue(json_object())
     if fields:
         raise ApiError(422, "Some fields are not valid.", fields)
     (credential_id,) = _issue([new_credential])
@@ -89,7 +82,7 @@ def create():
 
 @bp.post("/credentials/bulk")
 def create_bulk():
-    items = _body().get("credentials")
+    items = json_object().get("credentials")
     if not isinstance(items, list):
         raise ApiError(400, "'credentials' must be a list.")
     if len(items) > BULK_MAX:
@@ -154,7 +147,7 @@ CHANGEABLE = {"recipient_email": validation.clean_email, "recipient_name": valid
 def update(credential_id):
     """Change the address (sends nothing), the name, the expiry, or a draft's group."""
     credential = credential_or_404(g.org_id, credential_id)
-    body = _body()
+    body = json_object()
     asked = [name for name in CHANGEABLE if name in body]
     if not asked:
         raise ApiError(422, "Nothing to change.", {name: "may be changed"
@@ -196,7 +189,7 @@ def revoke(credential_id):
     """Revoke with a reason: anyone who checks the credential sees it is revoked, and why."""
     credential = credential_or_404(g.org_id, credential_id)
     fields = {}
-    reason = _check(fields, "reason", validation.clean_reason, _body().get("reason"))
+    reason = _check(fields, "reason", validation.clean_reason, json_object().get("reason"))
     if fields:
         raise ApiError(422, "Some fields are not valid.", fields)
     if not issuing.revoke(db.session.connection(), [credential.id], reason, g.api_user.id):
@@ -218,7 +211,7 @@ def reinstate(credential_id):
 @bp.post("/credentials/<int:credential_id>/publish")
 def publish(credential_id):
     credential = credential_or_404(g.org_id, credential_id)
-    body = _body() if request.get_data() else {}
+    body = json_object() if request.get_data() else {}
     send_email = body.get("send_email", credential.send_email)
     if not isinstance(send_email, bool):
         raise ApiError(422, "Some fields are not valid.",
@@ -232,7 +225,7 @@ def publish(credential_id):
 @bp.post("/credentials/<int:credential_id>/resend")
 def resend(credential_id):
     credential = credential_or_404(g.org_id, credential_id)
-    body = _body() if request.get_data() else {}
+    body = json_object() if request.get_data() else {}
     force = body.get("force", False)
     if not isinstance(force, bool):
         raise ApiError(422, "Some fields are not valid.", {"force": "must be true or false"})

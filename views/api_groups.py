@@ -12,7 +12,7 @@ from models import CredentialGroup, Organization, db
 from models.types import iso, utcnow
 from views import api_auth
 from views.email_template import preview
-from views.errors import ApiError
+from views.errors import ApiError, json_object
 
 bp = Blueprint("api_groups", __name__, url_prefix="/api/v1")
 api_auth.limit(bp)
@@ -53,13 +53,6 @@ def as_json(group):
             "created_at": iso(group.created_at)}
 
 
-def _body():
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict):
-        raise ApiError(400, "The body must be a JSON object.")
-    return body
-
-
 def _cleaned(body, rules):
     """The body's known fields, cleaned; 422 naming every field that is not valid."""
     values, fields = {}, {}
@@ -96,7 +89,7 @@ def groups():
 @bp.post("/groups")
 def create_group():
     """Make a group (its name is required and unique in the organization)."""
-    body = _body()
+    body = json_object()
     if "name" not in body:
         raise ApiError(422, "Some fields are not valid.", {"name": "A group needs a name."})
     values = _cleaned(body, FIELDS)
@@ -112,7 +105,7 @@ def create_group():
 def change_group(group_id):
     """Change the fields given (a null email field: the organization's template)."""
     group = _group_or_404(group_id)
-    values = _cleaned(_body(), FIELDS)
+    values = _cleaned(json_object(), FIELDS)
     if "name" in values and _name_taken(values["name"], group.id):
         raise ApiError(409, "The organization has a group of that name.")
     for name, value in values.items():
@@ -124,7 +117,7 @@ def change_group(group_id):
 @bp.put("/organization/template")
 def organization_template():
     """The organization's email; null for a part: ours."""
-    values = _cleaned(_body(), {"subject": _or_none(wording.clean_subject),
+    values = _cleaned(json_object(), {"subject": _or_none(wording.clean_subject),
                                 "message": _or_none(wording.clean_message)})
     org = db.session.get(Organization, g.org_id)
     org.email_subject, org.email_message = values.get("subject"), values.get("message")
@@ -136,7 +129,7 @@ def organization_template():
 @bp.post("/templates/preview")
 def preview_template():
     """{subject, html, text} of a template for a sample recipient (of a group, if given)."""
-    body = _body()
+    body = json_object()
     group = None
     if body.get("group_id") is not None:
         if isinstance(body["group_id"], bool) or not isinstance(body["group_id"], int):

@@ -21,6 +21,14 @@ class ApiError(Exception):
         self.status, self.message, self.fields = status, message, fields or {}
 
 
+def json_object():
+    """The request's JSON body, which must be an object, or a 400 saying so."""
+    data = request.get_json(silent=True)
+    if not isinstance(data, dict):
+        raise ApiError(400, "The body must be a JSON object.")
+    return data
+
+
 def json_error(status, message, fields=None):
     """{"error": {"message", "fields"}} with the status."""
     return jsonify({"error": {"message": message, "fields": fields or {}}}), status
