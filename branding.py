@@ -1,12 +1,15 @@
 """An organization's brand: its logo, decoded and drawn again by Pillow so that only pixels
 are kept, and its colour (DESIGN.md, "The issuer's own email and certificate")."""
 
+import functools
 import io
 import re
 import warnings
 
+import sqlalchemy as sa
 from PIL import Image, UnidentifiedImageError
 
+from models import Organization, db
 from validation import InvalidInput
 
 LOGO_MAX_BYTES = 1 << 20
@@ -72,6 +75,18 @@ def text_colour(colour):
     """Black or white, whichever reads better on the colour."""
     return "#ffffff" if contrast(colour, "#ffffff") >= contrast(colour, "#000000") \
         else "#000000"
+
+
+def logo_png(org):
+    """The organization's logo as stored, or None: read once per process for each version
+    (every PDF and every opened email asks for it)."""
+    return _stored_logo(org.id, org.public_id, org.brand_version) if org.logo_width else None
+
+
+@functools.lru_cache(maxsize=32)  # a logo is at most a few hundred KB once drawn again
+def _stored_logo(org_id, public_id, version):
+    # The public id keeps another database's organization of the same id apart (tests).
+    return db.session.scalar(sa.select(Organization.logo_png).where(Organization.id == org_id))
 
 
 def set_logo(org, data):

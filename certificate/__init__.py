@@ -74,7 +74,7 @@ def printed(credential):
     return Printed(org.name, credential.recipient_name, credential.group.name, issued,
                    public_url(credential), validity, expired,
                    org.brand_colour or branding.DEFAULT_COLOUR,
-                   org.logo_png if org.logo_width else None, words)
+                   branding.logo_png(org), words)
 
 
 def pdf(credential):

@@ -23,7 +23,7 @@ def _org(public_id):
 
 @bp.get("/<public_id>/logo.png")
 def logo(public_id):
-    png = _org(public_id).logo_png
+    png = branding.logo_png(_org(public_id))
     if png is None:
         abort(404)
     return png, 200, {"Content-Type": "image/png", **CACHED}
