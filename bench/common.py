@@ -1,9 +1,13 @@
-"""What the benchmarks share: a free port for the servers they start, and the small size
-the tests run each of them at (BENCH_SMALL=1: a benchmark that no longer runs fails a
-test, whatever its figures)."""
+"""What the benchmarks share: a free port for the servers they start, an issuer with
+credentials, and the small size the tests run each of them at (BENCH_SMALL=1: a benchmark
+that no longer runs fails a test, whatever its figures)."""
 
 import os
 import socket
+
+import issuing
+from accounts import create_user
+from models import db
 
 SMALL = os.environ.get("BENCH_SMALL") == "1"
 
@@ -17,3 +21,14 @@ def free_port():
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
+
+
+def issuer_with_credentials(count, org_name="Bench"):
+    """In the app's context: an issuer whose organization published count credentials of
+    one group, each with its email queued; returns the issuer."""
+    user = create_user("bench@example.com", org_name, "bench-password")
+    issuing.issue_new(db.session.connection(), user.org_id, user.id, [
+        issuing.NewCredential(f"Recipient {n}", f"r{n}@example.com", "Benchmarks 101",
+                              "publish") for n in range(count)])
+    db.session.commit()
+    return user

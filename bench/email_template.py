@@ -17,10 +17,8 @@ from PIL import Image
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import branding  # noqa: E402
-import issuing  # noqa: E402
-from accounts import create_user  # noqa: E402
 from app import create_app  # noqa: E402
-from bench.common import sized  # noqa: E402
+from bench.common import issuer_with_credentials, sized  # noqa: E402
 from mailer.compose import compose  # noqa: E402
 from models import EmailMessage, db  # noqa: E402
 
@@ -40,11 +38,7 @@ def main():
                           "SECRET_KEY": "bench", "MAIL_SERVER": "127.0.0.1"})
         with app.app_context():
             db.create_all()
-            user = create_user("bench@example.com", "Bench Academy", "bench-password")
-            issuing.issue_new(db.session.connection(), user.org_id, user.id, [
-                issuing.NewCredential(f"Recipient {n}", f"r{n}@example.com", "Benchmarks 101",
-                                      "publish") for n in range(COUNT)])
-            db.session.commit()
+            user = issuer_with_credentials(COUNT, "Bench Academy")
             messages = db.session.scalars(sa.select(EmailMessage)).all()
             org = user.org
             sizes = {}

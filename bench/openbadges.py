@@ -19,10 +19,8 @@ import sqlalchemy as sa
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import issuing  # noqa: E402
-from accounts import create_user  # noqa: E402
 from app import create_app  # noqa: E402
-from bench.common import sized  # noqa: E402
+from bench.common import issuer_with_credentials, sized  # noqa: E402
 from models import Credential, db  # noqa: E402
 from openbadges import documents, signing, verify  # noqa: E402
 
@@ -53,11 +51,7 @@ def main():
                           "PUBLIC_RATE_LIMIT": "100000 per minute"})
         with app.app_context():
             db.create_all()
-            user = create_user("bench@example.com", "Bench", "bench-password")
-            issuing.issue_new(db.session.connection(), user.org_id, user.id, [
-                issuing.NewCredential(f"Recipient {n}", f"r{n}@example.com", "Benchmarks 101",
-                                      "publish") for n in range(COUNT)])
-            db.session.commit()
+            issuer_with_credentials(COUNT)
             credentials = db.session.scalars(sa.select(Credential)).all()
             org = credentials[0].org
             signing.sign(documents.open_badge(credentials[0]), org)  # the key made
