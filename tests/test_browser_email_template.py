@@ -1,10 +1,12 @@
 """In Chromium, under the app's Content-Security-Policy: the issuer writes their email with
 a placeholder, the preview follows as they type with no policy violation, a bad placeholder
-is explained, and the saved email is the one the recipient gets; the page passes axe-core."""
+is explained, and the saved email is the one the recipient gets; the page passes axe-core.
+The brand saved in Settings colours the recipient and public pages with no violation."""
 
 import pytest
 from browser import LiveServer, Watch, chromium, log_in
 from conftest import PASSWORD, issue, make_app
+from PIL import Image
 from test_browser_lifecycle import assert_accessible
 
 from accounts import create_user
@@ -51,6 +53,25 @@ def test_write_preview_and_save_the_email(tmp_path):
             expect(page.get_by_role("status")).to_contain_text("Email saved")
             watch.assert_clean("email saved")
 
+            # The brand, from Settings, on the pages recipients and strangers see.
+            logo = tmp_path / "logo.png"
+            Image.new("RGB", (900, 300), (170, 34, 85)).save(logo)
+            page.get_by_role("link", name="Settings", exact=True).click()
+            page.get_by_label("Logo (PNG or JPEG, at most 1 MB)").set_input_files(logo)
+            page.get_by_label("Colour").fill("#aa2255")
+            page.get_by_role("button", name="Save brand").click()
+            expect(page.get_by_role("status").first).to_contain_text("Brand saved")
+            credential = issue(user, name="Ada", action="publish")
+            for path in (f"/c/{credential.token}", f"/v/{credential.public_id}"):
+                page.goto(server.url + path)
+                expect(page.locator("article.certificate")).to_have_css(
+                    "border-top-color", "rgb(170, 34, 85)")
+                expect(page.get_by_role("img", name="Acme Academy")).to_be_visible()
+            page.goto(server.url + f"/groups/{credential.group_id}")
+            expect(page.get_by_label("Language of its emails, pages and certificates")
+                   ).to_be_visible()
+            watch.assert_clean("branded pages and the group page")
+
             checked = browser.new_context(bypass_csp=True).new_page()
             log_in(checked, server)
             checked.goto(server.url + "/settings/email/")
@@ -58,6 +79,7 @@ def test_write_preview_and_save_the_email(tmp_path):
             browser.close()
         db.session.rollback()
         mail = compose(issue(user, name="Grace", action="publish").latest_message)
+        assert "/logo.png?v=" in mail.html and "background:#aa2255" in mail.html
         assert mail.subject == "Well done, Grace!"
         assert "<strong>Acme Academy</strong> is proud of you." in mail.html
         db.engine.dispose()
