@@ -14,10 +14,6 @@ class Verdict(NamedTuple):
     outcome: str
     why: str | None = None
 
-    @property
-    def verified(self):
-        return self.outcome == "verified"
-
 
 def check(credential, now=None):
     """Check the credential's signed Open Badge now."""
