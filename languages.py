@@ -17,6 +17,11 @@ LOCALES = {**{code: code for code in LANGUAGES}, "en": "en_GB"}
 babel = Babel()
 
 
+def N_(text):
+    """Marks text for the catalogs (pybabel extract); it is translated where it is used."""
+    return text
+
+
 def _selected():
     return g.get("locale", LOCALES[DEFAULT])
 

@@ -21,17 +21,13 @@ from markdown_it import MarkdownIt
 from markupsafe import escape
 
 import languages
+from languages import N_
 from models.types import add_months, utcnow
 from validation import InvalidInput
 
 PLACEHOLDERS = ("recipient_name", "credential_name", "organization_name", "issue_date",
                 "expiry_date")
 SUBJECT_MAX, MESSAGE_MAX = 200, 5000
-
-
-def N_(text):
-    """Marks text for the catalogs (pybabel extract); it is translated where it is used."""
-    return text
 
 
 # Ours, in the same words a template uses: what an organization or group without its own

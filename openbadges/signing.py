@@ -9,13 +9,15 @@ from joserfc import jws
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 
+from languages import N_
 from openbadges import documents, keys
 
 MEDIA_TYPE = "application/vc+jwt"
 
 
 class NotVerified(ValueError):
-    """The token's signature, issuer or shape does not check out."""
+    """The token's signature, issuer or shape does not check out: the reason in plain words
+    (a catalog message, translated where it is shown), then the library's detail if any."""
 
 
 def _epoch(text):
@@ -68,7 +70,7 @@ def verify(token, org, published):
         [{**key.public_jwk, "kid": documents.key_id(org, key.number)} for key in published]))
     payload = json.loads(payload)
     if header.get("typ") != "vc+jwt" or payload.get("iss") != documents.issuer_id(org):
-        raise NotVerified("The token is not a credential of this issuer.")
+        raise NotVerified(N_("It is not a credential of this issuer."))
     return payload
 
 
@@ -81,5 +83,5 @@ def _checked(token, public_keys):
         signed = jws.deserialize_compact(token, _key_set(public_keys),
                                          algorithms=[keys.ALGORITHM], registry=keys.REGISTRY)
     except (JoseError, ValueError) as error:
-        raise NotVerified(f"The signature does not check out ({error}).") from None
+        raise NotVerified(N_("Its signature does not check out."), str(error)) from None
     return signed.headers(), signed.payload.decode()

@@ -6,6 +6,7 @@ import io
 import re
 import subprocess
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,7 @@ from pypdf import PdfReader
 from languages import LANGUAGES
 from mailer.compose import compose
 from models import db
+from models.types import utcnow
 
 ROOT = Path(__file__).resolve().parent.parent
 PLACEHOLDER = re.compile(r"%\(\w+\)s|\{\w+\}")
@@ -88,3 +90,15 @@ def test_english_stays_the_default(client, issuer, logged_in):
     assert '<html lang="en-GB">' in page and "certifies that" in page
     assert f"Issued {credential.published_at.day} " in page  # 7 December 2026
     assert '<html lang="en-GB">' in logged_in.get("/credentials").text
+
+
+def test_a_failed_verdict_is_explained_in_the_visitors_language(client, issuer):
+    credential = issue(issuer, name="Zoé", action="publish")
+    credential.published_at = utcnow() + timedelta(days=2)  # signed as valid from then
+    db.session.commit()
+    for language, words in (("fr", "Non vérifiée\u00a0: Elle n’est pas encore valide."),
+                            ("de", "Nicht verifiziert: Der Nachweis ist noch nicht gültig."),
+                            ("en", "Not verified: It is not valid yet.")):
+        page = client.get(f"/v/{credential.public_id}",
+                          headers={"Accept-Language": language}).text
+        assert words in page, language
