@@ -307,6 +307,13 @@ class MoveForm(Form):
             raise ValidationError("Pick one of your groups.")
 
 
+class NewGroupForm(Form):
+    """A group made before its first credential (to set its language or email first)."""
+
+    name = StringField("New group’s name", validators=[rule(validation.clean_text,
+                                                           what="Group")])
+
+
 class GroupForm(Form):
     """What a group's credentials award, as their Open Badge and certificate tell it."""
 

@@ -10,13 +10,14 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 from babel.messages.pofile import read_po
-from conftest import issue
+from conftest import Auth, issue
 from pypdf import PdfReader
 
 from languages import LANGUAGES
 from mailer.compose import compose
-from models import db
+from models import CredentialGroup, db
 from models.types import utcnow
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -102,3 +103,24 @@ def test_a_failed_verdict_is_explained_in_the_visitors_language(client, issuer):
         page = client.get(f"/v/{credential.public_id}",
                           headers={"Accept-Language": language}).text
         assert words in page, language
+
+
+def test_a_group_made_on_its_page_speaks_french_from_its_first_email(app, logged_in, issuer,
+                                                                    rival):
+    made = logged_in.post("/groups/", data={"name": "  Secourisme  "})
+    assert made.status_code == 302
+    group = db.session.scalar(sa.select(CredentialGroup).filter_by(name="Secourisme"))
+    assert group.org_id == issuer.org_id and made.location.endswith(f"/groups/{group.id}")
+    for name, why in (("Secourisme", "You have a group of that name already."),
+                      ("  ", "Group")):
+        refused = logged_in.post("/groups/", data={"name": name})
+        assert refused.status_code == 422 and why in refused.text
+    assert logged_in.post(f"/groups/{group.id}", data={"language": "fr"}).status_code == 302
+    other = app.test_client()
+    Auth(other).login(rival.email)
+    assert "Secourisme" not in other.get("/groups/").text
+    assert other.post("/groups/", data={"name": "Secourisme"}).status_code == 302  # its own
+    db.session.rollback()
+    credential = issue(issuer, name="Zoé", group="Secourisme", action="publish")
+    assert credential.group_id == group.id
+    assert compose(credential.latest_message).subject == "Votre certification : Secourisme"

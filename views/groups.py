@@ -6,8 +6,9 @@ from flask import Blueprint, flash, redirect, render_template, url_for
 from flask_login import current_user, login_required
 
 import branding
-from forms import GroupForm
+from forms import GroupForm, NewGroupForm
 from models import CredentialGroup, FunnelCount, db
+from models.types import utcnow
 from validation import InvalidInput
 
 bp = Blueprint("groups", __name__, url_prefix="/groups")
@@ -20,13 +21,31 @@ def require_login():
 
 
 @bp.get("/")
-def index():
+def index(new=None):
     """The organization's groups with how many credentials each has."""
     counts = dict(db.session.execute(
         sa.select(FunnelCount.group_id, FunnelCount.n).where(
             FunnelCount.org_id == current_user.org_id, FunnelCount.stage == "credentials")).all())
     return render_template("groups/index.html", groups=CredentialGroup.for_org(
-        current_user.org_id), counts=counts)
+        current_user.org_id), counts=counts, new=new or NewGroupForm(formdata=None))
+
+
+@bp.post("/")
+def create():
+    """Make a group by its name, then edit the rest of it."""
+    form = NewGroupForm()
+    if form.validate_on_submit():
+        if db.session.scalar(sa.select(CredentialGroup.id).where(
+                CredentialGroup.org_id == current_user.org_id,
+                CredentialGroup.name == form.name.data)) is None:
+            group = CredentialGroup(org_id=current_user.org_id, name=form.name.data,
+                                    created_at=utcnow())
+            db.session.add(group)
+            db.session.commit()
+            flash(f"Made {group.name}: set what it awards, its language and its email.")
+            return redirect(url_for("groups.edit", group_id=group.id))
+        form.name.errors = ["You have a group of that name already."]
+    return index(form), 422
 
 
 def _image_kept(group, form):
