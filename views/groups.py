@@ -6,6 +6,7 @@ from flask import Blueprint, flash, redirect, render_template, url_for
 from flask_login import current_user, login_required
 
 import branding
+import languages
 from forms import GroupForm, NewGroupForm
 from models import CredentialGroup, FunnelCount, db
 from models.types import utcnow
@@ -27,7 +28,7 @@ def index(new=None):
         sa.select(FunnelCount.group_id, FunnelCount.n).where(
             FunnelCount.org_id == current_user.org_id, FunnelCount.stage == "credentials")).all())
     return render_template("groups/index.html", groups=CredentialGroup.for_org(
-        current_user.org_id), counts=counts, new=new or NewGroupForm(formdata=None))
+        current_user.org_id), counts=counts, languages=languages.LANGUAGES, new=new or NewGroupForm(formdata=None))
 
 
 @bp.post("/")
