@@ -120,13 +120,15 @@ from models.send_slot import SendSlot  # noqa: E402
 from models.signing_key import SigningKey  # noqa: E402
 from models.status_count import StatusCount  # noqa: E402
 from models.suppression import Suppression  # noqa: E402
+from models.team import AccountToken, AuditEntry, ResetRequest  # noqa: E402
 from models.user import User  # noqa: E402
 from models.webhook import WebhookAttempt, WebhookEndpoint, WebhookMessage  # noqa: E402
 
 __all__ = [
-    "ApiKey", "Credential", "CredentialGroup", "DailyCount", "EmailEvent", "EmailMessage",
-    "FunnelCount", "ImportJob", "ImportRow", "IntakeReceipt", "IntakeStatus", "LeaseLost",
-    "Organization", "SendSlot", "SigningKey", "StatusCount", "Suppression", "User",
-    "WebhookAttempt", "WebhookEndpoint", "WebhookMessage", "db", "immediate_connection",
-    "only_one", "write_lock", "write_transaction",
+    "AccountToken", "ApiKey", "AuditEntry", "Credential", "CredentialGroup", "DailyCount",
+    "EmailEvent", "EmailMessage", "FunnelCount", "ImportJob", "ImportRow", "IntakeReceipt",
+    "IntakeStatus", "LeaseLost", "Organization", "ResetRequest", "SendSlot", "SigningKey",
+    "StatusCount", "Suppression", "User", "WebhookAttempt", "WebhookEndpoint",
+    "WebhookMessage", "db", "immediate_connection", "only_one", "write_lock",
+    "write_transaction",
 ]

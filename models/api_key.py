@@ -8,6 +8,7 @@ import sqlalchemy as sa
 import sqlalchemy.orm as so
 
 from models import db, write_transaction
+from models.states import Role, one_of
 from models.types import UTCDateTime, utcnow
 
 PREFIX = "cmt_"
@@ -22,6 +23,7 @@ def _digest(key):
 
 class ApiKey(db.Model):
     __tablename__ = "api_keys"
+    __table_args__ = (sa.CheckConstraint(one_of("role", Role), name="role"),)
 
     id: so.Mapped[int] = so.mapped_column(primary_key=True)
     user_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("users.id"), index=True)
@@ -32,14 +34,21 @@ class ApiKey(db.Model):
     created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
     last_used_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)
     revoked_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)
+    # At most its creator's when made; what it may do is the lower of this and its
+    # person's role now (a person demoted takes their keys down with them).
+    role: so.Mapped[str] = so.mapped_column(sa.String(8), default=Role.OWNER,
+                                            server_default=Role.OWNER.value)
 
     user: so.Mapped["User"] = so.relationship()  # noqa: F821
 
     @classmethod
-    def issue(cls, user):
-        """Create a key for the user; return (row, plaintext key), the only time it is seen."""
+    def issue(cls, user, role=None):
+        """Create a key for the user with a role (default and at most theirs); return (row,
+        plaintext key), the only time it is seen."""
+        if role is not None and not Role(user.role).allows(role):
+            raise ValueError(f"A key cannot do more than its person: {user.role}.")
         key = PREFIX + secrets.token_urlsafe(32)
-        row = cls(user=user, key_hash=_digest(key), prefix=key[:SHOWN])
+        row = cls(user=user, key_hash=_digest(key), prefix=key[:SHOWN], role=role or user.role)
         db.session.add(row)
         return row, key
 
@@ -60,6 +69,11 @@ class ApiKey(db.Model):
                 connection.execute(sa.update(ApiKey).where(ApiKey.id == self.id)
                                    .values(last_used_at=now))
             so.attributes.set_committed_value(self, "last_used_at", now)  # written already
+
+    @property
+    def allowed(self):
+        """What the key may do now: its role, or its person's if that is lower."""
+        return min(Role(self.role), Role(self.user.role), key=list(Role).index)
 
     @property
     def label(self):

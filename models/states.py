@@ -36,6 +36,13 @@ class MessagePurpose(StrEnum):
     REMINDER = "reminder"  # not opened: the credential again, as a reminder
     EXPIRY_NOTICE = "expiry_notice"  # the credential expires soon
     TEST = "test"  # the organization's email, to the issuer who asked: of no credential
+    INVITATION = "invitation"  # to a person invited to the organization: a system email
+    PASSWORD_RESET = "password_reset"  # to a person who forgot their password: a system email
+
+
+# Emails about no credential: what happens to them counts nowhere.
+SYSTEM_PURPOSES = frozenset({MessagePurpose.TEST, MessagePurpose.INVITATION,
+                             MessagePurpose.PASSWORD_RESET})
 
 
 class BounceKind(StrEnum):
@@ -71,6 +78,27 @@ class DeliveryState(StrEnum):
     PENDING = "pending"
     DELIVERED = "delivered"
     FAILED = "failed"  # given up after WEBHOOK_MAX_ATTEMPTS
+
+
+class Role(StrEnum):
+    """What a person (or an API key) of an organization may do (DESIGN.md, "A team per
+    organization"), each role all that the ones before it may."""
+
+    VIEWER = "viewer"  # read and export
+    ISSUER = "issuer"  # issue, import, resend, revoke, nudge, groups and templates
+    OWNER = "owner"  # everything: people, API keys, webhooks, sender and intake settings
+
+    def allows(self, needed):
+        """This role may do what the needed role may."""
+        order = list(Role)
+        return order.index(self) >= order.index(Role(needed))
+
+
+class TokenPurpose(StrEnum):
+    """What a one-time link in an email lets its holder do."""
+
+    INVITATION = "invitation"  # join the organization: set a password (7 days)
+    PASSWORD_RESET = "password_reset"  # set a new password (1 hour)
 
 
 class SuppressionReason(StrEnum):

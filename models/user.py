@@ -1,4 +1,5 @@
-"""An issuer who logs in; belongs to one organization."""
+"""A person who logs in, with a role in their one organization (DESIGN.md, "A team per
+organization")."""
 
 from datetime import datetime
 
@@ -8,16 +9,26 @@ from flask_login import UserMixin
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from models import db
+from models.states import Role, one_of
 from models.types import UTCDateTime, utcnow
 
 
 class User(UserMixin, db.Model):
     __tablename__ = "users"
+    __table_args__ = (sa.CheckConstraint(one_of("role", Role), name="role"),)
 
     id: so.Mapped[int] = so.mapped_column(primary_key=True)
     org_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("organizations.id"), index=True)
     email: so.Mapped[str] = so.mapped_column(sa.String(254), unique=True)
-    password_hash: so.Mapped[str] = so.mapped_column(sa.String(256))
+    # None until an invited person sets one (and for people who only sign in with SSO).
+    password_hash: so.Mapped[str | None] = so.mapped_column(sa.String(256))
+    role: so.Mapped[str] = so.mapped_column(sa.String(8), default=Role.OWNER,
+                                            server_default=Role.OWNER.value)
+    # Invited, and not yet joined (set a password or signed in).
+    invited_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)
+    joined_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)
+    # Removed from the organization: kept for the audit log, never logs in again.
+    removed_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)
     # In the session cookie beside the id; logging out raises it, so a copy of an old
     # cookie (stolen, or left in another browser) no longer logs anyone in.
     session_version: so.Mapped[int] = so.mapped_column(default=1, server_default="1")
@@ -30,8 +41,15 @@ class User(UserMixin, db.Model):
         self.password_hash = generate_password_hash(password)
 
     def check_password(self, password):
-        """True when the password matches the stored hash."""
+        """True when the password matches the stored hash of a person still here."""
+        if self.password_hash is None or self.removed_at is not None:
+            return check_unknown_password(password)  # as long, and as false
         return check_password_hash(self.password_hash, password)
+
+    @property
+    def is_active(self):
+        """Flask-Login: a removed person's session ends at once."""
+        return self.removed_at is None
 
     def get_id(self):
         """What the session cookie holds: the id and the session version."""
@@ -44,7 +62,8 @@ class User(UserMixin, db.Model):
         if not (user_id.isdigit() and version.isdigit()):
             return None
         user = db.session.get(cls, int(user_id))
-        return user if user is not None and user.session_version == int(version) else None
+        current = user is not None and user.session_version == int(version)
+        return user if current and user.removed_at is None else None
 
     def end_sessions(self):
         """Log out every copy of this user's session cookie (committed by the caller)."""

@@ -226,3 +226,13 @@ def event_detail(kind, code, data, to_address=None):
     if kind == EventType.RESENT:
         return RESEND_CAUSES[code] if code else None
     return None
+
+
+# What each role may do, as Settings → People and a refused page say it.
+ROLE_WORDS = {
+    "viewer": "read the credentials, their timelines and analytics, and export them",
+    "issuer": "also issue, import, resend, revoke and nudge, and edit groups, the email "
+              "and the brand",
+    "owner": "also manage people, API keys, webhooks, the sender and intake settings, and "
+             "read the audit log",
+}
