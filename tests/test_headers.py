@@ -10,6 +10,7 @@ from flask_login import login_user
 
 from accounts import create_user
 from models import User, db
+from team import roles
 
 
 def policy_of(response):
@@ -117,8 +118,9 @@ def cookie(response, name):
     ("https://tracker.acme.example", True),
     ("HTTPS://tracker.acme.example/", True),
 ])
-def test_cookies_and_hsts_follow_the_public_base_url(tmp_path, base, secure):
+def test_cookies_and_hsts_follow_the_public_base_url(tmp_path, monkeypatch, base, secure):
     app = make_app(tmp_path, PUBLIC_BASE_URL=base)
+    monkeypatch.setitem(roles.RULES, "remember", roles.PUBLIC)  # this test's own route
 
     @app.get("/test-remember")
     def remember():  # Flask-Login's remember cookie, as a "remember me" login would set

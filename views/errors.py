@@ -3,12 +3,13 @@
 import math
 import time
 
-from flask import Blueprint, flash, jsonify, redirect, render_template, request, url_for
+from flask import Blueprint, flash, g, jsonify, redirect, render_template, request, url_for
 from flask_limiter import RateLimitExceeded
 from werkzeug.exceptions import HTTPException
 
 from extensions import limiter
 from forms import LoginForm
+from models.words import ROLE_WORDS
 
 bp = Blueprint("errors", __name__)
 
@@ -44,6 +45,17 @@ def api_error(error):
     return json_error(error.status, error.message, error.fields)
 
 
+@bp.app_errorhandler(403)
+def forbidden(error):
+    """A role that may not use the route: what it needs, as JSON or a page."""
+    needed = g.get("refused_role")
+    if needed is None:  # a route without a rule, or a 403 of the route's own
+        return http_error(error)
+    if wants_json():
+        return json_error(403, f"Your role may not do this: it needs {needed}.")
+    return render_template("forbidden.html", needed=needed, words=ROLE_WORDS), 403
+
+
 @bp.app_errorhandler(HTTPException)
 def http_error(error):
     """JSON errors under /api/, the usual pages elsewhere."""
@@ -63,7 +75,8 @@ def too_many_requests(error):
         body, status = json_error(429, f"Too many requests: try again in {wait}.")
         return body, status, headers
     if request.endpoint == "auth.login":
-        return render_template("auth/login.html", form=LoginForm(), too_many=wait), 429, headers
+        return render_template("auth/login.html", form=LoginForm(), too_many=wait,
+                               sso_name=None), 429, headers
     if request.endpoint == "settings.check_sender_domain":
         flash(f"Checked several times just now: DNS changes take a while to show. "
               f"Check again in {wait}.")
