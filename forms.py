@@ -26,6 +26,7 @@ import branding
 import languages
 import validation
 from mailer import wording
+from models.states import Role
 from validation import InvalidInput
 
 
@@ -66,6 +67,32 @@ class LocalDateTimeField(DateTimeLocalField):
 class LoginForm(Form):
     email = EmailField("Email", validators=[DataRequired(), Length(max=254)])
     password = PasswordField("Password", validators=[DataRequired(), Length(max=200)])
+
+
+ROLE_CHOICES = [SelectChoice(role.value, role.value.capitalize()) for role in Role]
+
+
+class RoleForm(Form):
+    """A person's or an API key's role."""
+
+    role = SelectField("Role", choices=ROLE_CHOICES, default=Role.VIEWER.value)
+
+
+class InviteForm(RoleForm):
+    """Invite a person by email, with a role."""
+
+    email = EmailField("Email address", validators=[rule(validation.clean_email)])
+
+
+class PasswordForm(Form):
+    """A new password (an invitation accepted, a reset)."""
+
+    password = PasswordField("New password (at least 8 characters)",
+                             validators=[rule(validation.clean_password)])
+
+
+class ForgotForm(Form):
+    email = EmailField("Email", validators=[DataRequired(), Length(max=254)])
 
 
 class GroupPicker(Form):

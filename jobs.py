@@ -26,6 +26,7 @@ from mailer.queue import send_due
 from models import IntakeReceipt, db, refresh_statistics, write_transaction
 from models.types import utcnow
 from outbound.deliver import deliver_due
+from team.links import send_requested_resets
 
 MAIL_JOB, IMPORT_JOB, WEBHOOK_JOB = work.MAIL, work.IMPORTS, work.WEBHOOKS
 BOUNCE_JOB = "bounces"
@@ -35,13 +36,14 @@ _started = threading.Lock()
 
 
 def run_mail(app):
-    """Publish what is due, queue due reminders and expiry notices, then send all that is
-    due; return the counts."""
+    """Publish what is due, queue due reminders, expiry notices and the password reset
+    links asked for, then send all that is due; return the counts."""
     with app.app_context():
         try:
             published, reminders, notices = publish_due(), send_reminders(), send_expiry_notices()
+            resets = send_requested_resets()
             return {"published": published, "reminders": reminders, "expiry_notices": notices,
-                    **send_due()}
+                    "password_resets": resets, **send_due()}
         finally:
             db.session.remove()
 

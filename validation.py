@@ -55,6 +55,15 @@ def clean_text(value, what="Name", max_length=NAME_MAX):
     return value
 
 
+def clean_password(value):
+    """A password of 8 to 200 characters (any characters: it is only hashed)."""
+    if not isinstance(value, str) or len(value) < 8:
+        raise InvalidInput("The password needs at least 8 characters.")
+    if len(value) > 200:
+        raise InvalidInput("The password must be at most 200 characters.")
+    return value
+
+
 def clean_email(value):
     """An optional address: None when empty, else syntax-checked and normalized."""
     if value is None:

@@ -18,9 +18,9 @@ from issuing.corrections import (
     revoke,
     set_expiry,
 )
-from issuing.emails import queue_test
+from issuing.emails import queue_system_email
 from issuing.new import NewCredential, issue, issue_new
 
 __all__ = ["NewCredential", "change_address", "delete_drafts", "group_named", "issue",
-           "issue_new", "move_drafts", "publish", "queue_test", "reinstate", "rename",
+           "issue_new", "move_drafts", "publish", "queue_system_email", "reinstate", "rename",
            "resend", "revoke", "schedule", "set_expiry"]

@@ -109,12 +109,14 @@ def _bounce_suppressed(connection, rows, now):
         for row in suppressed])
 
 
-def queue_test(connection, org_id, user_id, address, now):
-    """Queue a test of the organization's email to the issuer who asked: of no credential,
-    so it counts nowhere (timeline.record keeps nothing of it)."""
-    connection.execute(sa.insert(MESSAGES).values(
+def queue_system_email(connection, org_id, user_id, address, purpose, now):
+    """Queue an email of no credential (a test of the organization's email to the issuer
+    who asked, an invitation, a password reset): it counts nowhere (timeline.record keeps
+    nothing of it); return its row id."""
+    message_id = connection.execute(sa.insert(MESSAGES).values(
         org_id=org_id, credential_id=None, requested_by_id=user_id, to_address=address,
         state=MessageState.QUEUED, attempts=0, next_attempt_at=now,
         message_id=new_message_id(), token=new_token(), created_at=now, open_count=0,
-        purpose=MessagePurpose.TEST))
+        purpose=purpose).returning(MESSAGES.c.id)).scalar_one()
     work.note(work.MAIL)
+    return message_id

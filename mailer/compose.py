@@ -12,8 +12,11 @@ import branding
 import languages
 from mailer import wording
 from mailer.verp import envelope_sender
-from models import Organization, db
+from models import Organization, User, db
 from models.states import MessagePurpose
+from team import links as links_to_accounts
+
+ACCOUNT_PURPOSES = (MessagePurpose.INVITATION, MessagePurpose.PASSWORD_RESET)
 
 
 class FastCompat32(policy.Compat32):
@@ -149,8 +152,45 @@ def words(credential, purpose):
                           reminder=purpose == MessagePurpose.REMINDER)
 
 
+def account_words(message, org):
+    """(subject, context) of an invitation or a password reset: ours, in English, as the
+    issuer's pages are."""
+    link = links_to_accounts.url_for_message(message.id)
+    if message.purpose == MessagePurpose.INVITATION:
+        inviter = db.session.get(User, message.requested_by_id)
+        who = inviter.email if inviter else "A colleague"
+        return f"Join {org.name} on the credential mail tracker", {
+            "text": f"{who} invites you to {org.name}, where you will see and manage its "
+                    "credentials and their emails. Set your password to join.",
+            "button": "Set your password", "link": link,
+            "footer": "The link works once, for 7 days. If you did not expect this "
+                      "invitation, ignore this email."}
+    return "Reset your password", {
+        "text": f"Someone (we hope you) asked to reset the password of {message.to_address} "
+                f"at {org.name}. Set a new one here: it logs you out everywhere else.",
+        "button": "Set a new password", "link": link,
+        "footer": "The link works once, for 1 hour. If you did not ask, ignore this email: "
+                  "your password stays as it is."}
+
+
+def compose_account(message):
+    """An invitation or a password reset: no tracking image, no credential."""
+    org = db.session.get(Organization, message.org_id)
+    subject, context = account_words(message, org)
+    mail = DeliveryMail(
+        subject=subject, sender=("Credential mail tracker",
+                                 current_app.config["DEFAULT_SENDER"].address),
+        recipients=[("", message.to_address)],
+        body=_render("account/email.txt", context), html=_render("account/email.html", context),
+        extra_headers={"Auto-Submitted": "auto-generated"})
+    mail.msgId = message.message_id
+    return mail
+
+
 def compose(message):
     """A Flask-Mail message for a queue row, with its stored Message-ID."""
+    if message.purpose in ACCOUNT_PURPOSES:
+        return compose_account(message)
     credential = message.credential
     if credential is None:  # a test of the organization's email: a sample recipient
         credential = wording.sample_credential(db.session.get(Organization, message.org_id))

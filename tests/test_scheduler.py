@@ -29,7 +29,7 @@ def test_the_mail_job_publishes_due_credentials_and_drains_the_queue(tmp_path, s
             issue(user, name=f"P{i}", email=f"p{i}@example.com", action="publish")
         due = issue(user, action="schedule", scheduled_at=utcnow() - timedelta(seconds=1))
         assert run_mail(app) == {"published": 1, "reminders": 0, "expiry_notices": 0,
-                                "claimed": 12, "sent": 12}
+                                 "password_resets": 0, "claimed": 12, "sent": 12}
         assert len(sink.received) == 12
         db.session.rollback()  # end our snapshot to see what the job committed
         assert due.email_status == "not_opened"

@@ -102,7 +102,8 @@ def create_bulk():
     return jsonify({"results": results})
 
 
-def _int_arg(name, default, low, high):
+def int_arg(name, default, low, high):
+    """A whole-number query argument within bounds, or 422 naming it."""
     raw = request.args.get(name)
     if raw in (None, ""):
         return default
@@ -125,8 +126,8 @@ def index():
     text = request.args.get("q", "").strip()
     if len(text) > 200:
         raise ApiError(422, "q is too long.", {"q": "at most 200 characters"})
-    page = _int_arg("page", 1, 1, 10**6)
-    per_page = _int_arg("per_page", 50, 1, 500)
+    page = int_arg("page", 1, 1, 10**6)
+    per_page = int_arg("per_page", 50, 1, 500)
     items, total = page_of(g.org_id, status, text, page, per_page)
     return jsonify({"items": [as_json(c) for c in items], "total": total, "page": page,
                     "per_page": per_page})

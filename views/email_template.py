@@ -5,11 +5,13 @@ import sqlalchemy as sa
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
+import audit
 import issuing
 import jobs
 from forms import TemplateForm
 from mailer import wording
 from models import CredentialGroup, db
+from models.states import MessagePurpose
 from models.types import utcnow
 from validation import InvalidInput
 
@@ -40,10 +42,12 @@ def index():
                               "message": org.email_message or wording.DEFAULT_MESSAGE})
     if form.validate_on_submit():
         # Saved as ours again (None) when it says what ours says, so it follows ours.
-        org.email_subject = None if form.subject.data == wording.DEFAULT_SUBJECT \
-            else form.subject.data
-        org.email_message = None if form.message.data == wording.DEFAULT_MESSAGE \
-            else form.message.data
+        values = {"email_subject": None if form.subject.data == wording.DEFAULT_SUBJECT
+                  else form.subject.data,
+                  "email_message": None if form.message.data == wording.DEFAULT_MESSAGE
+                  else form.message.data}
+        audit.record("template.change", changes=audit.changed(org, values))
+        org.email_subject, org.email_message = values["email_subject"], values["email_message"]
         db.session.commit()
         flash("Email saved: emails queued from now on use it.")
         return redirect(url_for("email_template.index"))
@@ -55,8 +59,9 @@ def index():
 @bp.post("/test")
 def send_test():
     """Send the saved email, for a sample recipient, to the issuer (through the queue)."""
-    issuing.queue_test(db.session.connection(), current_user.org_id, current_user.id,
-                       current_user.email, utcnow())
+    issuing.queue_system_email(db.session.connection(), current_user.org_id,
+                               current_user.id, current_user.email, MessagePurpose.TEST,
+                               utcnow())
     jobs.commit()
     flash(f"A test of your saved email is on its way to {current_user.email}.")
     return redirect(url_for("email_template.index"))
