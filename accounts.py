@@ -2,12 +2,13 @@
 
 import sqlalchemy as sa
 
-from models import Organization, User, db
+from models import Organization, User, db, write_lock
 from openbadges import keys
 
 
 def create_user(email, org_name, password):
-    """Create an issuer in the named organization (created if new), committed."""
+    """Create an owner in the named organization (created if new), committed."""
+    write_lock()  # SQLite: it reads, then writes; no other writer may come between
     org = db.session.scalar(sa.select(Organization).filter_by(name=org_name))
     if org is None:
         org = Organization(name=org_name)

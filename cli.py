@@ -16,6 +16,7 @@ from accounts import create_user
 from bounces import mailbox
 from mailer.queue import stop_sending
 from models import ApiKey, Organization, User, db, write_transaction
+from models.states import Role
 from models.types import utcnow
 from openbadges import keys as signing_keys
 
@@ -62,12 +63,18 @@ def users_create(email, org_name, password):
 
 @apikeys.command("create")
 @click.argument("email")
-def apikeys_create(email):
+@click.option("--role", type=click.Choice([role.value for role in Role]),
+              help="What the key may do; at most, and by default, its person's role.")
+def apikeys_create(email, role):
     """Create an API key for a user; the key is printed once, as the last line."""
     user = _user_named(email)
-    _, key = ApiKey.issue(user)
+    try:
+        row, key = ApiKey.issue(user, role)
+    except ValueError as error:
+        raise click.BadParameter(str(error), param_hint="--role") from None
     db.session.commit()
-    click.echo(f"API key for {user.email} ({user.org.name}); it is shown only now:")
+    click.echo(f"API key ({row.role}) for {user.email} ({user.org.name}); it is shown only "
+               "now:")
     click.echo(key)
 
 

@@ -6,6 +6,7 @@ and records the events it makes (timeline), which derive the statuses it changed
 
 import sqlalchemy as sa
 
+import audit
 import timeline
 from issuing.corrections import expire_from_groups
 from issuing.emails import CREDENTIALS, new_emails, queue_emails
@@ -31,6 +32,7 @@ def publish(connection, credential_ids, user_id=None, send_email=None, now=None)
         .returning(CREDENTIALS.c.id, CREDENTIALS.c.token, CREDENTIALS.c.send_email,
                    CREDENTIALS.c.recipient_email)).all()
     expire_from_groups(connection, [row.id for row in published], now)
+    audit.record("credential.publish", [row.id for row in published], connection=connection)
     mailed = [row for row in published if row.send_email and row.recipient_email]
     if mailed:
         queue_emails(connection, new_emails(row.token for row in mailed), user_id, now)
@@ -40,12 +42,15 @@ def publish(connection, credential_ids, user_id=None, send_email=None, now=None)
 def schedule(connection, credential_ids, at_time, send_email):
     """Publish these drafts or scheduled credentials at a future time instead (validated
     by the caller); returns the ids scheduled. No status input changes."""
-    return connection.execute(
+    scheduled = connection.execute(
         sa.update(CREDENTIALS)
         .where(CREDENTIALS.c.id.in_(list(credential_ids)),
                CREDENTIALS.c.issue_state != IssueState.PUBLISHED)
         .values(issue_state=IssueState.SCHEDULED, scheduled_at=at_time, send_email=send_email)
         .returning(CREDENTIALS.c.id)).scalars().all()
+    audit.record("credential.schedule", scheduled,
+                 {"at": at_time.isoformat(), "send_email": send_email}, connection=connection)
+    return scheduled
 
 
 def change_address(connection, credential_id, address, user_id=None, now=None):
@@ -61,6 +66,8 @@ def change_address(connection, credential_id, address, user_id=None, now=None):
     timeline.record(connection, [timeline.Event(
         EventType.ADDRESS_CHANGED, credential_id, now or utcnow(),
         data={"old": old, "new": address}, user_id=user_id)])
+    audit.record("credential.address", [credential_id], {"recipient_email": [old, address]},
+                 connection=connection)
     return True
 
 
@@ -82,6 +89,10 @@ def resend(connection, credentials, user_id=None, cause=None,
     timeline.record(connection, [
         timeline.Event(EventType.RESENT, credential.id, now, code=cause, user_id=user_id)
         for credential in credentials])
+    audit.record("credential.nudge" if cause == "nudge" else "credential.resend",
+                 [credential.id for credential in credentials],
+                 {**({"cause": cause} if cause else {}), **({"forced": True} if force else {})},
+                 connection=connection)
     # Tokens as stored now: an address changed in this transaction gave a new one.
     tokens = dict(connection.execute(sa.select(CREDENTIALS.c.id, CREDENTIALS.c.token).where(
         CREDENTIALS.c.id.in_([credential.id for credential in credentials]))).all())

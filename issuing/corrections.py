@@ -10,11 +10,12 @@ from collections import Counter
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
+import audit
 import timeline
 from issuing.emails import CREDENTIALS
 from models import CredentialGroup, EmailEvent, EmailMessage, FunnelCount, StatusCount, counting
 from models.states import EventType, IssueState, MessageState
-from models.types import add_months, utcnow
+from models.types import add_months, iso, utcnow
 
 MESSAGES, EVENTS, GROUPS = (EmailMessage.__table__, EmailEvent.__table__,
                             CredentialGroup.__table__)
@@ -35,6 +36,8 @@ def rename(connection, credential_id, name, user_id=None, now=None):
     timeline.record(connection, [timeline.Event(
         EventType.NAME_CHANGED, credential_id, now or utcnow(),
         data={"old": old, "new": name}, user_id=user_id)])
+    audit.record("credential.rename", [credential_id], {"recipient_name": [old, name]},
+                 connection=connection)
     return True
 
 
@@ -61,6 +64,8 @@ def move_drafts(connection, credential_ids, group_id):
             moves[(row.org_id, row.group_id, "credentials")] -= 1
             moves[(row.org_id, group_id, "credentials")] += 1
         counting.add(connection, FunnelCount, moves)
+        audit.record("credential.move", [row.id for row in drafts], {"group_id": group_id},
+                     connection=connection)
     return [row.id for row in drafts]
 
 
@@ -70,6 +75,7 @@ def delete_drafts(connection, credential_ids):
     drafts = _drafts(connection, credential_ids)
     if drafts:
         ids = [row.id for row in drafts]
+        audit.record("credential.delete", ids, connection=connection)
         connection.execute(sa.delete(EVENTS).where(EVENTS.c.credential_id.in_(ids)))
         connection.execute(sa.delete(MESSAGES).where(MESSAGES.c.credential_id.in_(ids)))
         connection.execute(sa.delete(CREDENTIALS).where(CREDENTIALS.c.id.in_(ids)))
@@ -108,6 +114,8 @@ def revoke(connection, credential_ids, reason, user_id=None, now=None):
         timeline.record(connection, [
             timeline.Event(EventType.REVOKED, credential_id, now, data={"reason": reason},
                            user_id=user_id) for credential_id in sorted(revoked)])
+        audit.record("credential.revoke", sorted(revoked), {"reason": reason},
+                     connection=connection)
     return revoked
 
 
@@ -124,13 +132,18 @@ def reinstate(connection, credential_ids, user_id=None, now=None):
     timeline.record(connection, [timeline.Event(EventType.REINSTATED, credential_id, now,
                                                 user_id=user_id)
                                  for credential_id in sorted(reinstated)])
+    audit.record("credential.reinstate", sorted(reinstated), connection=connection)
     return reinstated
 
 
 def set_expiry(connection, credential_id, expires_at):
     """Make the credential valid until then (None: for good)."""
+    old = connection.execute(sa.select(CREDENTIALS.c.expires_at)
+                             .where(CREDENTIALS.c.id == credential_id)).scalar_one()
     connection.execute(sa.update(CREDENTIALS).where(CREDENTIALS.c.id == credential_id)
                        .values(expires_at=expires_at))
+    audit.record("credential.expiry", [credential_id], {"expires_at": [
+        iso(old), iso(expires_at)]}, connection=connection)
 
 
 def expire_from_groups(connection, credential_ids, now):

@@ -8,6 +8,7 @@ from typing import NamedTuple
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
+import audit
 from issuing.emails import CREDENTIALS, QUEUE_COLUMNS, at, queue_issued, values_cte
 from models import CredentialGroup, FunnelCount, Organization, StatusCount, counting
 from models.credential import new_public_id
@@ -135,4 +136,6 @@ def issue_new(connection, org_id, user_id, new_credentials, now=None):
     issue(connection, org_id, user_id, rows, now)
     ids = dict(connection.execute(sa.select(CREDENTIALS.c.token, CREDENTIALS.c.id)
                                   .where(CREDENTIALS.c.token.in_(tokens))).all())
-    return [ids[token] for token in tokens]
+    ids = [ids[token] for token in tokens]
+    audit.record("credential.issue", ids, connection=connection)
+    return ids

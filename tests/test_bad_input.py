@@ -76,13 +76,15 @@ def served(tmp_path):
         job = ImportJob(org_id=user.org_id, user_id=user.id, filename="x.csv", kind="csv",
                         columns=["name"], sample=[])
         api_key, key = ApiKey.issue(user)
+        colleague = create_user("colleague@acme.test", "Acme Academy", PASSWORD)
         db.session.add_all([endpoint, job])
         db.session.commit()
         values = {"credential_id": credential.id, "endpoint_id": endpoint.id,
                   "import_id": job.id, "key_id": api_key.id, "prefix": api_key.prefix,
                   "token": credential.token,
                   "public_id": credential.public_id, "provider": "ses",
-                  "group_id": credential.group_id, "number": 0}
+                  "group_id": credential.group_id, "number": 0, "user_id": colleague.id,
+                  "text": "not-a-link"}
         with LiveServer(app) as server:
             yield app, server, values, key
         db.session.remove()

@@ -4,6 +4,7 @@ email) and the organization's email template and logo, scoped to the key's organ
 import sqlalchemy as sa
 from flask import Blueprint, g, jsonify, request, url_for
 
+import audit
 import branding
 import languages
 import validation
@@ -97,6 +98,7 @@ def create_group():
         raise ApiError(409, "The organization has a group of that name.")
     group = CredentialGroup(org_id=g.org_id, created_at=utcnow(), **values)
     db.session.add(group)
+    audit.record("group.create", changes=values)
     db.session.commit()
     return jsonify(as_json(group)), 201
 
@@ -108,6 +110,8 @@ def change_group(group_id):
     values = _cleaned(json_object(), FIELDS)
     if "name" in values and _name_taken(values["name"], group.id):
         raise ApiError(409, "The organization has a group of that name.")
+    audit.record("group.change", changes={"group": group.name,
+                                          **audit.changed(group, values)})
     for name, value in values.items():
         setattr(group, name, value)
     db.session.commit()
@@ -120,6 +124,8 @@ def organization_template():
     values = _cleaned(json_object(), {"subject": _or_none(wording.clean_subject),
                                 "message": _or_none(wording.clean_message)})
     org = db.session.get(Organization, g.org_id)
+    audit.record("template.change", changes=audit.changed(org, {
+        "email_subject": values.get("subject"), "email_message": values.get("message")}))
     org.email_subject, org.email_message = values.get("subject"), values.get("message")
     db.session.commit()
     subject, message = wording.templates_for(org, None)
@@ -155,6 +161,7 @@ def organization_logo():
         branding.set_logo(org, upload.read(branding.LOGO_MAX_BYTES + 1) if upload else b"")
     except validation.InvalidInput as error:
         raise ApiError(422, "The logo is not valid.", {"file": str(error)}) from None
+    audit.record("brand.change", changes={"logo": "new"})
     db.session.commit()
     return jsonify({"url": url_for("brand.logo", public_id=org.public_id,
                                    v=org.brand_version, _external=True),

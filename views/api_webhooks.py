@@ -2,6 +2,7 @@
 
 from flask import Blueprint, current_app, g, jsonify, request
 
+import audit
 from models import db
 from outbound import endpoints
 from views import api_auth
@@ -23,6 +24,7 @@ def create():
                                     current_app.config)
     except endpoints.EndpointError as error:
         raise ApiError(400, "The webhook endpoint is not valid.", error.fields) from None
+    audit.record("webhook.create", changes={"url": endpoint.url, "events": endpoint.events})
     db.session.commit()
     return jsonify(endpoint.as_json(secret=True)), 201, {"Cache-Control": "no-store"}
 
@@ -38,6 +40,7 @@ def delete(endpoint_id):
     endpoint = endpoints.find(g.org_id, endpoint_id)
     if endpoint is None:
         raise ApiError(404, "No such webhook endpoint.")
+    audit.record("webhook.delete", changes={"url": endpoint.url})
     db.session.delete(endpoint)
     db.session.commit()
     return "", 204

@@ -4,7 +4,10 @@ import sqlalchemy as sa
 from flask import Blueprint, abort, flash, redirect, render_template, url_for
 from flask_login import current_user, login_required
 
+import audit
+from forms import RoleForm
 from models import ApiKey, User, db
+from models.states import Role
 from models.types import utcnow
 
 bp = Blueprint("apikeys", __name__, url_prefix="/settings/api-keys")
@@ -19,21 +22,29 @@ def _org_keys():
         .options(sa.orm.contains_eager(ApiKey.user))).all()
 
 
+def _page(**context):
+    return render_template("settings/api_keys.html", keys=_org_keys(), form=RoleForm(
+        formdata=None, role=Role.ISSUER.value), **context)
+
+
 @bp.get("/")
 @login_required
 def index():
-    return render_template("settings/api_keys.html", keys=_org_keys(), new_key=None), 200, \
-        NO_STORE
+    return _page(new_key=None), 200, NO_STORE
 
 
 @bp.post("/")
 @login_required
 def create():
-    """A key for the issuer who asks; its text is shown on this answer only."""
-    row, key = ApiKey.issue(current_user)
+    """A key with a role for the owner who asks; its text is shown on this answer only."""
+    form = RoleForm()
+    if not form.validate_on_submit():
+        abort(400)
+    row, key = ApiKey.issue(current_user, form.role.data)
+    db.session.flush()
+    audit.record("apikey.create", changes={"key": row.label, "role": row.role})
     db.session.commit()
-    return render_template("settings/api_keys.html", keys=_org_keys(), new_key=key,
-                           new_row=row), 201, NO_STORE
+    return _page(new_key=key, new_row=row), 201, NO_STORE
 
 
 @bp.post("/<int:key_id>/revoke")
@@ -45,6 +56,7 @@ def revoke(key_id):
         abort(404)
     if key.revoked_at is None:
         key.revoked_at = utcnow()
+        audit.record("apikey.revoke", changes={"key": key.label})
         db.session.commit()
     flash(f"Key {key.label} revoked: programs using it get 401 from now on.")
     return redirect(url_for("apikeys.index"))

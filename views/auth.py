@@ -23,9 +23,10 @@ from flask_limiter.util import get_remote_address
 from flask_login import current_user, login_required, login_user, logout_user
 from itsdangerous import BadSignature, URLSafeSerializer
 
+import audit
 from extensions import limiter
 from forms import LoginForm
-from models import User, db
+from models import User, db, write_lock
 from models.user import check_unknown_password
 
 bp = Blueprint("auth", __name__)
@@ -75,6 +76,11 @@ def _remember_device(response, address):
     return response
 
 
+def sso_name():
+    """The identity provider's name for "Sign in with …", when single sign-on is set."""
+    return current_app.config["OIDC_NAME"] if current_app.config.get("OIDC_ISSUER") else None
+
+
 def _failed(response):
     """Only failed attempts count: a login that works answers with a redirect."""
     return response.status_code != 302
@@ -93,12 +99,19 @@ def login():
         user = db.session.scalar(sa.select(User).where(User.email == form.email.data.lower()))
         password = form.password.data
         if user.check_password(password) if user else check_unknown_password(password):
+            db.session.rollback()  # SQLite: end the read; the entry is written with the lock
+            write_lock()
+            audit.record("login", person=user)
+            db.session.commit()
             session.clear()  # nothing from before the login carries over into it
             login_user(user)
             return _remember_device(redirect(_safe_next(request.args.get("next"))
                                              or url_for("credentials.index")), user.email)
+        if user is not None and user.removed_at is None:  # an attempt on a person of ours
+            audit.note_failed_login(user)
         form.password.errors.append("Wrong email or password.")
-    return render_template("auth/login.html", form=form), 200 if request.method == "GET" else 422
+    return render_template("auth/login.html", form=form, sso_name=sso_name()), \
+        200 if request.method == "GET" else 422
 
 
 @bp.post("/logout")

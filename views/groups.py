@@ -5,6 +5,7 @@ import sqlalchemy as sa
 from flask import Blueprint, flash, redirect, render_template, url_for
 from flask_login import current_user, login_required
 
+import audit
 import branding
 import languages
 from forms import GroupForm, NewGroupForm
@@ -28,7 +29,8 @@ def index(new=None):
         sa.select(FunnelCount.group_id, FunnelCount.n).where(
             FunnelCount.org_id == current_user.org_id, FunnelCount.stage == "credentials")).all())
     return render_template("groups/index.html", groups=CredentialGroup.for_org(
-        current_user.org_id), counts=counts, languages=languages.LANGUAGES, new=new or NewGroupForm(formdata=None))
+        current_user.org_id), counts=counts, languages=languages.LANGUAGES,
+        new=new or NewGroupForm(formdata=None))
 
 
 @bp.post("/")
@@ -42,6 +44,7 @@ def create():
             group = CredentialGroup(org_id=current_user.org_id, name=form.name.data,
                                     created_at=utcnow())
             db.session.add(group)
+            audit.record("group.create", changes={"name": group.name})
             db.session.commit()
             flash(f"Made {group.name}: set what it awards, its language and its email.")
             return redirect(url_for("groups.edit", group_id=group.id))
@@ -71,12 +74,14 @@ def edit(group_id):
         CredentialGroup.org_id == current_user.org_id, CredentialGroup.id == group_id))
     form = GroupForm(obj=group)
     if form.validate_on_submit() and _image_kept(group, form):
-        group.description = form.description.data or ""
-        group.criteria = form.criteria.data
-        group.validity_months = form.validity_months.data
-        group.language = form.language.data
-        group.email_subject = form.email_subject.data
-        group.email_message = form.email_message.data
+        values = {"description": form.description.data or "", "criteria": form.criteria.data,
+                  "validity_months": form.validity_months.data,
+                  "language": form.language.data, "email_subject": form.email_subject.data,
+                  "email_message": form.email_message.data}
+        audit.record("group.change", changes={"group": group.name,
+                                              **audit.changed(group, values)})
+        for name, value in values.items():
+            setattr(group, name, value)
         db.session.commit()
         flash(f"Saved {group.name}. Credentials published from now on are valid for "
               f"{group.validity_months} months." if group.validity_months else

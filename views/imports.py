@@ -19,6 +19,7 @@ from flask import (
 from flask_login import current_user, login_required
 from werkzeug.exceptions import RequestEntityTooLarge
 
+import audit
 import jobs
 from forms import ImportIssueForm, ImportMappingForm, ImportUploadForm
 from importer import files, mapping
@@ -101,6 +102,7 @@ def upload():
     job = ImportJob(org_id=current_user.org_id, user_id=current_user.id, filename=filename,
                     stored_as=stored_as, **fields)
     db.session.add(job)
+    audit.record("import.upload", changes={"file": filename})
     jobs.commit()
     return redirect(url_for(".show", import_id=job.id))
 
@@ -260,6 +262,9 @@ def issue(import_id):
     job.start_issuing(form.action.data,
                       form.scheduled_at.data if form.action.data == "schedule" else None,
                       form.send_email.data)
+    audit.record("import.issue", changes={"file": job.filename, "rows": job.good_rows,
+                                          "action": form.action.data,
+                                          "send_email": form.send_email.data})
     jobs.commit()
     return redirect(url_for(".show", import_id=job.id))
 
@@ -275,6 +280,7 @@ def discard(import_id):
     remove_file(job.stored_as)
     drop_rows(job.id)
     db.session.delete(job)
+    audit.record("import.discard", changes={"file": job.filename})
     db.session.commit()
     flash(f"Removed the import of {job.filename}.")
     return redirect(url_for(".index"))

@@ -4,6 +4,7 @@ automatic reminders, the daily limit."""
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
+import audit
 import branding
 import validation
 from bounces import provider_events
@@ -14,6 +15,7 @@ from models import IntakeStatus, db
 
 bp = Blueprint("settings", __name__, url_prefix="/settings")
 CHECKS_PER_MINUTE = "6 per minute"
+SENDER_FIELDS = ("sender_name", "sender_address", "reply_to")
 
 
 @bp.route("/", methods=["GET", "POST"])
@@ -25,6 +27,8 @@ def index():
     reminders = RemindersForm(obj=org, prefix="reminders")
     submitted = request.form.get("section")
     if submitted == "sender" and form.validate_on_submit():
+        audit.record("settings.sender", changes=audit.changed(org, {
+            name: getattr(form, name).data for name in SENDER_FIELDS}))
         form.populate_obj(org)
         org.sender_address_set()
         db.session.commit()
@@ -33,6 +37,9 @@ def index():
               "from it; until then emails go from our address with your name.")
         return redirect(url_for("settings.index"))
     if submitted == "reminders" and reminders.validate_on_submit():
+        audit.record("settings.reminders", changes=audit.changed(org, {
+            "reminder_after_days": reminders.reminder_after_days.data,
+            "reminder_max": reminders.reminder_max.data or 0}))
         org.reminder_after_days = reminders.reminder_after_days.data
         org.reminder_max = reminders.reminder_max.data or 0
         db.session.commit()
@@ -74,8 +81,12 @@ def brand():
         except validation.InvalidInput as error:
             form.logo.errors = [str(error)]
         else:
-            branding.set_colour(org, None if form.colour.data == branding.DEFAULT_COLOUR
-                                else form.colour.data)
+            colour = None if form.colour.data == branding.DEFAULT_COLOUR else form.colour.data
+            audit.record("brand.change", changes={
+                **audit.changed(org, {"brand_colour": colour}),
+                **({"logo": "new" if upload and upload.filename else "removed"}
+                   if (upload and upload.filename) or form.remove_logo.data else {})})
+            branding.set_colour(org, colour)
             db.session.commit()
             flash("Brand saved: your emails, pages and certificates show it from now on.")
             return redirect(url_for("settings.index", _anchor="brand"))
@@ -94,6 +105,8 @@ def check_sender_domain():
         flash("Nothing to check: save a sender address first.")
         return redirect(url_for("settings.index"))
     code = sender_domains.check(org, current_app.config)
+    audit.record("settings.domain_check", changes={"domain": org.sender_domain,
+                                                   "result": code})
     db.session.commit()
     if code == "verified":
         flash(f"{org.sender_domain} is verified. New emails come from {org.sender_address}.")

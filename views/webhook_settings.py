@@ -5,6 +5,7 @@ import sqlalchemy as sa
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
+import audit
 import jobs
 from models import WebhookAttempt, db
 from outbound import endpoints
@@ -53,6 +54,7 @@ def create():
         endpoint = endpoints.create(current_user.org_id, url, chosen, current_app.config)
     except endpoints.EndpointError as error:
         return _page(422, errors=error.fields, url=url, chosen=chosen)
+    audit.record("webhook.create", changes={"url": endpoint.url, "events": endpoint.events})
     db.session.commit()
     return _page(201, new=endpoint)
 
@@ -61,6 +63,7 @@ def create():
 @login_required
 def delete(endpoint_id):
     endpoint = _endpoint_or_404(endpoint_id)
+    audit.record("webhook.delete", changes={"url": endpoint.url})
     db.session.delete(endpoint)
     db.session.commit()
     flash(f"Webhook endpoint {endpoint.url} deleted: it gets no more events.")
@@ -86,6 +89,7 @@ def enable(endpoint_id):
     """Switch an endpoint on again after it was switched off for failing."""
     endpoint = _endpoint_or_404(endpoint_id)
     endpoint.switch_on()
+    audit.record("webhook.enable", changes={"url": endpoint.url})
     jobs.commit()
     flash(f"Webhook endpoint {endpoint.url} is on again: its waiting events go out now.")
     return redirect(url_for("webhook_settings.index", _anchor=f"endpoint-{endpoint.id}"))
