@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 FLASK := $(BIN)/flask --app app
 
-.PHONY: run test lint bench chromium translations
+.PHONY: run test lint bench chromium translations oidc-mock
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -18,7 +18,7 @@ run: $(VENV)/.installed translations
 	$(FLASK) demo
 	SCHEDULER_ENABLED=$${SCHEDULER_ENABLED:-1} $(FLASK) run --host 127.0.0.1 --port 5000
 
-test: $(VENV)/.installed chromium translations
+test: $(VENV)/.installed chromium translations oidc-mock
 	$(BIN)/python -m pytest
 
 lint: $(VENV)/.installed
@@ -33,3 +33,8 @@ translations: $(VENV)/.installed
 
 chromium:
 	@sh scripts/ensure-chromium.sh
+
+# The OpenID Connect provider the single sign-on tests start (it needs Python 3.12+, in a
+# venv of its own); without such a Python the SSO tests skip, saying how to enable them.
+oidc-mock:
+	@sh scripts/ensure-oidc-mock.sh

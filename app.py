@@ -20,6 +20,7 @@ import validation
 from extensions import csrf, htmx, limiter, login_manager, mail, migrate
 from mailer import catcher, pace, sender_domains
 from models import User, db, write_lock
+from team import roles
 from typos import suggest_address
 
 
@@ -149,6 +150,14 @@ def config_from_env(instance_path):
         "KEY_ENCRYPTION_KEY": env("KEY_ENCRYPTION_KEY") or None,
         # The most messages one organization hands to the mail server per 24 hours.
         "ORG_DAILY_LIMIT": int(env("ORG_DAILY_LIMIT") or 10_000),
+        # Single sign-on with OpenID Connect (DESIGN.md, "A team per organization"): people
+        # who sign in join OIDC_ORG with OIDC_DEFAULT_ROLE.
+        "OIDC_ISSUER": (env("OIDC_ISSUER") or "").rstrip("/") or None,
+        "OIDC_CLIENT_ID": env("OIDC_CLIENT_ID") or None,
+        "OIDC_CLIENT_SECRET": env("OIDC_CLIENT_SECRET") or None,
+        "OIDC_ORG": env("OIDC_ORG") or None,
+        "OIDC_DEFAULT_ROLE": env("OIDC_DEFAULT_ROLE") or "viewer",
+        "OIDC_NAME": env("OIDC_NAME") or "single sign-on",
         # Rate limits (the limits library's syntax), kept in memory or, for several
         # processes, where RATELIMIT_STORAGE_URI says (redis://host:6379/0).
         "RATELIMIT_STORAGE_URI": env("RATELIMIT_STORAGE_URI") or "memory://",
@@ -156,6 +165,8 @@ def config_from_env(instance_path):
         "LOGIN_RATE_LIMIT": env("LOGIN_RATE_LIMIT") or "10 per 15 minutes",  # failures, an address
         "LOGIN_IP_RATE_LIMIT": env("LOGIN_IP_RATE_LIMIT") or "30 per 15 minutes",  # an IP's
         "API_RATE_LIMIT": env("API_RATE_LIMIT") or "600 per minute",  # each API key
+        # Password reset links asked for one address (a mailbox not to flood).
+        "RESET_RATE_LIMIT": env("RESET_RATE_LIMIT") or "5 per hour",
         # Calls without a working API key, from one IP address.
         "API_BAD_KEY_RATE_LIMIT": env("API_BAD_KEY_RATE_LIMIT") or "30 per minute",
         "PUBLIC_RATE_LIMIT": env("PUBLIC_RATE_LIMIT") or "3000 per minute",  # recipients, an IP
@@ -185,8 +196,8 @@ def _check_settings(config):
     except ValueError as error:
         raise ConfigError(f"MAIL_RATE_LIMIT: {error}. Write it as \"14 per second\" or "
                           "\"14 per second; 50000 per day\".") from None
-    for name in ("LOGIN_RATE_LIMIT", "LOGIN_IP_RATE_LIMIT", "API_RATE_LIMIT",
-                 "API_BAD_KEY_RATE_LIMIT", "PUBLIC_RATE_LIMIT"):
+    for name in ("LOGIN_RATE_LIMIT", "LOGIN_IP_RATE_LIMIT", "RESET_RATE_LIMIT",
+                 "API_RATE_LIMIT", "API_BAD_KEY_RATE_LIMIT", "PUBLIC_RATE_LIMIT"):
         try:
             limits.parse_many(config[name])
         except ValueError:
@@ -220,6 +231,15 @@ def _check_settings(config):
     # one to record a try: a pool any smaller would open and close connections all the time.
     config["SQLALCHEMY_ENGINE_OPTIONS"].setdefault(
         "pool_size", max(5, 2 * config["SMTP_CONCURRENCY"] + config["WEBHOOK_CONCURRENCY"] + 2))
+    if config["OIDC_ISSUER"]:
+        missing = [name for name in ("OIDC_CLIENT_ID", "OIDC_CLIENT_SECRET", "OIDC_ORG")
+                   if not config[name]]
+        if missing:
+            raise ConfigError(f"OIDC_ISSUER is set: single sign-on also needs "
+                              f"{', '.join(missing)} (OIDC_ORG: the name of the organization "
+                              "people who sign in join).")
+    if config["OIDC_DEFAULT_ROLE"] not in ("viewer", "issuer", "owner"):
+        raise ConfigError("OIDC_DEFAULT_ROLE must be viewer, issuer or owner.")
     if config["BOUNCE_IMAP_SECURITY"] not in ("ssl", "starttls", "none"):
         raise ConfigError("BOUNCE_IMAP_SECURITY must be ssl, starttls or none.")
     config["BOUNCE_IMAP_PORT"] = config["BOUNCE_IMAP_PORT"] or (
@@ -270,11 +290,14 @@ def create_app(test_config=None):
     login_manager.user_loader(User.from_session_id)
 
     from views import (
+        access,
         analytics,
         api,
         api_groups,
+        api_people,
         api_webhooks,
         apikeys,
+        audit_log,
         auth,
         brand,
         bulk,
@@ -290,8 +313,11 @@ def create_app(test_config=None):
         issuing,
         openbadges,
         outbox,
+        passwords,
+        people,
         provider_events,
         settings,
+        sso,
         tracking,
         webhook_settings,
     )
@@ -299,16 +325,19 @@ def create_app(test_config=None):
     for module in (errors, auth, credentials, corrections, bulk, export, issuing, imports, help,
                    api, api_webhooks, tracking, outbox, settings, provider_events, health,
                    apikeys, webhook_settings, analytics, openbadges, groups, email_template,
-                   api_groups, brand):
+                   api_groups, brand, people, passwords, audit_log, api_people, sso):
         app.register_blueprint(module.bp)
     # Areas that authenticate each request themselves, not with the session's cookie: the
     # API with bearer keys, provider events with their providers' signatures. No CSRF token;
     # the API locks once a key is checked, provider events write in transactions of their
     # own after their signatures.
     self_authenticated = {api.bp.name, api_webhooks.bp.name, api_groups.bp.name,
-                          provider_events.bp.name}
+                          api_people.bp.name, provider_events.bp.name}
     for name in self_authenticated:
         csrf.exempt(app.blueprints[name])
+
+    app.before_request(access.check)  # who may use each route: one table, for every request
+    app.jinja_env.globals["can"] = roles.can
 
     @app.before_request
     def take_write_lock_for_changes():
@@ -321,6 +350,7 @@ def create_app(test_config=None):
             db.session.rollback()  # end the read that loaded the user; begin with the lock
             write_lock()
 
+    sso.init_app(app)
     cli.register(app)
     if _runs_background_services(app):
         _start_background_services(app)
