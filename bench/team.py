@@ -1,7 +1,8 @@
 """What the team costs the busiest calls: the API issue call (POST /api/v1/credentials,
 which now also checks the key's role and writes an audit entry in its transaction) and the
 Credentials page (the role check), against the same calls with the role check and the
-audit log switched off, in alternating rounds on one SQLite file.
+audit log switched off: the calls in alternating rounds, then the page view by view, on
+one SQLite file.
 Run: .venv/bin/python bench/team.py
 """
 
@@ -19,7 +20,7 @@ from models import ApiKey, db  # noqa: E402
 from views import access  # noqa: E402
 
 CALLS = sized(300, 10)
-PAGES = sized(100, 5)
+PAGES = sized(200, 5)
 ROUNDS = sized(5, 1)
 
 
@@ -40,33 +41,38 @@ def main():
         checks, record = app.before_request_funcs[None], audit.record
         numbers = iter(range(10**9))
 
-        def timed(team):
-            """(seconds of the issue calls, seconds of the page views) with the team's
-            checks and log on or off."""
+        def switch(team):
+            """The role check and the audit log on, or both off (the code before)."""
             app.before_request_funcs[None] = checks if team else [
                 check for check in checks if check is not access.check]
             audit.record = record if team else (lambda *args, **kwargs: None)
+
+        def issue_calls(team, count):
+            switch(team)
             start = time.perf_counter()
-            for _ in range(CALLS // ROUNDS):
+            for _ in range(count):
                 answer = api.post("/api/v1/credentials", headers=headers, json={
                     "recipient_name": f"New {next(numbers)}", "group": "Benchmarks 101",
                     "recipient_email": "new@example.com", "action": "publish"})
                 assert answer.status_code == 201, answer.text
-            issued = time.perf_counter() - start
-            start = time.perf_counter()
-            for _ in range(PAGES // ROUNDS):
-                assert browser.get("/credentials").status_code == 200
-            return issued, time.perf_counter() - start
+            return time.perf_counter() - start
 
-        timed(True), timed(False)  # warm
+        def page_view(team):
+            switch(team)
+            start = time.perf_counter()
+            assert browser.get("/credentials").status_code == 200
+            return time.perf_counter() - start
+
+        issue_calls(True, 5), issue_calls(False, 5), page_view(True)  # warm
         totals = {True: [0, 0], False: [0, 0]}
-        for _ in range(ROUNDS):
+        for _ in range(ROUNDS):  # the issue calls in alternating rounds
             for team in (False, True):
-                issued, paged = timed(team)
-                totals[team][0] += issued
-                totals[team][1] += paged
+                totals[team][0] += issue_calls(team, CALLS // ROUNDS)
+        for _ in range(PAGES):  # then the page, alternating view by view (same rows)
+            for team in (False, True):
+                totals[team][1] += page_view(team)
         audit.record = record
-    calls, pages = CALLS // ROUNDS * ROUNDS, PAGES // ROUNDS * ROUNDS
+    calls, pages = CALLS // ROUNDS * ROUNDS, PAGES
     print(f"team: {calls} API issue calls and {pages} Credentials pages, {ROUNDS} rounds")
     for team, label in ((False, "before (no roles, no log)"), (True, "with roles and log")):
         issued, paged = totals[team]

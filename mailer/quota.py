@@ -23,8 +23,9 @@ messages = EmailMessage.__table__
 
 
 class window_end(sa.sql.functions.FunctionElement):
-    """SQL: when a hand-over at this time leaves the window (a second late at most: SQLite's
-    datetime() drops fractions, and early would find the message still counted)."""
+    """SQL: when a hand-over at this time leaves the window (a second late at most, and half
+    a millisecond: SQLite's datetime() rounds to the millisecond, then drops the fraction;
+    early would find the message still counted)."""
 
     type = UTCDateTime()
     inherit_cache = True

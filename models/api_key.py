@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 import sqlalchemy.orm as so
 
-from models import db, write_transaction
+from models import db, write_lock, write_transaction
 from models.states import Role, one_of
 from models.types import UTCDateTime, utcnow
 
@@ -45,6 +45,7 @@ class ApiKey(db.Model):
     def issue(cls, user, role=None):
         """Create a key for the user with a role (default and at most theirs); return (row,
         plaintext key), the only time it is seen."""
+        write_lock()  # SQLite: it reads the person's role, then writes; none may come between
         if role is not None and not Role(user.role).allows(role):
             raise ValueError(f"A key cannot do more than its person: {user.role}.")
         key = PREFIX + secrets.token_urlsafe(32)
