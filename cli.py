@@ -135,9 +135,10 @@ def worker():
     jobs.add_jobs(scheduler, app)
 
     def stop(*_):
-        # Connections finish the message they are handing over and give the rest back.
-        stop_sending.set()
-        scheduler.shutdown(wait=True)
+        # Out of the scheduler's loop first: shutting it down in here could wait for a job
+        # that waits for a lock the loop held when the signal came (seen: a worker that
+        # never exited).
+        raise SystemExit
 
     signal.signal(signal.SIGTERM, stop)
     click.echo(f"Worker running every {app.config['QUEUE_INTERVAL_SECONDS']} s; "
@@ -145,7 +146,9 @@ def worker():
     try:
         scheduler.start()
     except (KeyboardInterrupt, SystemExit):
-        pass
+        # Connections finish the message they are handing over and give the rest back.
+        stop_sending.set()
+        scheduler.shutdown(wait=True)
 
 
 bounces = AppGroup("bounces", help="Bounce reports that come back later.")
