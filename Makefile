@@ -18,8 +18,9 @@ run: $(VENV)/.installed translations
 	$(FLASK) demo
 	SCHEDULER_ENABLED=$${SCHEDULER_ENABLED:-1} $(FLASK) run --host 127.0.0.1 --port 5000
 
+# In parallel, a worker per core (pytest-xdist; each has its own PostgreSQL database).
 test: $(VENV)/.installed chromium translations oidc-mock
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n auto --dist worksteal
 
 lint: $(VENV)/.installed
 	$(BIN)/ruff check .

@@ -2,6 +2,7 @@
 
 import base64
 import contextvars
+import functools
 import hashlib
 import itertools
 import os
@@ -9,10 +10,13 @@ import re
 import time
 from datetime import timedelta
 
+import psycopg
+import psycopg.sql
 import pytest
 import sqlalchemy as sa
 from flask import has_app_context
 from flask.testing import FlaskClient
+from sqlalchemy.engine import make_url
 
 import issuing
 from accounts import create_user
@@ -26,12 +30,31 @@ from timeline.webhooks import announce_test
 PASSWORD = "correct horse battery"
 
 
+# The pytest-xdist worker running this process ("gw0", "gw1", …), or "" without xdist.
+WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
+
+
+@functools.cache
+def postgres_url():
+    """TEST_DATABASE_URL, or under xdist a database of this worker's own on its server
+    (made once), so that workers never empty each other's tables."""
+    url = os.environ.get("TEST_DATABASE_URL")
+    if not url:
+        pytest.skip("PostgreSQL tests need TEST_DATABASE_URL (see README, Test)")
+    if WORKER:
+        name = f"test_{WORKER}"
+        with psycopg.connect(url, autocommit=True) as admin:
+            if not admin.execute("SELECT 1 FROM pg_database WHERE datname = %s",
+                                 (name,)).fetchone():
+                admin.execute(psycopg.sql.SQL("CREATE DATABASE {}").format(
+                    psycopg.sql.Identifier(name)))
+        url = make_url(url).set(database=name).render_as_string(hide_password=False)
+    return url.replace("postgresql://", "postgresql+psycopg://", 1)
+
+
 def _database_url(kind, tmp_path):
     if kind == "postgres":
-        url = os.environ.get("TEST_DATABASE_URL")
-        if not url:
-            pytest.skip("PostgreSQL tests need TEST_DATABASE_URL (see README, Test)")
-        return url.replace("postgresql://", "postgresql+psycopg://", 1)
+        return postgres_url()
     return f"sqlite:///{tmp_path / 'test.db'}"
 
 

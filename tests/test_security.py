@@ -14,7 +14,7 @@ import pytest
 import redis
 import sqlalchemy as sa
 from browser import served_with_jobs
-from conftest import PASSWORD, Auth, api_for, issue, make_app
+from conftest import PASSWORD, WORKER, Auth, api_for, issue, make_app
 
 from accounts import create_user
 from extensions import limiter
@@ -259,6 +259,8 @@ def test_failed_logins_are_counted_across_processes_in_redis(tmp_path):
     url = os.environ.get("TEST_REDIS_URL")
     if not url:
         pytest.skip("Redis tests need TEST_REDIS_URL (see README, Test)")
+    if WORKER:  # under xdist, a database number of this worker's own
+        url = f"{url.rsplit('/', 1)[0]}/{1 + int(WORKER.removeprefix('gw'))}"
     redis.Redis.from_url(url).flushdb()
     # Two gunicorn workers: two apps on one database and one Redis.
     first, second = (make_app(tmp_path, RATELIMIT_STORAGE_URI=url) for _ in range(2))
