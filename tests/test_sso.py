@@ -20,7 +20,7 @@ from accounts import create_user
 from models import AuditEntry, Organization, User, db
 
 ROOT = Path(__file__).resolve().parent.parent
-MOCK = Path(os.environ.get("OIDC_PROVIDER_MOCK") or ROOT / ".venv-oidc/bin/oidc-provider-mock")
+MOCK = Path(os.environ.get("OIDC_PROVIDER_MOCK") or ROOT / ".venv/oidc-mock/bin/oidc-provider-mock")
 PEOPLE = [{"sub": "grace", "email": "grace@acme.test", "email_verified": True},
           {"sub": "mallory", "email": "mallory@acme.test", "email_verified": False},
           {"sub": "rita", "email": "rita@rival.test", "email_verified": True}]
