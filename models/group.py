@@ -39,5 +39,11 @@ class CredentialGroup(db.Model):
             sa.select(cls).where(cls.org_id == org_id).order_by(cls.name)
         ).all()
 
+    @classmethod
+    def name_taken(cls, org_id, name, group_id=None):
+        """True when another group of the organization has that name."""
+        return db.session.scalar(sa.select(cls.id).where(
+            cls.org_id == org_id, cls.name == name, cls.id != group_id)) is not None
+
     def __repr__(self):
         return f"<CredentialGroup {self.id} {self.name!r}>"

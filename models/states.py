@@ -40,10 +40,6 @@ class MessagePurpose(StrEnum):
     PASSWORD_RESET = "password_reset"  # to a person who forgot their password: a system email
 
 
-# Emails about no credential: what happens to them counts nowhere.
-SYSTEM_PURPOSES = frozenset({MessagePurpose.TEST, MessagePurpose.INVITATION,
-                             MessagePurpose.PASSWORD_RESET})
-
 
 class BounceKind(StrEnum):
     HARD = "hard"  # refused for good

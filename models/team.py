@@ -39,7 +39,6 @@ class ResetRequest(db.Model):
 
     id: so.Mapped[int] = so.mapped_column(primary_key=True)
     address: so.Mapped[str] = so.mapped_column(sa.String(254))
-    ip: so.Mapped[str | None] = so.mapped_column(sa.String(45))
     at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
 
 

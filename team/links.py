@@ -72,11 +72,10 @@ def use(token, now=None):
         AccountToken.used_at.is_(None)).values(used_at=now or utcnow()))
 
 
-def ask_for_reset(address, ip, now=None):
+def ask_for_reset(address, now=None):
     """Note a reset request for the mail job: the same write whether or not an account has
     the address, so the answer tells nothing, not even by its time."""
-    db.session.add(ResetRequest(address=address[:254], ip=(ip or "")[:45] or None,
-                                at=now or utcnow()))
+    db.session.add(ResetRequest(address=address[:254], at=now or utcnow()))
 
 
 def send_requested_resets(now=None):

@@ -14,7 +14,7 @@ from test_branding import multipart, png
 from werkzeug.datastructures import FileStorage
 
 from accounts import create_user
-from models import AuditEntry, ImportJob, User, db
+from models import AuditEntry, User, db
 
 ROOT = Path(__file__).resolve().parent.parent
 HTMX = {"HX-Request": "true"}
@@ -263,4 +263,3 @@ def test_nothing_in_the_app_edits_or_deletes_an_entry():
         assert not re.search(r"(update|delete)\((AuditEntry|ENTRIES|\"audit_entries\")",
                              text, re.I), path
         assert "audit_entries" not in text or path.name == "team.py", path
-    assert ImportJob  # the import's entries are the upload, issue and discard (import.*)

@@ -76,12 +76,6 @@ def _group_or_404(group_id):
     return group
 
 
-def _name_taken(name, group_id=None):
-    return db.session.scalar(sa.select(CredentialGroup.id).where(
-        CredentialGroup.org_id == g.org_id, CredentialGroup.name == name,
-        CredentialGroup.id != group_id)) is not None
-
-
 @bp.get("/groups")
 def groups():
     return jsonify({"items": [as_json(group) for group in CredentialGroup.for_org(g.org_id)]})
@@ -94,7 +88,7 @@ def create_group():
     if "name" not in body:
         raise ApiError(422, "Some fields are not valid.", {"name": "A group needs a name."})
     values = _cleaned(body, FIELDS)
-    if _name_taken(values["name"]):
+    if CredentialGroup.name_taken(g.org_id, values["name"]):
         raise ApiError(409, "The organization has a group of that name.")
     group = CredentialGroup(org_id=g.org_id, created_at=utcnow(), **values)
     db.session.add(group)
@@ -108,7 +102,7 @@ def change_group(group_id):
     """Change the fields given (a null email field: the organization's template)."""
     group = _group_or_404(group_id)
     values = _cleaned(json_object(), FIELDS)
-    if "name" in values and _name_taken(values["name"], group.id):
+    if "name" in values and CredentialGroup.name_taken(g.org_id, values["name"], group.id):
         raise ApiError(409, "The organization has a group of that name.")
     audit.record("group.change", changes={"group": group.name,
                                           **audit.changed(group, values)})

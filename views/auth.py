@@ -49,8 +49,8 @@ def _device_signer():
     return URLSafeSerializer(current_app.config["SECRET_KEY"], salt="login-device")
 
 
-def _address():
-    """The address a login attempt is for, as the account would be looked up."""
+def typed_address():
+    """The address a login or reset form was sent for, as the account would be looked up."""
     return (request.form.get("email") or "").strip().lower()[:254]
 
 
@@ -61,9 +61,9 @@ def _submitted_address():
         device = _device_signer().loads(request.cookies.get(DEVICE_COOKIE, ""))
     except BadSignature:
         device = None
-    if isinstance(device, dict) and device.get("address") == _address():
-        return f"login:{_address()}:device:{device.get('nonce')}"
-    return f"login:{_address()}"
+    if isinstance(device, dict) and device.get("address") == typed_address():
+        return f"login:{typed_address()}:device:{device.get('nonce')}"
+    return f"login:{typed_address()}"
 
 
 def _remember_device(response, address):

@@ -38,9 +38,7 @@ def create():
     """Make a group by its name, then edit the rest of it."""
     form = NewGroupForm()
     if form.validate_on_submit():
-        if db.session.scalar(sa.select(CredentialGroup.id).where(
-                CredentialGroup.org_id == current_user.org_id,
-                CredentialGroup.name == form.name.data)) is None:
+        if not CredentialGroup.name_taken(current_user.org_id, form.name.data):
             group = CredentialGroup(org_id=current_user.org_id, name=form.name.data,
                                     created_at=utcnow())
             db.session.add(group)

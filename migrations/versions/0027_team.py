@@ -64,7 +64,6 @@ def upgrade():
         'reset_requests',
         sa.Column('id', sa.Integer(), nullable=False),
         sa.Column('address', sa.String(254), nullable=False),
-        sa.Column('ip', sa.String(45), nullable=True),
         sa.Column('at', sa.DateTime(), nullable=False),
         sa.PrimaryKeyConstraint('id', name=op.f('pk_reset_requests')),
     )
