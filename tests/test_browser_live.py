@@ -45,9 +45,17 @@ def test_rows_turn_not_opened_live_with_bounded_polling(running):
     with sync_api.sync_playwright() as playwright:
         browser = chromium(playwright)
         page = browser.new_page()
-        polls = []
-        page.on("request", lambda r: polls.append(time.monotonic())
-                if "/credentials/live" in r.url else None)
+        polls, in_flight, most_in_flight = [], set(), [0]
+
+        def started(request):
+            if "/credentials/live" in request.url:
+                polls.append(time.monotonic())
+                in_flight.add(request)
+                most_in_flight[0] = max(most_in_flight[0], len(in_flight))
+
+        page.on("request", started)
+        page.on("requestfinished", lambda r: in_flight.discard(r))
+        page.on("requestfailed", lambda r: in_flight.discard(r))
         log_in(page, server)
         opened = time.monotonic()  # no poll can come before the page is there
         rows = page.locator("tr[data-email-status]")
@@ -67,8 +75,9 @@ def test_rows_turn_not_opened_live_with_bounded_polling(running):
         # At most one request per interval, whatever the number of rows still sending.
         during = [t for t in polls if t <= settled]
         assert 1 <= len(during) <= (settled - opened) / POLL + 1
-        gaps = [b - a for a, b in zip(during, during[1:], strict=False)]
-        assert all(gap > POLL * 0.5 for gap in gaps), gaps
+        # A slow answer delays the next poll (htmx queues it) but never overlaps it, so
+        # polls never pile up on a busy server.
+        assert most_in_flight[0] == 1
         # None once no row is sending.
         count = len(polls)
         page.wait_for_timeout(POLL * 6 * 1000)
