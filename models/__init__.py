@@ -121,6 +121,7 @@ from models.signing_key import SigningKey  # noqa: E402
 from models.status_count import StatusCount  # noqa: E402
 from models.suppression import Suppression  # noqa: E402
 from models.team import AccountToken, AuditEntry, ResetRequest  # noqa: E402
+from models.unsubscribe import Unsubscribe  # noqa: E402
 from models.user import User  # noqa: E402
 from models.webhook import WebhookAttempt, WebhookEndpoint, WebhookMessage  # noqa: E402
 
@@ -128,7 +129,7 @@ __all__ = [
     "AccountToken", "ApiKey", "AuditEntry", "Credential", "CredentialGroup", "DailyCount",
     "EmailEvent", "EmailMessage", "FunnelCount", "ImportJob", "ImportRow", "IntakeReceipt",
     "IntakeStatus", "LeaseLost", "Organization", "ResetRequest", "SendSlot", "SigningKey",
-    "StatusCount", "Suppression", "User", "WebhookAttempt", "WebhookEndpoint",
+    "StatusCount", "Suppression", "Unsubscribe", "User", "WebhookAttempt", "WebhookEndpoint",
     "WebhookMessage", "db", "immediate_connection", "only_one", "write_lock",
     "write_transaction",
 ]

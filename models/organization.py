@@ -57,6 +57,19 @@ class Organization(db.Model):
     reminder_after_days: so.Mapped[int | None] = so.mapped_column()
     reminder_max: so.Mapped[int] = so.mapped_column(default=0, server_default="0")
 
+    # Deliverability (DESIGN.md): the DKIM key the app made for its sender domain, and when
+    # the domain check last found its TXT record as shown (mail is signed while it is).
+    dkim_selector: so.Mapped[str | None] = so.mapped_column(sa.String(63))
+    dkim_private_key: so.Mapped[str | None] = so.mapped_column(sa.Text, deferred=True)  # PEM
+    dkim_found_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)
+    # What the last domain check read of DKIM, SPF and DMARC, with its advice (JSON).
+    dns_report: so.Mapped[dict | None] = so.mapped_column(sa.JSON)
+    # The reputation guard: sending paused by itself, why (with the figures), and since
+    # when the guard counts (the last resume: mail handed over before it no longer counts).
+    paused_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)
+    paused_reason: so.Mapped[str | None] = so.mapped_column(sa.String(500))
+    guard_since: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)
+
     @property
     def sender_verified(self):
         """Whether sender_address's domain is the one verified."""

@@ -66,6 +66,7 @@ class EventType(StrEnum):
     NAME_CHANGED = "name_changed"  # a correction
     REVOKED = "revoked"
     REINSTATED = "reinstated"
+    UNSUBSCRIBED = "unsubscribed"  # from reminders and expiry notices (one click, RFC 8058)
 
 
 class DeliveryState(StrEnum):

@@ -150,7 +150,7 @@ EVENT_LABELS = {
     EventType.SHARE_VIEWED: "Shared page viewed",
     EventType.ADDRESS_CHANGED: "Address changed", EventType.RESENT: "Resent",
     EventType.NAME_CHANGED: "Name corrected", EventType.REVOKED: "Revoked",
-    EventType.REINSTATED: "Reinstated",
+    EventType.REINSTATED: "Reinstated", EventType.UNSUBSCRIBED: "Unsubscribed from reminders",
 }
 
 

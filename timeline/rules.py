@@ -53,6 +53,7 @@ RULES = {
     # Its emails not yet sent are cancelled with it: the status follows the others.
     EventType.REVOKED: Rule(status=True, status_list=True, webhook="credential.revoked"),
     EventType.REINSTATED: Rule(status_list=True, webhook="credential.reinstated"),
+    EventType.UNSUBSCRIBED: Rule(),  # no more reminders (models.Unsubscribe, written with it)
 }
 
 # The webhook event types an endpoint can subscribe to, in the order Settings lists them.
