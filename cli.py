@@ -2,10 +2,11 @@
 (`flask --app app …`)."""
 
 import signal
+import time
 
 import click
 import sqlalchemy as sa
-from apscheduler.schedulers.blocking import BlockingScheduler
+from apscheduler.schedulers.background import BackgroundScheduler
 from flask import current_app
 from flask.cli import AppGroup, with_appcontext
 
@@ -131,24 +132,24 @@ def worker():
     (no web)."""
     app = current_app._get_current_object()
     jobs.log_outcomes()
-    scheduler = BlockingScheduler(timezone="UTC")
+    scheduler = BackgroundScheduler(timezone="UTC")
     jobs.add_jobs(scheduler, app)
-
-    def stop(*_):
-        # Out of the scheduler's loop first: shutting it down in here could wait for a job
-        # that waits for a lock the loop held when the signal came (seen: a worker that
-        # never exited).
-        raise SystemExit
-
-    signal.signal(signal.SIGTERM, stop)
+    # The signal only notes that it came: the main thread does nothing but wait for it.
+    # Raised from the handler, SystemExit landed inside the scheduler's loop once, which
+    # catches every exception there, and the worker never exited.
+    stopping = []
+    signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
     click.echo(f"Worker running every {app.config['QUEUE_INTERVAL_SECONDS']} s; "
                "Ctrl+C stops it.")
+    scheduler.start()
     try:
-        scheduler.start()
-    except (KeyboardInterrupt, SystemExit):
-        # Connections finish the message they are handing over and give the rest back.
-        stop_sending.set()
-        scheduler.shutdown(wait=True)
+        while not stopping:
+            time.sleep(0.2)  # a signal cuts it short
+    except KeyboardInterrupt:
+        pass
+    # Connections finish the message they are handing over and give the rest back.
+    stop_sending.set()
+    scheduler.shutdown(wait=True)
 
 
 bounces = AppGroup("bounces", help="Bounce reports that come back later.")
