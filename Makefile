@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 FLASK := $(BIN)/flask --app app
 
-.PHONY: run test lint bench chromium translations oidc-mock
+.PHONY: run test lint bench chromium translations oidc-mock dev-dns
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -17,6 +17,12 @@ run: $(VENV)/.installed translations
 	$(FLASK) db upgrade
 	$(FLASK) demo
 	SCHEDULER_ENABLED=$${SCHEDULER_ENABLED:-1} $(FLASK) run --host 127.0.0.1 --port 5000
+
+# A development DNS server for sender domains (run make run with DNS_RESOLVER=127.0.0.1:5353):
+# it serves the TXT records of instance/dns-records.json, read again for each query.
+dev-dns: export DEV_MAIL_CATCHER = 1
+dev-dns: $(VENV)/.installed
+	$(FLASK) dev-dns
 
 # In parallel, a worker per core (pytest-xdist; each has its own PostgreSQL database).
 test: $(VENV)/.installed chromium translations oidc-mock

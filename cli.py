@@ -15,6 +15,7 @@ import jobs
 import validation
 from accounts import create_user
 from bounces import mailbox
+from mailer.dev_dns import DnsServer
 from mailer.queue import stop_sending
 from models import ApiKey, Organization, User, db, write_transaction
 from models.states import Role
@@ -125,6 +126,22 @@ def demo():
                f"{email} with password {password}")
 
 
+@click.command("dev-dns")
+@click.option("--port", default=5353, show_default=True)
+@click.option("--records", default="instance/dns-records.json", show_default=True,
+              help="A JSON file of {name: [TXT texts]}, read again for each query.")
+def dev_dns(port, records):
+    """Serve TXT records from a file on 127.0.0.1 (development: point DNS_RESOLVER at it to
+    verify a sender domain and publish its DKIM record without a real DNS host)."""
+    server = DnsServer(port, records).start()
+    click.echo(f"DNS on 127.0.0.1:{port}, records from {records}; Ctrl+C stops it. Run the app "
+               f"with DNS_RESOLVER=127.0.0.1:{port}.")
+    try:
+        server.thread.join()
+    except KeyboardInterrupt:
+        server.stop()
+
+
 @click.command("worker")
 @with_appcontext
 def worker():
@@ -211,5 +228,5 @@ def keys_encrypt():
 
 def register(app):
     """Attach the commands to the app's `flask` CLI."""
-    for command in (users, apikeys, demo, worker, bounces, keys):
+    for command in (users, apikeys, demo, worker, bounces, keys, dev_dns):
         app.cli.add_command(command)

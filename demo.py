@@ -74,4 +74,5 @@ def _tell_stories(storied):
         record(row_id, OUTCOMES[story], "demo")
         if story == "opened":
             with write_transaction() as connection:
-                record_opens(connection, [(tokens[row_id], FIREFOX, utcnow(), "image")])
+                # A browser says which languages its reader reads: a person, not a scanner.
+                record_opens(connection, [(tokens[row_id], FIREFOX, utcnow(), "image", "en")])

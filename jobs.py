@@ -23,7 +23,7 @@ from lifecycle.expiry import send_expiry_notices
 from lifecycle.publishing import publish_due
 from lifecycle.reminders import send_reminders
 from mailer.queue import send_due
-from models import IntakeReceipt, db, refresh_statistics, write_transaction
+from models import IntakeReceipt, SignedMessage, db, refresh_statistics, write_transaction
 from models.types import utcnow
 from outbound.deliver import deliver_due
 from team.links import send_requested_resets
@@ -81,13 +81,15 @@ def run_webhook_job(app):
 
 
 def run_upkeep_job(app):
-    """Refresh the query planner's statistics (SQLite: the data grows from nothing), and
-    forget the tokens requests were verified with once, long since too old to replay."""
+    """Refresh the query planner's statistics (SQLite: the data grows from nothing), forget
+    the tokens requests were verified with once, long since too old to replay, and the
+    signed bytes of messages that no longer wait for a retry."""
     with app.app_context():
         try:
             refresh_statistics()
             with write_transaction() as connection:
                 IntakeReceipt.forget_once(connection, utcnow() - provider_events.ONCE_KEPT)
+                SignedMessage.forget_done(connection)
         finally:
             db.session.remove()
 

@@ -58,7 +58,9 @@ def _fetch_all(port, paths):
     def run(chunk):
         connection = http.client.HTTPConnection("127.0.0.1", port)
         for path in chunk:
-            connection.request("GET", path, headers={"User-Agent": "Mozilla/5.0 Chrome/130"})
+            # A person's browser: it says which languages it reads (tracking.engagement).
+            connection.request("GET", path, headers={"User-Agent": "Mozilla/5.0 Chrome/130",
+                                                     "Accept-Language": "en"})
             response = connection.getresponse()
             assert response.status == 200 and response.read() == PIXEL
         connection.close()

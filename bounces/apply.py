@@ -3,7 +3,9 @@
 Matching, first that works: the VERP tag, our Message-ID, the latest message sent to the
 address. A permanent failure bounces the message (and suppresses the address); a delay
 is a "deferred" event; a complaint a "complained" event (and suppresses the address); a
-delivery a "delivered" event. A bounce after an open is recorded, and the open stands.
+delivery a "delivered" event; a provider's open an "opened" event, as the tracking image's
+would be, or an "auto_opened" one when the provider says a machine made it. A bounce after
+an open is recorded, and the open stands.
 
 Reports come in batches (a mailbox holds hundreds): a batch is one transaction and a few
 statements, whatever its size.
@@ -19,6 +21,7 @@ from mailer.replies import Outcome, classify
 from models import EmailMessage, IntakeReceipt, IntakeStatus, write_transaction
 from models.states import EventType, MessageState
 from models.types import utcnow
+from tracking.engagement import agent_family
 
 MESSAGES = EmailMessage.__table__
 COLUMNS = (MESSAGES.c.id, MESSAGES.c.credential_id, MESSAGES.c.org_id, MESSAGES.c.to_address,
@@ -49,8 +52,10 @@ def apply_all(source, reports, once=None):
         # Each finding is new only the first time its key comes (in this batch too).
         fresh = []
         for keyed in reports:
-            fresh.append([(finding if key in unclaimed else None) for key, finding in keyed])
-            unclaimed -= {key for key, _ in keyed}
+            fresh.append([])
+            for key, finding in keyed:
+                fresh[-1].append(finding if key in unclaimed else None)
+                unclaimed.discard(key)
         findings = [finding for found in fresh for finding in found if finding]
         messages = match_many(connection, findings)
         writes, events = [], []
@@ -67,6 +72,12 @@ def apply_all(source, reports, once=None):
 
 def _plan(finding, message, source, now, writes, events):
     """Add what one finding writes to the batch's lists: a message's new columns, events."""
+    if finding.kind in ("opened", "auto_opened"):  # counted as the tracking image's are
+        kind = EventType.OPENED if finding.kind == "opened" else EventType.AUTO_OPENED
+        data = {"agent": agent_family(finding.agent), "via": source, "bot": finding.code}
+        events.append(timeline.Event(kind, message.credential_id, now, message.id,
+                                     data={key: value for key, value in data.items() if value}))
+        return
     late = {"late": True, "via": source}
     if finding.reported_at:
         late["reported_at"] = f"{finding.reported_at:%Y-%m-%d %H:%M}"

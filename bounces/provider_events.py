@@ -104,7 +104,10 @@ def sendgrid(headers, raw):
 
 def _sendgrid_event(event):
     kind = {"bounce": "failed", "dropped": "failed", "deferred": "delayed",
-            "spamreport": "complained", "delivered": "delivered"}.get(_name(event.get("event")))
+            "spamreport": "complained", "delivered": "delivered",
+            # sg_machine_open: Apple's privacy proxy (or another machine) made the open.
+            "open": "auto_opened" if event.get("sg_machine_open") is True else "opened",
+            }.get(_name(event.get("event")))
     if kind is None:
         return []
     words = " ".join(str(event.get(name, "")) for name in ("status", "reason", "response"))
@@ -112,7 +115,7 @@ def _sendgrid_event(event):
     return [(str(event.get("sg_event_id") or _key(event)), Finding(
         kind, _text(event.get("email")), " ".join(words.split())[:2000],
         message_id=_text(event.get("smtp-id")), code="blocked" if blocked else None,
-        reported_at=_epoch(event.get("timestamp"))))]
+        reported_at=_epoch(event.get("timestamp")), agent=_text(event.get("useragent"))))]
 
 
 # Mailgun ----------------------------------------------------------------------------------
@@ -136,8 +139,11 @@ def mailgun(headers, raw):
     event = body.get("event-data")
     if not isinstance(event, dict):
         raise Refused(400, "The Mailgun event-data is missing.")
+    client = event.get("client-info") if isinstance(event.get("client-info"), dict) else {}
+    bot = _text(client.get("bot"))  # apple, gmail, generic; empty for a person
     kind = {"failed": "delayed" if event.get("severity") == "temporary" else "failed",
-            "complained": "complained", "delivered": "delivered"}.get(_name(event.get("event")))
+            "complained": "complained", "delivered": "delivered",
+            "opened": "auto_opened" if bot else "opened"}.get(_name(event.get("event")))
     if kind is None:
         return Verified([], once=token)
     status = event.get("delivery-status") if isinstance(event.get("delivery-status"), dict) \
@@ -148,8 +154,9 @@ def mailgun(headers, raw):
     message_headers = message.get("headers") if isinstance(message.get("headers"), dict) else {}
     return Verified([(str(event.get("id") or _key(event)), Finding(
         kind, _text(event.get("recipient")), " ".join(words.split())[:2000],
-        message_id=_text(message_headers.get("message-id")),
-        reported_at=_epoch(event.get("timestamp"))))], once=token)
+        message_id=_text(message_headers.get("message-id")), code=bot,
+        reported_at=_epoch(event.get("timestamp")), agent=_text(client.get("user-agent"))))],
+        once=token)
 
 
 # Postmark ---------------------------------------------------------------------------------
@@ -181,16 +188,21 @@ def postmark(headers, raw):
     if record == "Bounce":
         kind = POSTMARK_BOUNCES.get(_name(event.get("Type")))
     else:
-        kind = {"SpamComplaint": "complained", "Delivery": "delivered"}.get(record)
+        # Postmark's Open records carry no sign of a machine (Apple's proxy included).
+        kind = {"SpamComplaint": "complained", "Delivery": "delivered",
+                "Open": "opened"}.get(record)
     if kind is None:
         return Verified([])
     words = " ".join(str(event.get(name) or "") for name in ("Description", "Details"))
-    return Verified([(f"{record}:{event.get('ID') or event.get('MessageID') or _key(event)}",
+    # Every open of a message is a record of its own, with no ID of its own.
+    named = None if record == "Open" else event.get("ID") or event.get("MessageID")
+    return Verified([(f"{record}:{named or _key(event)}",
                       Finding(kind, _text(event.get("Email") or event.get("Recipient")),
                               words[:2000],
                               code="blocked" if event.get("Type") == "Blocked" else None,
-                              reported_at=_iso(event.get("BouncedAt")
-                                               or event.get("DeliveredAt"))))])
+                              reported_at=_iso(event.get("BouncedAt") or event.get("DeliveredAt")
+                                               or event.get("ReceivedAt")),
+                              agent=_text(event.get("UserAgent"))))])
 
 
 # Amazon SES through SNS ---------------------------------------------------------------------
@@ -284,7 +296,7 @@ def _ses_findings(key, notification):
     mail = notification.get("mail") if isinstance(notification.get("mail"), dict) else {}
     common = mail.get("commonHeaders") if isinstance(mail.get("commonHeaders"), dict) else {}
     message_id = _text(common.get("messageId")) or next(
-        (_text(h.get("value")) for h in mail.get("headers") or []
+        (_text(h.get("value")) for h in _list(mail.get("headers"))
          if isinstance(h, dict) and str(h.get("name", "")).lower() == "message-id"), None)
     details = notification.get(str(kind).lower())
     details = details if isinstance(details, dict) else {}
@@ -292,24 +304,32 @@ def _ses_findings(key, notification):
         meaning = "failed" if details.get("bounceType") == "Permanent" else "delayed"
         recipients = [(r.get("emailAddress"), " ".join(
             str(r.get(name) or "") for name in ("status", "diagnosticCode")))
-            for r in details.get("bouncedRecipients") or [] if isinstance(r, dict)]
+            for r in _list(details.get("bouncedRecipients")) if isinstance(r, dict)]
     elif kind == "Complaint":
         meaning = "complained"
         recipients = [(r.get("emailAddress"), "") for r in
-                      details.get("complainedRecipients") or [] if isinstance(r, dict)]
+                      _list(details.get("complainedRecipients")) if isinstance(r, dict)]
     elif kind == "Delivery":
         meaning = "delivered"
         recipients = [(address, str(details.get("smtpResponse") or ""))
-                      for address in details.get("recipients") or []]
+                      for address in _list(details.get("recipients"))]
+    elif kind == "Open":  # SES counts opens of mail to one recipient only; no machine flag
+        meaning = "opened"
+        recipients = [(address, "") for address in _list(mail.get("destination"))]
     else:
         return []
     at = _iso(details.get("timestamp"))
     return [(f"{key}|{index}", Finding(meaning, _text(address), " ".join(words.split())[:2000],
-                                       message_id=message_id, reported_at=at))
+                                       message_id=message_id, reported_at=at,
+                                       agent=_text(details.get("userAgent"))))
             for index, (address, words) in enumerate(recipients)]
 
 
 # Shared ---------------------------------------------------------------------------------------
+
+
+def _list(value):
+    return value if isinstance(value, list) else []
 
 
 def _text(value):

@@ -23,13 +23,15 @@ log = logging.getLogger(__name__)
 class Finding:
     """What a report or a provider's event says about one message."""
 
-    kind: str  # failed | delayed | complained | delivered
+    kind: str  # failed | delayed | complained | delivered | opened | auto_opened
     recipient: str | None  # the address it is about
     reply: str = ""  # the server's words: a Diagnostic-Code, a provider's reason
     message_id: str | None = None  # our Message-ID, when the report quotes it
     row_id: int | None = None  # the message its VERP address names
-    code: str | None = None  # a reason code the source states outright (a blocked send)
+    # A reason code the source states outright: a blocked send, the bot an open came from.
+    code: str | None = None
     reported_at: datetime | None = None
+    agent: str | None = None  # the User-Agent an open came with
 
 
 @dataclass(frozen=True)
@@ -41,7 +43,8 @@ class Report:
     findings: tuple = ()
 
 
-ACTIONS = {"failed": "failed", "delayed": "delayed"}  # DSN actions that change something
+# DSN actions that are news (a success DSN comes only when asked for: NOTIFY=SUCCESS).
+ACTIONS = {"failed": "failed", "delayed": "delayed", "delivered": "delivered"}
 MESSAGE_ID = re.compile(r"^\s*Message-ID:\s*(<[^>\s]+>)", re.IGNORECASE | re.MULTILINE)
 SMTP_REPLY = re.compile(r"\b([245]\d\d)[ :-]+((?:[245]\.\d{1,3}\.\d{1,3}\s+)?[^\r\n]*)")
 # Words that say why, in a non-standard bounce that gives no reply code.
@@ -218,7 +221,8 @@ def _smtp_reply(words, action):
     if enhanced:  # 5.1.1 alone: the reply code its class stands for
         code = {"2": "250", "4": "450", "5": "550"}[enhanced.group(0)[0]]
         return f"{code} {words.strip()}"[:2000]
-    return f"{'450' if action == 'delayed' else '550'} {words.strip()}".strip()[:2000]
+    code = {"delayed": "450", "delivered": "250"}.get(action, "550")
+    return f"{code} {words.strip()}".strip()[:2000]
 
 
 def _typed_value(value):

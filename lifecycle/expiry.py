@@ -7,6 +7,7 @@ import sqlalchemy as sa
 from flask import current_app
 
 import issuing
+from lifecycle.unsubscribes import unsubscribed
 from models import Credential, EmailMessage, write_transaction
 from models.states import IssueState, MessagePurpose
 from models.status import EmailStatus
@@ -31,6 +32,7 @@ def due_notices(connection, now, days, limit=1000):
             CREDENTIALS.c.email_status.in_([EmailStatus.NOT_OPENED.value,
                                             EmailStatus.OPENED.value]),
             ~sa.exists(noticed),
+            ~unsubscribed(CREDENTIALS.c.org_id, CREDENTIALS.c.recipient_email),
         ).order_by(CREDENTIALS.c.expires_at).limit(limit)
         .with_for_update(of=CREDENTIALS, skip_locked=True)).all()
 

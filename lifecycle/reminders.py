@@ -5,6 +5,7 @@ from datetime import timedelta
 import sqlalchemy as sa
 
 import issuing
+from lifecycle.unsubscribes import unsubscribed
 from models import Credential, EmailEvent, EmailMessage, Organization, write_transaction
 from models.states import EventType, MessagePurpose
 from models.status import EmailStatus
@@ -40,6 +41,8 @@ def due_reminders(connection, org, now):
             ~sa.exists(ever_opened),  # never after an open or a followed link
             reminders < org.reminder_max,
             CREDENTIALS.c.revoked_at.is_(None),  # nothing to remind of any more
+            # The recipient asked for no more (one click): a delivery still goes.
+            ~unsubscribed(CREDENTIALS.c.org_id, CREDENTIALS.c.recipient_email),
             sa.or_(CREDENTIALS.c.expires_at.is_(None), CREDENTIALS.c.expires_at > now),
             latest_sent <= cutoff,
         ).order_by(CREDENTIALS.c.id).limit(1000)

@@ -1,5 +1,6 @@
 """Claiming due messages for one worker: a lease per message, within each organization's
-daily limit, in one statement; and the batch a connection holds until it has sent it."""
+daily limit and none of a paused organization's (reputation), in one statement; and
+the batch a connection holds until it has sent it."""
 
 import functools
 import time
@@ -7,6 +8,7 @@ import time
 import sqlalchemy as sa
 from flask import current_app
 
+import reputation
 from mailer import quota
 from models import EmailMessage, write_transaction
 from models.lease import Lease, lease_end
@@ -87,12 +89,24 @@ def _claim_statement():
 
 class HeldBatch:
     """The claimed messages a connection has not yet sent: their lease renewed as it goes,
-    so a worker that dies holds nothing for longer than LEASE_SECONDS."""
+    so a worker that dies holds nothing for longer than LEASE_SECONDS; claimed: when the
+    claim began (time.monotonic())."""
 
-    def __init__(self, ids, owner):
-        self.held, self.owner = list(ids), owner
+    def __init__(self, ids, owner, claimed):
+        self.held, self.owner, self.claimed = list(ids), owner, claimed
         self.renew_every = current_app.config["LEASE_SECONDS"] / 3
         self.renewed = time.monotonic()
+        self.pauses, self.orgs = reputation.watch(current_app), None
+
+    def paused(self, row_id):
+        """Whether the organization of this held message was paused since the claim (which
+        leased none of a paused organization's mail): it must go back unsent."""
+        paused = self.pauses.since(self.claimed)
+        if not paused:
+            return False
+        if self.orgs is None:  # read once per batch, and only then
+            self.orgs = reputation.guarded_orgs(self.held)
+        return self.orgs.get(row_id) in paused
 
     def done(self, row_id):
         self.held.remove(row_id)
@@ -105,9 +119,10 @@ class HeldBatch:
                 LEASE.renew(connection, self.held, self.owner, lease_end(),
                             messages.c.state == MessageState.SENDING)
 
-    def give_back(self):
-        """Put the messages not sent back in the queue, as they were."""
+    def give_back(self, ids=None):
+        """Put the messages not sent (or these of them) back in the queue, as they were."""
+        ids = list(self.held if ids is None else ids)
         with write_transaction() as connection:
-            LEASE.release(connection, self.held, self.owner,
+            LEASE.release(connection, ids, self.owner,
                           messages.c.state == MessageState.SENDING, state=UNSENT)
-        self.held = []
+        self.held = [row_id for row_id in self.held if row_id not in ids]

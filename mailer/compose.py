@@ -10,6 +10,7 @@ from flask_mail import Message
 
 import branding
 import languages
+from lifecycle import unsubscribes
 from mailer import wording
 from mailer.verp import envelope_sender
 from models import Organization, User, db
@@ -195,8 +196,10 @@ def compose(message):
     if credential is None:  # a test of the organization's email: a sample recipient
         credential = wording.sample_credential(db.session.get(Organization, message.org_id))
     org = credential.org
+    unsubscribe = unsubscribes.url(message)  # reminders and expiry notices only
     context = {"credential": credential, "org": org, **links(message), **brand(org),
-               "expiry_notice": message.purpose == "expiry_notice" and credential.expires_at}
+               "expiry_notice": message.purpose == "expiry_notice" and credential.expires_at,
+               "unsubscribe": unsubscribe}
     with languages.speaking(credential.group.language):  # ours in the group's language
         said = words(credential, message.purpose)
         body = _render("email/credential.txt", {**context, "words": said})
@@ -210,7 +213,8 @@ def compose(message):
         recipients=[("" if message.credential is None else credential.recipient_name,
                      message.to_address)],
         body=body, html=html,
-        extra_headers=sender_header(sender.address, envelope_sender(message.id)),
+        extra_headers={**(sender_header(sender.address, envelope_sender(message.id)) or {}),
+                       **unsubscribes.headers(unsubscribe)},
     )
     mail.msgId = message.message_id  # kept by every retry of this message
     return mail

@@ -19,14 +19,23 @@ from collections import Counter
 import sqlalchemy as sa
 from flask import current_app
 
-from mailer import pace
+from mailer import pace, signing
 from mailer.claim import HeldBatch, claim
 from mailer.commit import GroupCommit
 from mailer.compose import compose
 from mailer.replies import Outcome
 from mailer.smtp import SmtpLink
-from models import Credential, EmailMessage, db, immediate_connection
+from models import (
+    Credential,
+    EmailMessage,
+    Organization,
+    SignedMessage,
+    db,
+    immediate_connection,
+    write_transaction,
+)
 from models.lease import lease_owner
+from models.states import MessageState
 from models.types import utcnow
 
 log = logging.getLogger("mailer")
@@ -92,12 +101,13 @@ class Sending:
         with self.app.app_context():
             try:
                 while not (self.stop or stop_sending.is_set()):
+                    claimed = time.monotonic()  # the claim cannot see a pause made after this
                     ids, held = claim(self.batch_size, self.owner, due_by=self.due_by)
                     self._count(claimed=len(ids))
                     if len(ids) == self.batch_size:
                         self._open_connection()
                     if ids:
-                        self._send_batch(ids, smtp)
+                        self._send_batch(ids, smtp, claimed)
                     if len(ids) + held < self.batch_size:  # nothing more due, or not ours
                         return
             except Exception:  # the database went away: the leases expire, others resend
@@ -110,14 +120,18 @@ class Sending:
         with self.lock:
             self.counts.update(counts)
 
-    def _send_batch(self, ids, smtp):
-        held = HeldBatch(ids, self.owner)
+    def _send_batch(self, ids, smtp, claimed):
+        held = HeldBatch(ids, self.owner, claimed)
         batch = _compose_all(ids)
         with immediate_connection() as connection:  # a transaction per outcome
             for row_id, to_address, mail in batch:
                 slot = None
                 if isinstance(mail, Outcome) or smtp.unreachable:
                     outcome = smtp.unreachable or mail
+                elif held.paused(row_id):  # by the reputation guard, since the claim
+                    held.give_back([row_id])
+                    self._count(paused=1)
+                    continue
                 else:
                     slot = self._wait_for_turn(held)
                     if slot is False or stop_sending.is_set():
@@ -125,6 +139,9 @@ class Sending:
                         return
                     outcome = smtp.hand_over(row_id, to_address, mail)
                 state = self.commit.record(connection, row_id, outcome, slot)
+                if state == MessageState.RETRY and isinstance(mail, signing.SignedMail) \
+                        and not mail.kept:
+                    _keep_signed(row_id, mail)
                 held.done(row_id)
                 self._count(**{state: 1})
                 self._after(outcome, state, mail)
@@ -167,18 +184,35 @@ def _sleep(seconds, held):
 
 
 def _compose_all(ids):
-    """[(row id, address, mail or the Outcome of a message that could not be built)]."""
-    batch = []
+    """[(row id, address, mail or the Outcome of a message that could not be built)]: a
+    message signed before is sent as it was signed (mailer.signing), the others are composed
+    in the read transaction and signed after it."""
+    kept = dict(db.session.execute(sa.select(SignedMessage.message_id, SignedMessage.raw)
+                                   .where(SignedMessage.message_id.in_(ids))).all())
+    batch, signers = [], {}
     for message in db.session.scalars(
         sa.select(EmailMessage).where(EmailMessage.id.in_(ids)).order_by(EmailMessage.id)
         .options(sa.orm.joinedload(EmailMessage.credential).joinedload(Credential.group),
                  sa.orm.joinedload(EmailMessage.credential).joinedload(Credential.org))
     ):
-        try:
-            mail = compose(message)
-        except Exception as error:  # a broken template must not stop the batch
-            current_app.logger.exception("could not compose message %s", message.id)
-            mail = Outcome("retry", str(error), "compose_failed")
+        if message.id in kept:
+            mail = signing.SignedMail(kept[message.id], message.message_id, kept=True)
+        else:
+            try:
+                mail = compose(message)
+                signers[message.id] = signing.signer(
+                    db.session.get(Organization, message.org_id), mail.sender[1])
+            except Exception as error:  # a broken template must not stop the batch
+                current_app.logger.exception("could not compose message %s", message.id)
+                mail = Outcome("retry", str(error), "compose_failed")
         batch.append((message.id, message.to_address, mail))
-    db.session.rollback()  # end the read transaction before talking SMTP
-    return batch
+    db.session.rollback()  # end the read transaction before signing and talking SMTP
+    return [(row_id, to_address, signing.sign(mail, signers[row_id])
+             if signers.get(row_id) else mail) for row_id, to_address, mail in batch]
+
+
+def _keep_signed(row_id, mail):
+    """A signed message waits for its retry: keep its bytes, so the retry sends the same."""
+    with write_transaction() as connection:
+        connection.execute(sa.insert(SignedMessage).values(
+            message_id=row_id, raw=mail.raw, created_at=utcnow()))

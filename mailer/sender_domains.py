@@ -61,20 +61,27 @@ def parse_server(text):
     return host, int(port or 53)
 
 
+def txt_records(name, config):
+    """(code, texts): "found" with the name's TXT texts, or a CHECKS code with the DNS
+    error in words for people as the only text."""
+    try:
+        answer = resolver(config).resolve(name, "TXT", search=False)
+    except dns.resolver.NXDOMAIN:
+        return "nxdomain", [f"{name} does not exist"]
+    except dns.resolver.NoAnswer:
+        return "no_record", [f"{name} has no TXT record"]
+    except dns.exception.Timeout:
+        return "timeout", [f"no answer within {config['DNS_TIMEOUT_SECONDS']:g} s"]
+    except dns.exception.DNSException as error:
+        return "dns_error", [str(error)[:500]]
+    return "found", [b"".join(rdata.strings).decode("utf-8", "replace") for rdata in answer]
+
+
 def look_up(domain, token, config):
     """(check code, what was found: the TXT texts or the DNS error, for people)."""
-    try:
-        answer = resolver(config).resolve(record_name(domain), "TXT", search=False)
-    except dns.resolver.NXDOMAIN:
-        return "nxdomain", f"{record_name(domain)} does not exist"
-    except dns.resolver.NoAnswer:
-        return "no_record", f"{record_name(domain)} has no TXT record"
-    except dns.exception.Timeout:
-        return "timeout", f"no answer within {config['DNS_TIMEOUT_SECONDS']:g} s"
-    except dns.exception.DNSException as error:
-        return "dns_error", str(error)[:500]
-    texts = [b"".join(rdata.strings).decode("utf-8", "replace") for rdata in answer]
-    code = "verified" if record_value(token) in texts else "wrong_value"
+    code, texts = txt_records(record_name(domain), config)
+    if code == "found":
+        code = "verified" if record_value(token) in texts else "wrong_value"
     return code, "; ".join(texts)[:1000]
 
 

@@ -117,6 +117,7 @@ from models.import_job import ImportJob, ImportRow, LeaseLost  # noqa: E402
 from models.intake import IntakeReceipt, IntakeStatus  # noqa: E402
 from models.organization import Organization  # noqa: E402
 from models.send_slot import SendSlot  # noqa: E402
+from models.signed_message import SignedMessage  # noqa: E402
 from models.signing_key import SigningKey  # noqa: E402
 from models.status_count import StatusCount  # noqa: E402
 from models.suppression import Suppression  # noqa: E402
@@ -128,8 +129,8 @@ from models.webhook import WebhookAttempt, WebhookEndpoint, WebhookMessage  # no
 __all__ = [
     "AccountToken", "ApiKey", "AuditEntry", "Credential", "CredentialGroup", "DailyCount",
     "EmailEvent", "EmailMessage", "FunnelCount", "ImportJob", "ImportRow", "IntakeReceipt",
-    "IntakeStatus", "LeaseLost", "Organization", "ResetRequest", "SendSlot", "SigningKey",
-    "StatusCount", "Suppression", "Unsubscribe", "User", "WebhookAttempt", "WebhookEndpoint",
-    "WebhookMessage", "db", "immediate_connection", "only_one", "write_lock",
+    "IntakeStatus", "LeaseLost", "Organization", "ResetRequest", "SendSlot", "SignedMessage",
+    "SigningKey", "StatusCount", "Suppression", "Unsubscribe", "User", "WebhookAttempt",
+    "WebhookEndpoint", "WebhookMessage", "db", "immediate_connection", "only_one", "write_lock",
     "write_transaction",
 ]

@@ -12,6 +12,7 @@ from models.email_message import EmailMessage, new_token
 from models.states import IssueState, MessageState, one_of
 from models.status import EmailStatus
 from models.types import UTCDateTime, iso, utcnow
+from models.unsubscribe import Unsubscribe
 from typos import suggest_address
 
 
@@ -73,6 +74,12 @@ class Credential(db.Model):
     expires_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)
     # Its bit in the organization's revocation status lists (openbadges.status).
     status_index: so.Mapped[int | None] = so.mapped_column()
+    # When its recipient unsubscribed from the organization's reminders (one click): a
+    # primary-key look-up, read only where asked (lists undefer it with their rows).
+    unsubscribed_at: so.Mapped[datetime | None] = so.column_property(
+        sa.select(Unsubscribe.created_at).where(
+            Unsubscribe.org_id == org_id, Unsubscribe.address == sa.func.lower(recipient_email))
+        .scalar_subquery(), deferred=True)
 
     group: so.Mapped["CredentialGroup"] = so.relationship()  # noqa: F821
     org: so.Mapped["Organization"] = so.relationship()  # noqa: F821
@@ -143,6 +150,7 @@ class Credential(db.Model):
             "expires_at": iso(self.expires_at),
             "revoked_at": iso(self.revoked_at),
             "revocation_reason": self.revocation_reason,
+            "unsubscribed_at": iso(self.unsubscribed_at),
         }
 
     def events(self):

@@ -9,6 +9,7 @@ import sqlalchemy.orm as so
 from flask import current_app
 
 from models import db, words
+from models.organization import Organization
 from models.states import BounceKind, MessagePurpose, MessageState, one_of
 from models.types import UTCDateTime, utcnow
 
@@ -74,12 +75,21 @@ class EmailMessage(db.Model):
     @classmethod
     def due(cls, now, due_by=None):
         """SQL: the message is due at now: queued or retry with its time come (by due_by,
-        default now), or sending with an expired lease."""
-        return sa.or_(
+        default now), or sending with an expired lease; and its organization may send it."""
+        return sa.and_(sa.or_(
             sa.and_(cls.state.in_((MessageState.QUEUED, MessageState.RETRY)),
                     cls.next_attempt_at <= (now if due_by is None else due_by)),
             sa.and_(cls.state == MessageState.SENDING, cls.lease_until < now),
-        )
+        ), cls.not_paused())
+
+    @classmethod
+    def not_paused(cls):
+        """SQL: the message's organization may send it: its sending is not paused by the
+        reputation guard (reputation), or it goes to the organization's own people (an
+        invitation, a password reset, a test: an owner must still be able to log in and
+        resume)."""
+        return sa.or_(cls.credential_id.is_(None), cls.org_id.not_in(
+            sa.select(Organization.id).where(Organization.paused_at.is_not(None))))
 
     @property
     def hard_bounced(self):

@@ -109,6 +109,20 @@ INTAKES = {
     "mailgun": "from Mailgun", "postmark": "from Postmark", "ses": "from Amazon SES",
 }
 
+# Who made an open that was no person's (the code of an "auto_opened" event: tracking);
+# those written before it had a code were all a privacy proxy's.
+AUTO_OPENERS = {
+    None: "by a mail privacy proxy",
+    "privacy_proxy": "by Apple Mail Privacy Protection",
+    "scanner": "by a link scanner",
+    "bot": "by a program, not a person",
+}
+# The providers that report opens (an event's data["via"]), and the machines Mailgun names.
+PROVIDER_NAMES = {"sendgrid": "SendGrid", "mailgun": "Mailgun", "postmark": "Postmark",
+                  "ses": "Amazon SES"}
+PROVIDER_BOTS = {"apple": "Apple Mail Privacy Protection", "gmail": "a Gmail bot",
+                 "generic": "a firewall or virus scanner"}
+
 # Why an email was sent again (the code of a "resent" event).
 RESEND_CAUSES = {
     "forced": "forced",
@@ -185,6 +199,22 @@ def late_report(data, what="bounce"):
     return f"A {what} report came back{_source(data)}: " if data.get("late") else ""
 
 
+def _reported_by(data):
+    """ ", reported by SendGrid" for an event a provider reported, else ""."""
+    via = data.get("via")
+    return f", reported by {PROVIDER_NAMES[via]}" if via in PROVIDER_NAMES else ""
+
+
+def auto_opened(code, data):
+    """The timeline's sentence for an open no person made: what made it."""
+    if data.get("via") in PROVIDER_NAMES:
+        bot = PROVIDER_BOTS.get(data.get("bot"), data.get("bot"))
+        return f"reported by {PROVIDER_NAMES[data['via']]} as a machine open" + (
+            f" ({bot})" if bot else "")
+    agent = f" ({data['agent']})" if code in ("scanner", "bot") and data.get("agent") else ""
+    return f"{AUTO_OPENERS.get(code, AUTO_OPENERS[None])}{agent}"
+
+
 # Events a browser caused: their sentence, then the program that did it.
 BY_AGENT = {
     EventType.OPENED: "by a person",
@@ -216,16 +246,31 @@ def event_detail(kind, code, data, to_address=None):
     if kind == EventType.DELIVERED:
         return f"Delivered to the recipient's mail server{_source(data)}.{said_so}"
     if kind in BY_AGENT:
-        return f"{BY_AGENT[kind]} ({data['agent']})"
+        return f"{BY_AGENT[kind]} ({data['agent']}){_reported_by(data)}"
     if kind == EventType.AUTO_OPENED:
-        return "automatically, by a mail privacy proxy"
+        return auto_opened(code, data)
     if kind in (EventType.ADDRESS_CHANGED, EventType.NAME_CHANGED):
         return f"{data['old'] or '(none)'} → {data['new'] or '(none)'}"
     if kind == EventType.REVOKED:
         return data.get("reason")
     if kind == EventType.RESENT:
         return RESEND_CAUSES[code] if code else None
+    if kind == EventType.UNSUBSCRIBED:
+        return unsubscribed(data)
     return None
+
+
+# How a recipient unsubscribed from reminders (lifecycle.unsubscribes).
+UNSUBSCRIBED_VIA = {"mail_program": "with their mail program's unsubscribe button",
+                    "page": "on the page the link in a reminder opens"}
+
+
+def unsubscribed(data):
+    """The timeline's sentence for an unsubscribe: how, and the email it cancelled."""
+    how = f" {UNSUBSCRIBED_VIA[data['via']]}" if data.get("via") in UNSUBSCRIBED_VIA else ""
+    cancelled = " The reminder waiting to go was cancelled." if data.get("cancelled") else ""
+    return (f"The recipient asked for no more reminders or expiry notices{how}; an email "
+            f"you send yourself still goes.{cancelled}")
 
 
 # What each role may do, as Settings → People and a refused page say it.

@@ -45,8 +45,8 @@ def _fernet(secret):
     return Fernet(base64.urlsafe_b64encode(hashlib.sha256(secret.encode()).digest()))
 
 
-def _sealed(pem):
-    """The private key as it is stored: encrypted when KEY_ENCRYPTION_KEY is set."""
+def seal(pem):
+    """A private key as it is stored: encrypted when KEY_ENCRYPTION_KEY is set."""
     secret = current_app.config["KEY_ENCRYPTION_KEY"]
     if not secret:
         return pem
@@ -57,7 +57,7 @@ def _new_key(org_id, number):
     key = OKPKey.generate_key("Ed25519")
     public = key.as_dict(private=False)
     return {"org_id": org_id, "number": number, "algorithm": ALGORITHM,
-            "private_key": _sealed(key.as_pem(private=True).decode()),
+            "private_key": seal(key.as_pem(private=True).decode()),
             "public_jwk": {name: public[name] for name in ("kty", "crv", "x")},
             "created_at": utcnow()}
 
@@ -89,13 +89,18 @@ def private(stored):
 
 @functools.lru_cache(maxsize=1024)
 def _loaded(stored, secret):
-    if stored.startswith(ENCRYPTED):
-        try:
-            stored = _fernet(secret or "").decrypt(stored[len(ENCRYPTED):]).decode()
-        except InvalidToken:
-            raise KeyUnavailable("The signing keys are encrypted with another "
-                                 "KEY_ENCRYPTION_KEY than the one set now.") from None
-    return OKPKey.import_key(stored)
+    return OKPKey.import_key(unseal(stored, secret))
+
+
+def unseal(stored, secret):
+    """The PEM text of a stored private key, decrypted with the secret if it was sealed."""
+    if not stored.startswith(ENCRYPTED):
+        return stored
+    try:
+        return _fernet(secret or "").decrypt(stored[len(ENCRYPTED):]).decode()
+    except InvalidToken:
+        raise KeyUnavailable("The signing keys are encrypted with another "
+                             "KEY_ENCRYPTION_KEY than the one set now.") from None
 
 
 def rotate(connection, org_id):
@@ -114,5 +119,5 @@ def encrypt_stored(connection):
         ~KEYS.c.private_key.startswith(ENCRYPTED))).all()
     for key_id, pem in plain:
         connection.execute(sa.update(KEYS).where(KEYS.c.id == key_id)
-                           .values(private_key=_sealed(pem)))
+                           .values(private_key=seal(pem)))
     return len(plain)

@@ -1,6 +1,7 @@
 """Standard reports that come back to a bounce address, written from each format's
 documentation and from reports real servers send: RFC 3464 DSNs (Postfix, Gmail, Microsoft
-365, Sendmail's delay notice) and an ARF spam complaint (RFC 5965)."""
+365, Sendmail's delay notice, Postfix's success notice) and an ARF spam complaint (RFC
+5965)."""
 
 
 def crlf(text):
@@ -164,6 +165,67 @@ Subject: Your credential: Course A
 Message-ID: {message_id}
 
 --ndr_boundary--
+""")
+
+
+def delivered(message_id, recipient="jane@example.com", to="credentials@issuer.test"):
+    """Postfix's success DSN (Action: delivered), sent when the sender asked for one
+    (NOTIFY=SUCCESS)."""
+    return crlf(f"""
+Return-Path: <>
+Date: Tue, 01 Dec 2026 10:00:05 +0000 (UTC)
+From: MAILER-DAEMON@relay.example.com (Mail Delivery System)
+Subject: Successful Mail Delivery Report
+To: {to}
+Auto-Submitted: auto-replied
+MIME-Version: 1.0
+Content-Type: multipart/report; report-type=delivery-status;
+	boundary="4B7C21A5F.1764583205/relay.example.com"
+Message-Id: <20261201100005.4B7C21A5F@relay.example.com>
+
+This is a MIME-encapsulated message.
+
+--4B7C21A5F.1764583205/relay.example.com
+Content-Description: Notification
+Content-Type: text/plain; charset=us-ascii
+
+This is the mail system at host relay.example.com.
+
+Your message was successfully delivered to the destination(s)
+listed below. If the message was delivered to mailbox you will
+receive no further notifications. Otherwise you may still receive
+notifications of mail delivery errors from other systems.
+
+<{recipient}>: delivery via mx.example.com[192.0.2.10]:25: 250 2.0.0 Ok:
+    queued as 9F1E2D3C4B
+
+--4B7C21A5F.1764583205/relay.example.com
+Content-Description: Delivery report
+Content-Type: message/delivery-status
+
+Reporting-MTA: dns; relay.example.com
+X-Postfix-Queue-ID: 4B7C21A5F
+X-Postfix-Sender: rfc822; {to}
+Arrival-Date: Tue,  1 Dec 2026 10:00:03 +0000 (UTC)
+
+Final-Recipient: rfc822; {recipient}
+Original-Recipient: rfc822;{recipient}
+Action: delivered
+Status: 2.0.0
+Remote-MTA: dns; mx.example.com
+Diagnostic-Code: smtp; 250 2.0.0 Ok: queued as 9F1E2D3C4B
+
+--4B7C21A5F.1764583205/relay.example.com
+Content-Description: Message Headers
+Content-Type: text/rfc822-headers
+
+Return-Path: <{to}>
+From: Acme Academy <{to}>
+To: {recipient}
+Subject: Your credential: Course A
+Message-ID: {message_id}
+
+--4B7C21A5F.1764583205/relay.example.com--
 """)
 
 

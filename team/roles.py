@@ -23,7 +23,8 @@ RULES = {
     "openbadges.credential_jwt": PUBLIC, "openbadges.issuer": PUBLIC,
     "openbadges.status_list": PUBLIC, "help.index": PUBLIC,
     "people.accept": PUBLIC, "passwords.forgot": PUBLIC, "passwords.reset": PUBLIC,
-    "sso.start": PUBLIC, "sso.callback": PUBLIC,
+    "sso.start": PUBLIC, "sso.callback": PUBLIC, "unsubscribe.page": PUBLIC,
+    "unsubscribe.unsubscribe": PUBLIC,
     # Read and export.
     "credentials.home": VIEWER, "credentials.index": VIEWER, "credentials.live": VIEWER,
     "credentials.detail": VIEWER, "credentials.row": VIEWER, "export.export": VIEWER,
@@ -31,7 +32,8 @@ RULES = {
     "outbox.index": VIEWER, "outbox.show": VIEWER, "outbox.body": VIEWER,
     "api.index": VIEWER, "api.show": VIEWER, "api.events": VIEWER,
     "api.email_statuses": VIEWER, "api.group_stats": VIEWER, "api_groups.groups": VIEWER,
-    # Issue, import, resend, revoke, nudge, groups and templates.
+    # Issue, import, resend, revoke, nudge, groups and templates (and see the sender's state).
+    "api_sender.sender": ISSUER,
     "issuing.new": ISSUER, "issuing.suggestion": ISSUER, "credentials.publish": ISSUER,
     "credentials.resend": ISSUER, "credentials.schedule": ISSUER,
     "credentials.change_email": ISSUER, "bulk.preview": ISSUER, "bulk.resend": ISSUER,
@@ -60,7 +62,8 @@ RULES = {
     "people.index": OWNER, "people.invite": OWNER, "people.change_role": OWNER,
     "people.remove": OWNER, "api_people.index": OWNER, "api_people.invite": OWNER,
     "api_people.change": OWNER, "api_people.remove": OWNER, "audit.index": OWNER,
-    "api_people.audit_log": OWNER,
+    "api_people.audit_log": OWNER, "health.resume_sending": OWNER,
+    "api_sender.resume_sending": OWNER,
 }
 
 

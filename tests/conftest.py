@@ -342,8 +342,8 @@ def imap_user(request):
 
 @pytest.fixture
 def dns_server():
-    """A real DNS server on loopback answering TXT queries (tests/dns_server.py)."""
-    from dns_server import DnsServer
+    """A real DNS server on loopback answering TXT queries (mailer/dev_dns.py)."""
+    from mailer.dev_dns import DnsServer
 
     server = DnsServer().start()
     yield server

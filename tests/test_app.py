@@ -5,7 +5,7 @@ import multiprocessing
 import pytest
 from conftest import make_app
 
-import app as app_module
+import configuration
 from app import ConfigError, create_app
 
 
@@ -49,7 +49,7 @@ def test_without_a_mail_server_it_refuses_to_start_unless_in_development(monkeyp
 
 def _key_after(barrier, folder):
     barrier.wait(timeout=30)
-    return app_module._secret_key(folder)
+    return configuration._secret_key(folder)
 
 
 def test_processes_starting_together_share_one_private_secret_key(tmp_path, monkeypatch):

@@ -24,6 +24,7 @@ BENCH = Path(__file__).resolve().parent.parent / "bench"
     ("openbadges.py", [], "checked / database only ="),
     ("email_template.py", [], "template / ours ="),
     ("team.py", [], "issue with / before ="),
+    ("dkim_signing.py", [], "signed / unsigned ="),
 ])
 def test_the_benchmark_runs(script, args, says, tmp_path):
     done = subprocess.run([sys.executable, str(BENCH / script), *args], cwd=tmp_path,

@@ -19,6 +19,7 @@ OURS = "<179600000000.1.2@issuer.test>"
     (samples.exchange, ["failed"], "mailbox_unknown"),
     (samples.delayed, ["delayed"], "server_busy"),
     (samples.complaint, ["complained"], None),
+    (samples.delivered, ["delivered"], None),
 ])
 def test_reports_name_the_failed_address_our_message_and_why(app, sample, kinds, reason):
     report = read_report(sample(OURS))

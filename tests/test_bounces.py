@@ -71,6 +71,16 @@ def test_a_delay_report_is_a_deferred_event_and_nothing_more(delivered):
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Suppression)) == 0
 
 
+def test_a_success_report_is_a_delivered_event(delivered):
+    assert receive(samples.delivered(delivered.latest_message.message_id), "mailbox") == \
+        "applied"
+    kind, detail = events_of(delivered)[-1]
+    assert kind == "delivered" and detail == (
+        "Delivered to the recipient's mail server (in the bounce mailbox, reported 2026-12-01 "
+        "10:00 UTC). Server said: 250 2.0.0 Ok: queued as 9F1E2D3C4B")
+    assert delivered.email_status == "not_opened" and delivered.latest_message.state == "sent"
+
+
 def test_a_complaint_is_recorded_and_suppresses_the_address(delivered):
     assert receive(samples.complaint(delivered.latest_message.message_id), "file") == "applied"
     kind, detail = events_of(delivered)[-1]

@@ -12,7 +12,7 @@ from pypdf import PdfReader
 
 from models import EmailEvent, db
 from models.types import utcnow
-from tracking import engagement
+from tracking import engagement, opens
 from tracking.engagement import is_automated, shares
 
 CHROME = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 Chrome/130.0 Safari/537.36"
@@ -30,6 +30,7 @@ def delivered(issuer, name="Jane Doe", minutes_ago=0):
 
 def kinds(credential):
     engagement.shares(current_app).flush()  # share views noted, not yet written
+    opens.recorder(current_app).flush()  # and link scanners' follows
     db.session.rollback()  # end our snapshot to see what the requests committed
     return [e.type for e in db.session.scalars(
         db.select(EmailEvent).filter_by(credential_id=credential.id).order_by(EmailEvent.id))]
@@ -137,15 +138,43 @@ def test_a_link_scanner_seconds_after_delivery_is_not_a_view_and_a_person_later_
     assert scanned.status_code == 302 and scanned.location == f"/c/{credential.token}"
     assert client.get(f"/c/{credential.token}.pdf", headers={"User-Agent": CHROME}
                       ).status_code == 200
-    assert kinds(credential) == ["queued"]
+    assert kinds(credential) == ["queued", "auto_opened"]  # noted, counted nowhere
+    assert credential.events()[-1].detail == "by a link scanner (Chrome)"
     assert credential.email_status == "not_opened" and credential.viewed_at is None
-    assert credential.downloaded_at is None
+    assert credential.downloaded_at is None and credential.latest_message.open_count == 0
     # The person, minutes later.
     credential.latest_message.sent_at = utcnow() - timedelta(minutes=5)
     db.session.commit()
     assert client.get(link, headers=PERSON).status_code == 302
-    assert kinds(credential) == ["queued", "viewed"]
+    assert kinds(credential) == ["queued", "auto_opened", "viewed"]
     assert credential.email_status == "opened" and credential.viewed_at is not None
+
+
+def test_a_program_that_says_so_is_no_person_an_hour_later_either(client, issuer):
+    credential = delivered(issuer, minutes_ago=60)
+    agent = "Mozilla/5.0 (compatible; Barracuda Sentinel (EE)) Chrome/126.0"
+    response = client.get(f"/r/{credential.latest_message.token}",
+                          headers={"User-Agent": agent, "Accept-Language": "en"})
+    assert response.status_code == 302
+    assert kinds(credential) == ["queued", "auto_opened"]
+    assert credential.events()[-1].detail == "by a program, not a person (Chrome)"
+    assert credential.email_status == "not_opened" and credential.viewed_at is None
+
+
+def test_a_scanners_follow_takes_no_write_lock(app, client, issuer):
+    """A scanner's follow is noted and written with the opens, so scanners (anyone with a
+    link, seconds after delivery) never wait for the write lock, nor take it."""
+    credential = delivered(issuer, minutes_ago=0)
+    blocker = db.engine.connect().execution_options(sqlite_immediate=True)
+    blocker.begin()  # the write lock, held: a write in the request would wait for it
+    try:
+        scanned = client.get(f"/r/{credential.latest_message.token}",
+                             headers={"User-Agent": CHROME})
+        assert scanned.status_code == 302 and scanned.location == f"/c/{credential.token}"
+    finally:
+        blocker.rollback()
+        blocker.close()
+    assert kinds(credential) == ["queued", "auto_opened"]
 
 
 def test_a_person_at_their_inbox_counts_at_once(client, issuer):

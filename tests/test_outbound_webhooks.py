@@ -120,7 +120,7 @@ def test_only_subscribed_events_of_the_organization_are_queued(local_app, user, 
     assert messages() == []  # sent, but nobody of Acme asked for email.sent
     token = credential.latest_message.token
     with db.engine.begin() as connection:
-        record_opens(connection, [(token, "Mozilla/5.0 Chrome/120", utcnow(), "image")])
+        record_opens(connection, [(token, "Mozilla/5.0 Chrome/120", utcnow(), "image", "en")])
     (message,) = messages()
     assert (message.type, message.endpoint.org_id) == ("email.opened", user.org_id)
     deliver_due()

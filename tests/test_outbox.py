@@ -7,7 +7,7 @@ from conftest import PASSWORD, issue, make_app
 from smtp_server import free_port
 
 from accounts import create_user
-from mailer import catcher
+from mailer import catcher, signing
 from mailer.queue import send_due
 from models import db
 
@@ -62,3 +62,29 @@ def test_outbox_needs_login_and_the_development_catcher(client, issuer):
     assert client.get("/outbox/").status_code == 302
     client.post("/login", data={"email": "issuer@acme.test", "password": PASSWORD})
     assert client.get("/outbox/").status_code == 404  # a real mail server is configured
+
+
+def test_a_signed_mail_shows_its_dkim_signature_among_its_headers(tmp_path):
+    port = free_port()
+    app = make_app(tmp_path, MAIL_SERVER=None, MAIL_PORT=port, DEV_MAIL_CATCHER=True,
+                   DKIM_PRIVATE_KEY=signing.new_key(), DKIM_SELECTOR="dev",
+                   DKIM_DOMAIN="tracker.localhost")
+    app.instance_path = str(tmp_path)
+    with app.app_context():
+        controller = catcher.start(app)
+        try:
+            user = create_user("issuer@acme.test", "Acme Academy", PASSWORD)
+            issue(user, name="Jane <b>Doe</b>", action="publish")
+            assert send_due()["sent"] == 1
+            client = app.test_client()
+            login(client, "issuer@acme.test")
+            key = re.search(r'href="/outbox/([^"]+)"', client.get("/outbox/").text).group(1)
+            shown = client.get(f"/outbox/{key}").text
+            assert "All headers (signed with DKIM)" in shown
+            assert re.search(r"DKIM-Signature: v=1; a=rsa-sha256; c=relaxed/simple; "
+                             r"d=tracker.localhost;", shown)
+            assert "Jane &lt;b&gt;Doe&lt;/b&gt;" in shown  # escaped like the rest
+        finally:
+            controller.stop()
+            db.session.remove()
+            db.engine.dispose()

@@ -94,7 +94,7 @@ class Deployment:
 
     def http(self, method, path, body=None, key=None, user_agent="test"):
         """(status, headers, body bytes) of one request to the web app."""
-        headers = {"User-Agent": user_agent}
+        headers = {"User-Agent": user_agent, "Accept-Language": "en-GB,en;q=0.9"}
         data = None
         if body is not None:
             data, headers["Content-Type"] = json.dumps(body).encode(), "application/json"

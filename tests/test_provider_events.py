@@ -93,7 +93,7 @@ def test_sendgrid_blocked_deferred_spamreport_delivered(hooks, delivered):
     events = [sendgrid_event(message, "delivered", response="250 OK"),
               sendgrid_event(message, "deferred", response="451 4.7.1 Try later"),
               sendgrid_event(message, "spamreport"),
-              sendgrid_event(message, "open"),  # not ours to read: ignored
+              sendgrid_event(message, "processed"),  # not ours to read: ignored
               sendgrid_event(message, "bounce", type="blocked", reason="554 blocked by IT")]
     for number, event in enumerate(events):
         event["sg_event_id"] = f"sg-{number}"
@@ -188,8 +188,8 @@ def test_a_mailgun_signature_serves_once(hooks, delivered):
     a forged bounce (or anything) a second time."""
     client, message = hooks.test_client(), delivered.latest_message
     token = secrets.token_hex(25)
-    opened = {"event": "opened", "id": "mg-open", "recipient": message.to_address}
-    assert mailgun(client, opened, token=token).json == {"events": 0, "outcome": "nothing"}
+    accepted = {"event": "accepted", "id": "mg-accepted", "recipient": message.to_address}
+    assert mailgun(client, accepted, token=token).json == {"events": 0, "outcome": "nothing"}
     forged = mailgun(client, mailgun_event(message, id_="forged"), token=token)
     assert forged.status_code == 403 and "used before" in forged.json["error"]["message"]
     assert delivered.email_status == "not_opened"
@@ -434,6 +434,160 @@ def test_the_real_fetch_takes_only_sns_https_urls_and_caches(hooks, monkeypatch)
         with pytest.raises(provider_events.Refused):
             provider_events.sns_certificate(bad)
     assert opened == [url]
+
+
+# Deliveries and opens ---------------------------------------------------------------------
+
+IPHONE = ("Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 "
+          "(KHTML, like Gecko) Mobile/15E148")
+CHROME = ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+          "Chrome/126.0.0.0 Safari/537.36")
+
+
+def detail(credential):
+    """The newest timeline row's type and sentence, as the recipient panel shows them."""
+    db.session.rollback()
+    event = credential.events()[-1]
+    return event.type, event.detail
+
+
+def sendgrid_open(message, machine, id_):
+    """An open event as SendGrid documents it: no smtp-id, so matched by its email."""
+    return {"email": message.to_address, "timestamp": int(time.time()), "event": "open",
+            "sg_machine_open": machine, "category": ["credentials"], "sg_event_id": id_,
+            "sg_message_id": "14c5d75ce93.dfd.64b469.filter0001.16648.5515E0B88.0",
+            "useragent": "Mozilla/5.0" if machine else CHROME,
+            "ip": "17.58.0.1" if machine else "203.0.113.9"}
+
+
+def test_sendgrid_machine_opens_are_noted_and_a_persons_open_counts(hooks, delivered):
+    client = hooks.test_client()
+    machine = sendgrid_open(delivered.latest_message, True, "sg-open-machine")
+    assert sendgrid(client, [machine]).json == {"events": 1, "outcome": "applied"}
+    assert detail(delivered) == ("auto_opened", "reported by SendGrid as a machine open")
+    assert delivered.email_status == "not_opened" and delivered.latest_message.open_count == 0
+    person = sendgrid_open(delivered.latest_message, False, "sg-open-person")
+    # The same event twice, in one request too, counts once.
+    assert sendgrid(client, [person, person]).json == {"events": 2, "outcome": "applied"}
+    assert sendgrid(client, [person]).json["outcome"] == "duplicate"
+    assert detail(delivered) == ("opened", "by a person (Chrome), reported by SendGrid")
+    assert delivered.email_status == "opened" and delivered.latest_message.open_count == 1
+    assert delivered.first_opened_at is not None
+
+
+def mailgun_open(message, bot, id_):
+    """An "opened" event as Mailgun documents it, with its bot detection (client-info.bot:
+    apple, gmail or generic; empty for a person)."""
+    return {"event": "opened", "id": id_, "timestamp": time.time(), "log-level": "info",
+            "recipient": message.to_address, "recipient-domain": "example.com",
+            "client-info": {"client-name": "unknown" if bot else "Mobile Safari",
+                            "client-type": "unknown" if bot else "mobile browser",
+                            "user-agent": "Mozilla/5.0" if bot else IPHONE,
+                            "device-type": "unknown" if bot else "mobile",
+                            "client-os": "unknown" if bot else "iOS", "bot": bot},
+            "geolocation": {"country": "US", "region": "Unknown", "city": "Unknown"},
+            "tags": [], "user-variables": {},
+            "message": {"headers": {"message-id": message.message_id.strip("<>")}}}
+
+
+@pytest.mark.parametrize("bot, words", [
+    ("apple", "Apple Mail Privacy Protection"), ("gmail", "a Gmail bot"),
+    ("generic", "a firewall or virus scanner")])
+def test_mailgun_bot_opens_are_noted_and_a_persons_open_counts(hooks, delivered, bot, words):
+    client, message = hooks.test_client(), delivered.latest_message
+    assert mailgun(client, mailgun_open(message, bot, "mg-bot")).json["outcome"] == "applied"
+    assert detail(delivered) == ("auto_opened",
+                                 f"reported by Mailgun as a machine open ({words})")
+    assert delivered.email_status == "not_opened"
+    assert mailgun(client, mailgun_open(message, "", "mg-person")).json["outcome"] == "applied"
+    assert detail(delivered) == ("opened", "by a person (Apple Mail), reported by Mailgun")
+    assert delivered.email_status == "opened"
+
+
+def test_an_open_is_about_the_message_it_names(hooks, delivered):
+    """Mailgun names our Message-ID; SendGrid's open only the address: its latest email."""
+    other = mark_latest(issue(create_user("other@acme.test", "Acme Academy", PASSWORD),
+                              name="Joe", email="joe@example.com", action="publish"), "sent")
+    client = hooks.test_client()
+    mailgun(client, mailgun_open(other.latest_message, "", "mg-joe"))
+    sendgrid(client, [sendgrid_open(delivered.latest_message, False, "sg-jane")])
+    db.session.rollback()
+    assert [c.latest_message.open_count for c in (delivered, other)] == [1, 1]
+    assert [e.type for e in other.events()].count("opened") == 1
+    assert [e.type for e in delivered.events()].count("opened") == 1
+
+
+def test_postmark_delivery_and_open(hooks, delivered):
+    client, message = hooks.test_client(), delivered.latest_message
+    delivery = {"RecordType": "Delivery", "ServerID": 23, "MessageStream": "outbound",
+                "MessageID": "883953f4-6105-42a2-a16a-77a8eac79483",
+                "Recipient": message.to_address, "Tag": "credentials",
+                "DeliveredAt": datetime.now(UTC).isoformat(),
+                "Details": "smtp;250 2.0.0 OK 1700000000 d9443c01a7336-1f2", "Metadata": {}}
+    assert postmark(client, delivery).json["outcome"] == "applied"
+    kind, words = detail(delivered)
+    assert kind == "delivered" and words.startswith(
+        "Delivered to the recipient's mail server (from Postmark, reported ")
+    assert delivered.email_status == "not_opened"
+    opened = {"RecordType": "Open", "MessageStream": "outbound", "FirstOpen": True,
+              "Recipient": message.to_address,
+              "MessageID": "883953f4-6105-42a2-a16a-77a8eac79483",
+              "ReceivedAt": datetime.now(UTC).isoformat(), "Platform": "Mobile",
+              "ReadSeconds": 5, "Tag": "credentials", "UserAgent": IPHONE,
+              "OS": {"Name": "iOS 17.5", "Family": "iOS", "Company": "Apple Computer, Inc."},
+              "Client": {"Name": "Apple Mail", "Family": "Apple Mail",
+                         "Company": "Apple Computer, Inc."},
+              "Geo": {"CountryISOCode": "US", "Country": "United States"}, "Metadata": {}}
+    assert postmark(client, opened).json["outcome"] == "applied"
+    assert postmark(client, opened).json["outcome"] == "duplicate"  # the same POST again
+    # Every open is a record of its own, all with the message's MessageID.
+    again = {**opened, "FirstOpen": False, "ReceivedAt": (
+        datetime.now(UTC) + timedelta(minutes=1)).isoformat()}
+    assert postmark(client, again).json["outcome"] == "applied"
+    assert detail(delivered) == ("opened", "by a person (Apple Mail), reported by Postmark")
+    assert delivered.email_status == "opened" and delivered.latest_message.open_count == 2
+
+
+def ses_event(message, event_type, details):
+    """An SES event (configuration set, through SNS) about one message."""
+    return {"Type": "Notification", "Message": json.dumps({
+        "eventType": event_type, event_type.lower(): details,
+        "mail": {"timestamp": datetime.now(UTC).isoformat(), "source": "credentials@issuer.test",
+                 "sendingAccountId": "123456789012",
+                 "messageId": "010001908b7d0c3e-2f6d1c2a-8c3b-4d2e-9f0a-1b2c3d4e5f60-000000",
+                 "destination": [message.to_address],
+                 "commonHeaders": {"messageId": message.message_id,
+                                   "subject": "Your credential: Course A"}}})}
+
+
+def test_ses_delivery_and_open(hooks, delivered, sns_certificate):
+    client, message = hooks.test_client(), delivered.latest_message
+    delivery = ses_event(message, "Delivery", {
+        "timestamp": datetime.now(UTC).isoformat(), "processingTimeMillis": 546,
+        "recipients": [message.to_address],
+        "smtpResponse": "250 2.6.0 Message received",
+        "reportingMTA": "a8-70.smtp-out.amazonses.com"})
+    assert sns(client, delivery).json["outcome"] == "applied"
+    kind, words = detail(delivered)
+    assert kind == "delivered" and "from Amazon SES" in words
+    assert words.endswith("Server said: 250 2.6.0 Message received")
+    opened = ses_event(message, "Open", {"ipAddress": "192.0.2.1", "userAgent": IPHONE,
+                                         "timestamp": datetime.now(UTC).isoformat()})
+    opened["MessageId"] = "5d9d8f4e-0a3b-4c5d-8e6f-7a8b9c0d1e2f"  # SNS names each message
+    assert sns(client, opened).json["outcome"] == "applied"
+    assert detail(delivered) == ("opened", "by a person (Apple Mail), reported by Amazon SES")
+    assert delivered.email_status == "opened"
+
+
+def test_mailgun_delivered(hooks, delivered):
+    event = {**mailgun_event(delivered.latest_message, "delivered", id_="mg-delivered"),
+             "delivery-status": {"code": 250, "message": "OK", "description": "",
+                                 "tls": True, "mx-host": "mx.example.com"}}
+    del event["severity"], event["reason"]
+    assert mailgun(hooks.test_client(), event).json["outcome"] == "applied"
+    kind, words = detail(delivered)
+    assert kind == "delivered" and "(from Mailgun" in words and words.endswith("250 OK")
+    assert delivered.email_status == "not_opened"
 
 
 # Switched off -------------------------------------------------------------------------------

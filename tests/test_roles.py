@@ -24,7 +24,8 @@ LOWEST = {
         "brand.badge_image", "brand.logo", "brand.stylesheet", "openbadges.achievement",
         "openbadges.credential_json", "openbadges.credential_jwt", "openbadges.issuer",
         "openbadges.status_list", "help.index", "people.accept", "passwords.forgot",
-        "passwords.reset", "sso.start", "sso.callback"], PUBLIC),
+        "passwords.reset", "sso.start", "sso.callback", "unsubscribe.page",
+        "unsubscribe.unsubscribe"], PUBLIC),
     **dict.fromkeys([
         "credentials.home", "credentials.index", "credentials.live", "credentials.detail",
         "credentials.row", "export.export", "analytics.index", "health.queue",
@@ -44,15 +45,15 @@ LOWEST = {
         "api.update", "api.publish", "api.resend", "api.revoke", "api.reinstate",
         "api.delete", "api_groups.create_group", "api_groups.change_group",
         "api_groups.organization_template", "api_groups.preview_template",
-        "api_groups.organization_logo"], ISSUER),
+        "api_groups.organization_logo", "api_sender.sender"], ISSUER),
     **dict.fromkeys([
         "settings.check_sender_domain", "apikeys.index", "apikeys.create", "apikeys.revoke",
         "webhook_settings.index", "webhook_settings.create", "webhook_settings.delete",
         "webhook_settings.enable", "webhook_settings.test", "api_webhooks.index",
         "api_webhooks.create", "api_webhooks.delete", "people.index", "people.invite",
         "people.change_role", "people.remove", "api_people.index", "api_people.invite",
-        "api_people.change", "api_people.remove", "audit.index", "api_people.audit_log"],
-        OWNER),
+        "api_people.change", "api_people.remove", "audit.index", "api_people.audit_log",
+        "health.resume_sending", "api_sender.resume_sending"], OWNER),
     "settings.index": (ISSUER, OWNER),
 }
 ARGUMENTS = {"int": "999999", "path": "app.css", "default": "x"}

@@ -1,5 +1,5 @@
 """Verified sender domains: the custom From only after its DNS TXT record was found, as a
-real DNS server (tests/dns_server.py) answers and a real SMTP server receives the mail."""
+real DNS server (mailer/dev_dns.py) answers and a real SMTP server receives the mail."""
 
 import email
 import email.policy

@@ -70,6 +70,8 @@ EXPECTED = {
     EventType.NAME_CHANGED: dict(),
     EventType.REVOKED: dict(status="not_sent", status_lists=1, webhook="credential.revoked"),
     EventType.REINSTATED: dict(status_lists=1, webhook="credential.reinstated"),
+    # Its queued reminders are cancelled with it: the status is derived again.
+    EventType.UNSUBSCRIBED: dict(status="not_opened"),
 }
 EMAIL_EVENTS = {EventType.QUEUED, EventType.SENT, EventType.DEFERRED, EventType.BOUNCED,
                 EventType.DELIVERED, EventType.COMPLAINED, EventType.OPENED,

@@ -11,8 +11,10 @@ from tracking import opens
 from views.tracking import PIXEL
 
 CHROME = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 Chrome/130.0 Safari/537.36"
-# What a person's browser sends (a link scanner's fetch lacks the language: engagement).
-PERSON = {"User-Agent": CHROME, "Accept-Language": "en-GB,en;q=0.9"}
+# What a person's browser sends, images too (a scanner's fetch lacks the language:
+# engagement).
+LANGUAGE = "en-GB,en;q=0.9"
+PERSON = {"User-Agent": CHROME, "Accept-Language": LANGUAGE}
 GOOGLE_PROXY = ("Mozilla/5.0 (Windows NT 5.1; rv:11.0) Gecko Firefox/11.0 "
                 "(via ggpht.com GoogleImageProxy)")
 
@@ -26,10 +28,11 @@ def delivered(issuer):
     return credential
 
 
-def pixel(client, token, agent=CHROME):
+def pixel(client, token, agent=CHROME, language=LANGUAGE):
     """Load the image, then have the open recorder write what it noted (it would within
     a fraction of a second on its own)."""
-    response = client.get(f"/t/{token}.gif", headers={"User-Agent": agent})
+    headers = {"User-Agent": agent, **({"Accept-Language": language} if language else {})}
+    response = client.get(f"/t/{token}.gif", headers=headers)
     assert response.status_code == 200 and response.data == PIXEL
     assert response.headers["Content-Type"] == "image/gif"
     assert "no-store" in response.headers["Cache-Control"]
@@ -45,7 +48,7 @@ def timeline(credential):
 def test_the_recorder_writes_noted_opens_by_itself(client, delivered):
     import time
 
-    client.get(f"/t/{delivered.latest_message.token}.gif", headers={"User-Agent": CHROME})
+    client.get(f"/t/{delivered.latest_message.token}.gif", headers=PERSON)
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
         db.session.rollback()
@@ -66,7 +69,7 @@ def test_a_flush_waits_for_the_write_in_progress(client, delivered, app):
     recorder, engine = opens.recorder(app), db.engine
     blocker = engine.connect().execution_options(sqlite_immediate=True)
     blocker.begin()  # the write lock: the thread's write waits for it
-    client.get(f"/t/{delivered.latest_message.token}.gif", headers={"User-Agent": CHROME})
+    client.get(f"/t/{delivered.latest_message.token}.gif", headers=PERSON)
     deadline = time.monotonic() + 10
     while recorder.pending:  # the thread has taken the open and is writing it
         assert time.monotonic() < deadline, "the recorder's thread did not take the open"
@@ -124,7 +127,7 @@ def test_opens_noted_together_are_written_together(client, delivered, issuer):
     other = mark_latest(issue(issuer, name="Other", action="publish"), "sent")
     tokens = [delivered.latest_message.token, other.latest_message.token]
     for token in tokens + tokens + ["forged"]:
-        client.get(f"/t/{token}.gif", headers={"User-Agent": CHROME})
+        client.get(f"/t/{token}.gif", headers=PERSON)
     opens.recorder(client.application).flush()
     db.session.rollback()
     assert [c.latest_message.open_count for c in (delivered, other)] == [2, 2]
@@ -132,23 +135,67 @@ def test_opens_noted_together_are_written_together(client, delivered, issuer):
 
 
 def test_privacy_proxy_prefetch_is_recorded_but_not_an_open(client, delivered):
-    pixel(client, delivered.latest_message.token, agent="Mozilla/5.0")
+    pixel(client, delivered.latest_message.token, agent="Mozilla/5.0", language=None)
     db.session.rollback()  # end our snapshot to see what the request committed
     assert delivered.email_status == "not_opened"
-    assert timeline(delivered)[-1] == ("auto_opened", "automatically, by a mail privacy proxy")
+    assert timeline(delivered)[-1] == ("auto_opened", "by Apple Mail Privacy Protection")
     # The same bare agent long after delivery is a person reading through the proxy.
     delivered.latest_message.sent_at = utcnow() - timedelta(hours=3)
     db.session.commit()
-    pixel(client, delivered.latest_message.token, agent="Mozilla/5.0")
+    pixel(client, delivered.latest_message.token, agent="Mozilla/5.0", language=None)
     db.session.rollback()  # end our snapshot to see what the request committed
     assert delivered.email_status == "opened"
 
 
 def test_google_image_proxy_counts_as_a_person(client, delivered):
-    pixel(client, delivered.latest_message.token, agent=GOOGLE_PROXY)
+    """Seconds after delivery, with no language (a proxy sends none), and an agent that
+    pretends to be an old Firefox: still the person reading their mail in Gmail."""
+    pixel(client, delivered.latest_message.token, agent=GOOGLE_PROXY, language=None)
     db.session.rollback()  # end our snapshot to see what the request committed
     assert delivered.email_status == "opened"
     assert timeline(delivered)[-1] == ("opened", "by a person (Gmail (Google image proxy))")
+
+
+PREVIEW = "Mozilla/5.0 (compatible; BingPreview/1.0b)"
+APPLE_MAIL = ("Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, "
+              "like Gecko)")
+OUTLOOK = "Microsoft Office/16.0 (Windows NT 10.0; Microsoft Outlook 16.0.17928; Pro)"
+
+
+@pytest.mark.parametrize("agent, language, minutes_ago, kind, detail", [
+    # A person at their inbox: webmail in a browser (which sends its languages), mail
+    # programs and image proxies (which send none).
+    (CHROME, LANGUAGE, 0, "opened", "by a person (Chrome)"),
+    (APPLE_MAIL, None, 0, "opened", "by a person (Apple Mail)"),
+    (OUTLOOK, None, 0, "opened", "by a person (Outlook)"),
+    # A scanner rendering the email seconds after delivery: a browser's agent, no language.
+    (CHROME, None, 0, "auto_opened", "by a link scanner (Chrome)"),
+    (CHROME, None, 60, "opened", "by a person (Chrome)"),  # not a scanner's hour
+    # A program that says so is one whenever it comes.
+    (PREVIEW, LANGUAGE, 60, "auto_opened", "by a program, not a person (unknown program)"),
+    ("python-requests/2.32.3", None, 60, "auto_opened",
+     "by a program, not a person (unknown program)"),
+])
+def test_who_loaded_the_image(client, delivered, agent, language, minutes_ago, kind, detail):
+    delivered.latest_message.sent_at = utcnow() - timedelta(minutes=minutes_ago)
+    db.session.commit()
+    pixel(client, delivered.latest_message.token, agent=agent, language=language)
+    db.session.rollback()  # end our snapshot to see what the request committed
+    assert timeline(delivered)[-1] == (kind, detail)
+    person = kind == "opened"
+    assert delivered.email_status == ("opened" if person else "not_opened")
+    assert delivered.latest_message.open_count == int(person)
+    assert (delivered.first_opened_at is not None) is person
+
+
+def test_machines_fetching_again_and_again_keep_a_short_timeline(client, delivered):
+    for _ in range(25):
+        client.get(f"/t/{delivered.latest_message.token}.gif",
+                   headers={"User-Agent": "python-requests/2.32.3"})
+    opens.recorder(client.application).flush()
+    db.session.rollback()
+    assert [t for t, _ in timeline(delivered)].count("auto_opened") == 20
+    assert delivered.email_status == "not_opened"
 
 
 def test_following_the_link_is_a_view_and_an_open(client, delivered):

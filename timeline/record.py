@@ -2,8 +2,8 @@
 each implies by timeline.rules, in the caller's transaction, so a writer cannot forget a
 step: the timeline rows, the email's open count, first-time stamps with the funnel and
 daily counts, the public page's views, suppressed addresses, the stored email status with
-its counts, the outbound webhook messages, and the background work to start once the
-caller commits.
+its counts, the outbound webhook messages, the judgement of the organization's reputation
+guard (reputation), and the background work to start once the caller commits.
 
 The writer changes only what is its own (a queue row's state, a credential's address),
 then records the events that change made.
@@ -15,6 +15,7 @@ from typing import NamedTuple
 
 import sqlalchemy as sa
 
+import reputation
 import work
 from models import (
     Credential,
@@ -108,6 +109,9 @@ def record(connection, events):
     if listed:
         orgs = owners.orgs(listed)
         connection.execute(BUMP_STATUS_LISTS, {"orgs": sorted({orgs[c] for c in listed})})
+    judged = {e.credential_id for e in events if RULES[e.type].judges_sender}
+    if judged:
+        reputation.judge(connection, sorted(set(owners.orgs(judged).values())))
     for job in {RULES[e.type].wakes for e in events} - {None}:
         work.note(job)
 

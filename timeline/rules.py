@@ -26,6 +26,7 @@ class Rule(NamedTuple):
     cap: int | None = None
     wakes: str | None = None  # the background job that has work once it is committed
     status_list: bool = False  # the organization's signed revocation status lists change
+    judges_sender: bool = False  # the organization's reputation guard judges it again
 
 
 RULES = {
@@ -34,12 +35,14 @@ RULES = {
     EventType.DEFERRED: Rule(webhook="email.deferred"),
     # Only a hard bounce about the address suppresses it (models.Suppression.add).
     EventType.BOUNCED: Rule(status=True, suppresses=SuppressionReason.BOUNCED,
-                            webhook="email.bounced"),
+                            webhook="email.bounced", judges_sender=True),
     EventType.DELIVERED: Rule(),
     EventType.OPENED: Rule(opens_email=True, per_day=True, webhook="email.opened", cap=20),
-    EventType.AUTO_OPENED: Rule(),  # a privacy proxy's prefetch: noted, counts as nothing
+    # A program's open (a privacy proxy's prefetch, a scanner's): noted, counts as nothing;
+    # capped, as a scanner may fetch again and again.
+    EventType.AUTO_OPENED: Rule(cap=20),
     EventType.COMPLAINED: Rule(suppresses=SuppressionReason.COMPLAINED,
-                               webhook="email.complained"),
+                               webhook="email.complained", judges_sender=True),
     # Following the link opens the email too, whether or not its image loaded.
     EventType.VIEWED: Rule(opens_email=True, stamps=("viewed",), per_day=True,
                            webhook="credential.viewed"),
@@ -53,7 +56,9 @@ RULES = {
     # Its emails not yet sent are cancelled with it: the status follows the others.
     EventType.REVOKED: Rule(status=True, status_list=True, webhook="credential.revoked"),
     EventType.REINSTATED: Rule(status_list=True, webhook="credential.reinstated"),
-    EventType.UNSUBSCRIBED: Rule(),  # no more reminders (models.Unsubscribe, written with it)
+    # No more reminders (models.Unsubscribe, written with it); the ones queued already are
+    # cancelled with it: the status follows the others.
+    EventType.UNSUBSCRIBED: Rule(status=True),
 }
 
 # The webhook event types an endpoint can subscribe to, in the order Settings lists them.

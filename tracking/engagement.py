@@ -11,17 +11,47 @@ from models import EmailMessage, db, write_transaction
 from models.states import EventType
 from models.types import utcnow
 from tracking import batches
-from tracking.opens import PREFETCH_AGENT
 
 # Security gateways (Safe Links, Mimecast, Proofpoint…) fetch every link in an email
 # within seconds of delivery; a person rarely follows one that fast, and when they do
 # their browser says which languages they read, which those scanners mostly do not.
+# Apple Mail Privacy Protection fetches the images as fast, with a bare agent string.
 SCAN_WINDOW = timedelta(minutes=2)
+PREFETCH_AGENT = "Mozilla/5.0"
 BOT_AGENT = re.compile(
     r"bot\b|bot/|crawl|spider|slurp|preview|scan|fetch|monitor|facebookexternalhit|"
     r"whatsapp|skype|embedly|curl|wget|python|java/|go-http|okhttp|libwww|httpclient|"
     r"axios|node-fetch|mimecast|proofpoint|barracuda|safelinks|symantec|trendmicro",
     re.IGNORECASE)
+
+FAMILIES = [  # (substring of the User-Agent, family shown in the timeline), first match wins
+    ("GoogleImageProxy", "Gmail (Google image proxy)"), ("YahooMailProxy", "Yahoo Mail"),
+    ("Thunderbird", "Thunderbird"), ("Outlook", "Outlook"), ("Edg/", "Edge"),
+    ("Firefox", "Firefox"), ("Chrome", "Chrome"), ("Safari", "Safari"),
+    ("AppleWebKit", "Apple Mail"),
+]
+# Families that are web browsers, which send Accept-Language with every request, images
+# too. Mail programs and webmail image proxies often send none (Gmail's never does, and its
+# agent pretends to be a Firefox 11: its family is the proxy's).
+BROWSERS = {"Edge", "Firefox", "Chrome", "Safari"}
+
+
+def agent_family(user_agent):
+    """A short name for the program behind a User-Agent string."""
+    for needle, family in FAMILIES:
+        if needle in (user_agent or ""):
+            return family
+    return "unknown program"
+
+
+def bot_agent(user_agent):
+    """True for no agent at all, or a crawler's, a scanner's or an HTTP library's."""
+    agent = (user_agent or "").strip()
+    return not agent or bool(BOT_AGENT.search(agent))
+
+
+def _soon(sent_at, now):
+    return sent_at is not None and now - sent_at <= SCAN_WINDOW
 
 
 def is_automated(method, user_agent, accept_language, sent_at, now):
@@ -29,11 +59,24 @@ def is_automated(method, user_agent, accept_language, sent_at, now):
     download or share view: a HEAD request; no agent, a privacy proxy's bare one, or a
     crawler's or an HTTP library's; or, within SCAN_WINDOW of the email's delivery, a fetch
     without the Accept-Language header every browser sends (a link scanner's)."""
-    agent = (user_agent or "").strip()
-    if method == "HEAD" or not agent or agent == PREFETCH_AGENT or BOT_AGENT.search(agent):
+    if method == "HEAD" or bot_agent(user_agent) or user_agent.strip() == PREFETCH_AGENT:
         return True
-    return (sent_at is not None and now - sent_at <= SCAN_WINDOW
-            and not (accept_language or "").strip())
+    return _soon(sent_at, now) and not (accept_language or "").strip()
+
+
+def automatic_open(user_agent, accept_language, sent_at, now):
+    """Why a fetch of the tracking image was a program's (models.words.AUTO_OPENERS), or
+    None: a bot's agent, whenever it comes; within SCAN_WINDOW of delivery, Apple's bare
+    agent or a browser's without Accept-Language (a scanner rendering the email)."""
+    if bot_agent(user_agent):
+        return "bot"
+    if not _soon(sent_at, now):
+        return None
+    if user_agent.strip() == PREFETCH_AGENT:
+        return "privacy_proxy"
+    if agent_family(user_agent) in BROWSERS and not (accept_language or "").strip():
+        return "scanner"
+    return None
 
 
 def latest_sent_at(credential_id):

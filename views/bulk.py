@@ -82,6 +82,9 @@ def split_resendable(credentials, force, unopened_days=None, only_blocked=False)
         if cutoff and sent_at and sent_at > cutoff:
             skipped["too_recent"] += 1
             continue
+        if unopened_days and credential.unsubscribed_at:  # a nudge is a reminder
+            skipped["unsubscribed"] += 1
+            continue
         refusal = credential.resend_refusal(force)
         if refusal:
             skipped[refusal] += 1
@@ -93,7 +96,8 @@ def split_resendable(credentials, force, unopened_days=None, only_blocked=False)
 def _plan():
     query, what = named_credentials()
     credentials = db.session.scalars(
-        query.limit(MAX_BULK + 1).options(sa.orm.selectinload(Credential.messages))).all()
+        query.limit(MAX_BULK + 1).options(sa.orm.selectinload(Credential.messages),
+                                          sa.orm.undefer(Credential.unsubscribed_at))).all()
     if len(credentials) > MAX_BULK:
         raise BulkError(f"That is more than {MAX_BULK:,} recipients; narrow the filter.")
     mode = request.form.get("mode")
@@ -109,7 +113,8 @@ def _plan():
 
 SKIP_WORDS = {**{key: words for key, (_, words) in RESEND_REFUSALS.items()},
               "too_recent": "sent more recently", "gone": "no longer there",
-              "other_bounce": "bounced for another reason"}
+              "other_bounce": "bounced for another reason",
+              "unsubscribed": "unsubscribed from reminders"}
 
 
 def _render(status=200, **view):

@@ -96,7 +96,8 @@ def live():
         scoped(current_user.org_id)
         .where(Credential.id.in_(ids), Credential.email_status.not_in(transient))
         .options(sa.orm.selectinload(Credential.group),
-                 sa.orm.selectinload(Credential.messages))).all()
+                 sa.orm.selectinload(Credential.messages),
+                 sa.orm.undefer(Credential.unsubscribed_at))).all()
     # While the mail server takes nothing, each answer carries its banner; once rows change,
     # the banner (or its absence) comes with them.
     stall = health.stalled(current_user.org_id)

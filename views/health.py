@@ -1,16 +1,31 @@
-"""How mail is going: /healthz and /metrics for monitors, the queue page for issuers."""
+"""How mail is going: /healthz and /metrics for monitors, the queue page for issuers, and
+resuming the sending the reputation guard paused."""
 
 import hmac
 
 import sqlalchemy as sa
-from flask import Blueprint, Response, current_app, jsonify, render_template, request
+from flask import (
+    Blueprint,
+    Response,
+    current_app,
+    flash,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_login import current_user, login_required
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
+import audit
+import reputation
 from extensions import htmx
 from mailer import health, quota
+from models import db
 from models.types import utcnow
+from team import roles
 
 bp = Blueprint("health", __name__)
 QUEUE_POLL_SECONDS = 5
@@ -51,6 +66,13 @@ class MailCollector:
             yield CounterMetricFamily(f"mail_{kind}", text, totals[kind])
         yield GaugeMetricFamily("mail_server_up", "1 when the mail server greets us.",
                                 int(health.mail_server_status() == "ok"))
+        # Only the paused ones, by id (names are free text): a series per organization
+        # would grow with every tenant to say nothing.
+        paused = GaugeMetricFamily("mail_org_paused", "1 for an organization whose sending "
+                                   "the reputation guard paused.", labels=["org"])
+        for org_id in reputation.paused_orgs():
+            paused.add_metric([str(org_id)], 1)
+        yield paused
 
 
 registry = CollectorRegistry()
@@ -91,6 +113,34 @@ def queue():
             "mail_server": health.mail_server_status(), "poll_seconds": QUEUE_POLL_SECONDS}
     template = "health/_queue.html" if htmx and not htmx.boosted else "health/queue.html"
     return render_template(template, **view)
+
+
+@bp.post("/queue/resume-sending")
+@login_required
+def resume_sending():
+    """An owner lets the organization send again, once its list is clean."""
+    if (reason := reputation.resume(current_user.org)) is not None:
+        audit.record("settings.resume_sending", changes={"paused_reason": [reason, None]})
+        db.session.commit()
+        flash("Sending resumed: your waiting emails go out now. Only emails sent from now on "
+              "count towards the guard.")
+    return redirect(url_for("health.queue"))
+
+
+@bp.app_template_global()
+def paused_org():
+    """The organization of the person logged in when its sending is paused and the page is
+    an issuer's (a route that needs a role: not a recipient's page); else None."""
+    if not current_user.is_authenticated or roles.needed(
+            request.endpoint, request.method) in (roles.PUBLIC, None):
+        return None
+    return current_user.org if current_user.org.paused_at else None
+
+
+@bp.app_template_filter("percent")
+def percent(share):
+    """A share as a percentage: 0.08 as "8%", 0.105 as "10.5%"."""
+    return reputation.percent(share)
 
 
 @bp.app_template_filter("duration")

@@ -77,9 +77,11 @@ def _part(message, content_type):
 
 @bp.get("/<key>")
 def show(key):
-    """One caught mail: its headers, its HTML part in a sandboxed frame, its text part."""
+    """One caught mail: its headers (all of them below, its DKIM signature among them), its
+    HTML part in a sandboxed frame, its text part."""
     message = _caught_or_404(key)
     return render_template("outbox/show.html", mail=_summary(key, message),
+                           headers=[(name, str(value)) for name, value in message.items()],
                            has_html=_part(message, "text/html") is not None,
                            text=_part(message, "text/plain"))
 

@@ -101,7 +101,8 @@ def page_of(org_id, status=None, text="", page=1, per_page=50, counts=None, enga
         total = counts[status] if status else sum(counts.values())
     items = db.session.scalars(
         query.options(sa.orm.selectinload(Credential.group),
-                      sa.orm.selectinload(Credential.messages))
+                      sa.orm.selectinload(Credential.messages),
+                      sa.orm.undefer(Credential.unsubscribed_at))
         .order_by(Credential.id.desc()).limit(per_page).offset((page - 1) * per_page)
     ).all()
     return items, total

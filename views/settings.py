@@ -10,8 +10,9 @@ import validation
 from bounces import provider_events
 from extensions import limiter
 from forms import BrandForm, RemindersForm, SenderForm
-from mailer import quota, sender_domains
+from mailer import authentication, quota, sender_domains, signing
 from models import IntakeStatus, db
+from models.types import utcnow
 
 bp = Blueprint("settings", __name__, url_prefix="/settings")
 CHECKS_PER_MINUTE = "6 per minute"
@@ -31,6 +32,8 @@ def index():
             name: getattr(form, name).data for name in SENDER_FIELDS}))
         form.populate_obj(org)
         org.sender_address_set()
+        if org.sender_domain:  # its DKIM record can be published with the other
+            signing.give_key(org, utcnow())
         db.session.commit()
         flash("Sender saved. New emails use it." if not org.sender_address
               or org.sender_verified else "Sender saved. Verify its domain below to send "
@@ -47,8 +50,10 @@ def index():
               else "Automatic reminders are off.")
         return redirect(url_for("settings.index"))
     status = 422 if form.errors or reminders.errors else 200
-    if org.sender_address and not org.sender_domain_token:  # saved before verification
+    # Saved before domains were verified, or before they had DKIM keys.
+    if org.sender_address and not (org.sender_domain_token and org.dkim_selector):
         org.sender_address_set()
+        signing.give_key(org, utcnow())
         db.session.commit()
     return _page(org, status, form=form, reminders=reminders)
 
@@ -62,6 +67,8 @@ def _page(org, status, **forms):
     return render_template("settings/index.html", org=org, **forms,
                            default_sender=current_app.config["DEFAULT_SENDER"],
                            domains=sender_domains, quota=quota.usage(org.id),
+                           records=authentication.report(org, current_app.config)
+                           if org.sender_domain else None,
                            intake=intake()), status
 
 
@@ -105,11 +112,16 @@ def check_sender_domain():
         flash("Nothing to check: save a sender address first.")
         return redirect(url_for("settings.index"))
     code = sender_domains.check(org, current_app.config)
+    authentication.check(org, current_app.config)
     audit.record("settings.domain_check", changes={"domain": org.sender_domain,
-                                                   "result": code})
+                                                   "result": code,
+                                                   "dkim": bool(org.dkim_found_at)})
     db.session.commit()
     if code == "verified":
-        flash(f"{org.sender_domain} is verified. New emails come from {org.sender_address}.")
+        signed = "signed with your DKIM key" if org.dkim_found_at else \
+            "not yet signed: publish the DKIM record"
+        flash(f"{org.sender_domain} is verified. New emails come from {org.sender_address}, "
+              f"{signed}.")
     else:
         flash(f"{org.sender_domain} is not verified: {sender_domains.CHECKS[code]}.")
     return redirect(url_for("settings.index", _anchor="sender-domain"))

@@ -42,7 +42,8 @@ def pixel(token):
     fraction of a second (tracking.batches)."""
     try:
         opens.note_open(current_app._get_current_object(), token,
-                        request.headers.get("User-Agent", ""))
+                        request.headers.get("User-Agent", ""),
+                        request.headers.get("Accept-Language", ""))
     except Exception:  # the image must load whatever happens; the log says what
         current_app.logger.exception("could not note an open")
     return PIXEL, 200, {"Content-Type": "image/gif", "Cache-Control": "no-store, max-age=0",

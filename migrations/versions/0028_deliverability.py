@@ -1,5 +1,6 @@
-"""Deliverability: the organization's DKIM key and DNS report, the reputation guard's
-pause, one-click unsubscribes from reminders and their event
+"""Deliverability: the organization's DKIM key and DNS report, signed messages kept for
+their retries, the reputation guard's pause, one-click unsubscribes from reminders and
+their event
 
 Revision ID: 0028
 Revises: 0027
@@ -38,6 +39,16 @@ def upgrade():
         batch_op.drop_constraint(batch_op.f('ck_email_events_type'), type_='check')
         batch_op.create_check_constraint('type', one_of('type', EVENT_TYPES + ('unsubscribed',)))
     op.create_table(
+        'signed_messages',
+        sa.Column('message_id', sa.Integer(), nullable=False),
+        sa.Column('raw', sa.LargeBinary(), nullable=False),
+        sa.Column('created_at', sa.DateTime(), nullable=False),
+        sa.ForeignKeyConstraint(['message_id'], ['email_messages.id'],
+                                name=op.f('fk_signed_messages_message_id_email_messages'),
+                                ondelete='CASCADE'),
+        sa.PrimaryKeyConstraint('message_id', name=op.f('pk_signed_messages')),
+    )
+    op.create_table(
         'unsubscribes',
         sa.Column('org_id', sa.Integer(), nullable=False),
         sa.Column('address', sa.String(254), nullable=False),
@@ -54,6 +65,7 @@ def upgrade():
 
 def downgrade():
     op.drop_table('unsubscribes')
+    op.drop_table('signed_messages')
     op.execute("DELETE FROM email_events WHERE type = 'unsubscribed'")
     with op.batch_alter_table('email_events', schema=None) as batch_op:
         batch_op.drop_constraint(batch_op.f('ck_email_events_type'), type_='check')
