@@ -12,6 +12,7 @@ from mailer.sender_domains import txt_records
 from models.types import utcnow
 
 NOT_CHECKED = "Not checked yet: check the DNS records."
+NO_DOMAIN = "No sender domain: set a sender address."
 
 
 def check(org, config):
@@ -30,16 +31,18 @@ def check(org, config):
 
 
 def report(org, config):
-    """The records as the API and Settings show them: {dkim, spf, dmarc}."""
+    """The records as Settings and the API show them: {dkim, spf, dmarc, checked_at}, each
+    with its advice."""
     stored = org.dns_report or {}
+    advice = NOT_CHECKED if org.sender_domain else NO_DOMAIN
+    unread = {"record": None, "ok": False, "advice": advice}
+    named = bool(org.dkim_selector and org.sender_domain)
     dkim = {"selector": org.dkim_selector, "found": bool(org.dkim_found_at),
-            "record_name": None, "record_value": None}
-    if org.dkim_selector and org.sender_domain:
-        dkim |= {"record_name": signing.record_name(org.dkim_selector, org.sender_domain),
-                 "record_value": signing.record_value(org)}
-    unread = {"record": None, "ok": False, "advice": NOT_CHECKED}
-    return {"dkim": dkim | {"advice": (stored.get("dkim") or {}).get("advice", NOT_CHECKED)},
-            "spf": {k: (stored.get("spf") or unread)[k] for k in unread},
+            "record_name": signing.record_name(org.dkim_selector, org.sender_domain)
+            if named else None,
+            "record_value": signing.record_value(org) if named else None,
+            "advice": (stored.get("dkim") or {}).get("advice", advice)}
+    return {"dkim": dkim, "spf": {k: (stored.get("spf") or unread)[k] for k in unread},
             "dmarc": {k: (stored.get("dmarc") or unread)[k] for k in unread},
             "checked_at": stored.get("checked_at")}
 

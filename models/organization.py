@@ -99,6 +99,9 @@ class Organization(db.Model):
         self.sender_domain_token = secrets.token_urlsafe(24) if domain else None
         self.sender_domain_verified_at = self.sender_domain_checked_at = None
         self.sender_domain_check = self.sender_domain_found = None
+        # The DKIM key stays, but what was read of the old domain's records goes: Settings
+        # and the API would show it as the new domain's until the next check.
+        self.dkim_found_at = self.dns_report = None
 
     def __repr__(self):
         return f"<Organization {self.id} {self.name!r}>"

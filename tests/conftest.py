@@ -341,6 +341,21 @@ def imap_user(request):
 
 
 @pytest.fixture
+def site(tmp_path, sink, dns_server):
+    """(app, logged-in client, issuer) sending to the sink, asking the local DNS server
+    (the sender domain tests)."""
+    app = make_app(tmp_path, MAIL_PORT=sink.port, DNS_RESOLVER=dns_server.address,
+                   DNS_TIMEOUT_SECONDS=5)
+    with app.app_context():
+        user = create_user("issuer@acme.test", "Acme Academy", PASSWORD)
+        client = app.test_client()
+        Auth(client).login()
+        yield app, client, user
+        db.session.remove()
+        db.engine.dispose()
+
+
+@pytest.fixture
 def dns_server():
     """A real DNS server on loopback answering TXT queries (mailer/dev_dns.py)."""
     from mailer.dev_dns import DnsServer

@@ -8,7 +8,7 @@ import re
 import dkim
 import pytest
 import sqlalchemy as sa
-from conftest import PASSWORD, Auth, api_for, issue, make_app
+from conftest import PASSWORD, api_for, issue, make_app
 
 from accounts import create_user
 from app import ConfigError
@@ -18,20 +18,6 @@ from models import EmailMessage, Organization, SignedMessage, db
 from models.types import utcnow
 
 OWNERSHIP = "_credential-tracker.acme.test"
-
-
-@pytest.fixture
-def site(tmp_path, sink, dns_server):
-    """(app, logged-in owner's client, owner) sending to the sink, asking the DNS server."""
-    app = make_app(tmp_path, MAIL_PORT=sink.port, DNS_RESOLVER=dns_server.address,
-                   DNS_TIMEOUT_SECONDS=5, RETRY_BASE_SECONDS=0)
-    with app.app_context():
-        user = create_user("issuer@acme.test", "Acme Academy", PASSWORD)
-        client = app.test_client()
-        Auth(client).login()
-        yield app, client, user
-        db.session.remove()
-        db.engine.dispose()
 
 
 def dns_lookup(app):
@@ -195,3 +181,23 @@ def test_the_api_tells_the_sender_state(site, dns_server):
         "DMARC is published with p=reject, and your emails are signed with DKIM for "
         "acme.test, which it needs.")}
     assert state["spf"]["record"] == "v=spf1 mx -all" and state["spf"]["ok"] is True
+
+
+def test_another_domain_is_not_signed_until_its_own_record_is_found(site, sink, dns_server):
+    app, client, user = site
+    publish_all(client, dns_server)
+    client.post("/settings/", data={"section": "sender", "sender-sender_name": "Acme",
+                                    "sender-sender_address": "certs@other.test",
+                                    "sender-reply_to": ""})
+    page = client.get("/settings/").text
+    # What was read of acme.test is not shown for other.test.
+    assert "include:relay.example" not in page and "v=DMARC1" not in page
+    assert page.count("Not checked yet: check the DNS records.") == 3
+    token = re.search(r"<code>(credential-tracker-verification=[^<]+)</code>", page)[1]
+    dns_server.records["_credential-tracker.other.test"] = [token]  # ownership only
+    assert client.post("/settings/sender-domain/check").status_code == 302
+    org = db.session.get(Organization, user.org_id)
+    db.session.refresh(org)
+    assert org.sender_verified and org.dkim_found_at is None
+    raw = send_one(sink, user, 1)
+    assert b"From: Acme <certs@other.test>" in raw and b"DKIM-Signature" not in raw

@@ -6,7 +6,7 @@ import email.policy
 import re
 
 import pytest
-from conftest import PASSWORD, Auth, issue, make_app
+from conftest import PASSWORD, issue, make_app
 
 from accounts import create_user
 from app import ConfigError
@@ -15,20 +15,6 @@ from mailer.queue import send_due
 from models import db
 
 RECORD = "_credential-tracker.acme.test"
-
-
-@pytest.fixture
-def site(tmp_path, sink, dns_server):
-    """(app, logged-in client, issuer) sending to the sink, asking the local DNS server."""
-    app = make_app(tmp_path, MAIL_PORT=sink.port, DNS_RESOLVER=dns_server.address,
-                   DNS_TIMEOUT_SECONDS=5)
-    with app.app_context():
-        user = create_user("issuer@acme.test", "Acme Academy", PASSWORD)
-        client = app.test_client()
-        Auth(client).login()
-        yield app, client, user
-        db.session.remove()
-        db.engine.dispose()
 
 
 def save_sender(client, address, name="Acme Certificates", reply_to=""):

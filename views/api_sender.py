@@ -9,6 +9,7 @@ from mailer import authentication
 from models import Organization, db
 from views import api_auth
 
+DKIM_FIELDS = ("selector", "record_name", "record_value", "found")
 bp = Blueprint("api_sender", __name__, url_prefix="/api/v1")
 api_auth.limit(bp)
 bp.before_request(api_auth.authenticate)
@@ -18,15 +19,11 @@ bp.before_request(api_auth.authenticate)
 def sender():
     """{domain, verified, dkim, spf, dmarc, paused} (DESIGN.md, "Deliverability")."""
     org = db.session.get(Organization, g.org_id)
-    records = authentication.report(org, current_app.config) if org.sender_domain else None
-    dkim = {name: (records["dkim"][name] if records else None)
-            for name in ("selector", "record_name", "record_value")}
-    dkim["found"] = bool(org.dkim_found_at)
-    unread = {"record": None, "ok": False, "advice": "No sender domain: set a sender address."}
+    records = authentication.report(org, current_app.config)
     return jsonify({
-        "domain": org.sender_domain, "verified": org.sender_verified, "dkim": dkim,
-        "spf": records["spf"] if records else unread,
-        "dmarc": records["dmarc"] if records else unread,
+        "domain": org.sender_domain, "verified": org.sender_verified,
+        "dkim": {name: records["dkim"][name] for name in DKIM_FIELDS},
+        "spf": records["spf"], "dmarc": records["dmarc"],
         "paused": reputation.paused_state(org),
     })
 

@@ -83,7 +83,7 @@ def _not_revoked(credential):
 def _engaged(credential, kind):
     """Record what the recipient did, unless a program did it."""
     if engagement.person(request, engagement.latest_sent_at(credential.id)):
-        engagement.record(credential.id, kind, opens.agent_family(request.user_agent.string))
+        engagement.record(credential.id, kind, engagement.agent_family(request.user_agent.string))
 
 
 @bp.get("/c/<token>")
@@ -134,7 +134,7 @@ def public(public_id):
     languages.use(languages.visitors() or found.group.language)
     if OWN_PAGE_COOKIE not in request.cookies and engagement.person(request):
         engagement.note_share_view(current_app._get_current_object(), found.id,
-                                   opens.agent_family(request.user_agent.string))
+                                   engagement.agent_family(request.user_agent.string))
     return render_template("tracking/public.html", credential=found,
                            public_url=certificate.public_url(found), verdict=verify.check(found),
                            now=utcnow())
