@@ -12,7 +12,7 @@ from standardwebhooks import Webhook
 from webhook_receiver import Receiver
 
 from accounts import create_user
-from models import WebhookAttempt, WebhookEndpoint, db
+from models import WebhookAttempt, WebhookEndpoint, db, write_lock
 from models.types import utcnow
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -59,6 +59,7 @@ def test_register_test_and_watch_a_webhook(tmp_path):
             expect(page.locator(".webhook-log")).to_contain_text("answer 200")
             _shot(page, "webhooks-log")
             with app.app_context():
+                write_lock()  # the jobs write meanwhile: a read, then a write, could fail
                 endpoint = db.session.scalars(sa.select(WebhookEndpoint)).one()
                 endpoint.disabled_at = endpoint.failing_since = utcnow()
                 db.session.commit()

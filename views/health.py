@@ -137,10 +137,8 @@ def paused_org():
     return current_user.org if current_user.org.paused_at else None
 
 
-@bp.app_template_filter("percent")
-def percent(share):
-    """A share as a percentage: 0.08 as "8%", 0.105 as "10.5%"."""
-    return reputation.percent(share)
+# A share as a percentage in pages (the help's thresholds), as the guard writes it.
+bp.app_template_filter("percent")(reputation.percent)
 
 
 @bp.app_template_filter("duration")
