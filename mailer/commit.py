@@ -15,6 +15,9 @@ from models.states import MessageState
 from models.types import utcnow
 
 messages = EmailMessage.__table__
+# The databases whose sent outcomes are written in one statement (timeline.record_sent):
+# SQLite has RETURNING but no data-modifying WITH.
+ONE_STATEMENT = {"postgresql"}
 HELD = (sa.select(messages.c.id, messages.c.credential_id, messages.c.attempts,
                   messages.c.created_at)
         .where(messages.c.id == sa.bindparam("row_id"),
@@ -57,14 +60,24 @@ def _record_other(connection, row_id, outcome, owner):
 def _record_sent(connection, sent, owner):
     """The common outcome, which decides nothing from the rows: one statement checks the
     leases and writes the columns of all ({row id: Outcome}), then the recorder their
-    events and what they imply. Returns {row id: state}."""
+    events and what they imply, in the same statement where the database can (ONE_STATEMENT).
+    Returns {row id: state}."""
     now = utcnow()
     columns, _ = outcome_values(next(iter(sent.values())), None, now)
     del columns["attempts"], columns["last_reply"]  # counted in SQL; the server's own words
     params = {"owner": owner, **{f"new_{k}": v for k, v in columns.items()}}
     for n, (row_id, outcome) in enumerate(sent.items()):
         params |= {f"id_{n}": row_id, f"reply_{n}": outcome.reply[:2000]}
-    held = connection.execute(_update_held(tuple(sorted(columns)), len(sent)), params).all()
+    update = _update_held(tuple(sorted(columns)), len(sent))
+    if connection.dialect.name in ONE_STATEMENT:
+        details = {}  # each event's code and data
+        for row_id, outcome in sent.items():
+            _, (_, code, data) = outcome_values(outcome, None, now)
+            details[row_id] = code, data
+        held = timeline.record_sent(connection, update, params, now, details)
+        return {row_id: "lease_lost" for row_id in sent} | {row.id: MessageState.SENT
+                                                            for row in held}
+    held = connection.execute(update, params).all()
     writes = [outcome_writes(row, sent[row.id], row.attempts, now) for row in held]
     timeline.record(connection, [write.event for write in writes])
     return {row_id: "lease_lost" for row_id in sent} | {w.message.id: w.state for w in writes}
@@ -143,4 +156,5 @@ def _update_held(columns, count):
                    LEASE.held_by(sa.bindparam("owner")))
             .values({**{column: sa.bindparam(f"new_{column}") for column in columns},
                      "attempts": messages.c.attempts + 1, "last_reply": reply})
-            .returning(messages.c.id, messages.c.credential_id, messages.c.attempts))
+            .returning(messages.c.id, messages.c.credential_id, messages.c.attempts,
+                       messages.c.state, messages.c.opened_at))

@@ -17,7 +17,7 @@ from models.counting import add
 from models.credential import Credential
 from models.email_message import EmailMessage
 from models.states import MessageState
-from models.status import EmailStatus, email_status
+from models.status import EmailStatus, email_status, email_status_sql
 
 
 class StatusCount(db.Model):
@@ -67,7 +67,8 @@ def sync_statuses(connection, credential_ids):
     """Re-derive the stored status of these credentials and shift the counts to match.
 
     The one place that changes a stored Credential.email_status (a credential is written
-    with its first one); the rule itself is models.status.email_status. Returns
+    with its first one), with derived() below for the recorder's one statement
+    (timeline.record_sent); the rule itself is models.status.RULE. Returns
     {credential id: status}.
     """
     statuses, changed, deltas = {}, {}, Counter()
@@ -83,3 +84,23 @@ def sync_statuses(connection, credential_ids):
     StatusCount.apply(connection, deltas)
     return statuses
 
+
+def derived(changed):
+    """SQL: each credential's stored status ("old") and the one it derives ("new"), with
+    its org_id and group_id, for a statement that also writes some messages: changed, a CTE
+    of those messages (id, state, opened_at) as the statement leaves them. Every part of one
+    statement reads the rows as they were before it, so a message it changes is read from
+    changed, its open too (one committed while the statement waited for the row is there
+    only); the latest message may be another one, as a resend queued after. Messages must
+    not enter or leave the cancelled state in changed (the latest is chosen from the rows
+    as they were)."""
+    latest = MESSAGES.alias("latest")
+    new = changed.c.id.is_not(None)
+    state = sa.case((new, changed.c.state), else_=latest.c.state)
+    opened_at = sa.case((new, changed.c.opened_at), else_=latest.c.opened_at)
+    has_address = sa.func.coalesce(CREDENTIALS.c.recipient_email, "") != ""
+    return (sa.select(CREDENTIALS.c.id, CREDENTIALS.c.org_id, CREDENTIALS.c.group_id,
+                      CREDENTIALS.c.email_status.label("old"),
+                      email_status_sql(has_address, state, opened_at.is_not(None)).label("new"))
+            .select_from(CREDENTIALS.outerjoin(latest, latest.c.id == _LATEST)
+                         .outerjoin(changed, changed.c.id == latest.c.id)))
