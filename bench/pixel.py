@@ -9,6 +9,9 @@ Target: the pixel at 0.8 or more of the bare route.
 With --gunicorn, the app runs as in production: gunicorn, 4 sync workers (DESIGN.md's
 command), each recording opens in its own process; gunicorn is stopped before the opens
 are counted, so each worker writes what it noted on its way out.
+Besides requests a second it prints the server's CPU time per request of each side (all its
+threads or workers, the open recorder's writes included), steadier than the rates on a
+busy machine.
 Run: .venv/bin/python bench/pixel.py [--gunicorn] [DATABASE_URL]
 """
 
@@ -46,10 +49,13 @@ COUNT = sized(3000, 100)
 CLIENTS = 4
 
 
-def fetch_all(port, paths):
-    """In a client process, request every path over CLIENTS connections; return seconds."""
+def fetch_all(port, paths, server_cpu):
+    """In a client process, request every path over CLIENTS connections; return the seconds
+    it took and the server's CPU seconds meanwhile (server_cpu() tells them)."""
     with multiprocessing.get_context("fork").Pool(1) as pool:
-        return pool.apply(_fetch_all, (port, paths))
+        cpu = server_cpu()
+        seconds = pool.apply(_fetch_all, (port, paths))
+        return seconds, server_cpu() - cpu
 
 
 def _fetch_all(port, paths):
@@ -92,6 +98,19 @@ def bench_app(test_config=None):
     return app
 
 
+def workers_cpu(master):
+    """CPU seconds used so far by the worker processes of a gunicorn master (Linux /proc)."""
+    ticks = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:  # the process ended meanwhile
+            continue
+        if int(fields[1]) == master:  # ppid; then utime and stime are fields 11 and 12
+            ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
 def serve_with_gunicorn(url):
     """Start gunicorn with 4 workers on a free port; return (process, port)."""
     port = free_port()
@@ -130,15 +149,18 @@ def main():
             opened_before = db.session.scalar(sa.select(sa.func.sum(EmailMessage.open_count)))
         if under_gunicorn:
             process, port = serve_with_gunicorn(url)
+            server_cpu = lambda: workers_cpu(process.pid)  # noqa: E731
         else:
             logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no line per request
             server = make_server("127.0.0.1", 0, app, threaded=True)
             threading.Thread(target=server.serve_forever, daemon=True).start()
             port = server.server_port
-        fetch_all(port, ["/bare.gif"] * sized(200, 10))  # warm up
-        bare = fetch_all(port, ["/bare.gif"] * COUNT)
-        pixel = fetch_all(port, [f"/t/{token}.gif" for token in tokens])
-        again = fetch_all(port, [f"/t/{token}.gif" for token in tokens])
+            server_cpu = time.process_time  # the client runs in a process of its own
+        fetch_all(port, ["/bare.gif"] * sized(200, 10), server_cpu)  # warm up
+        (bare, bare_cpu), (pixel, pixel_cpu), (again, again_cpu) = (
+            fetch_all(port, paths, server_cpu) for paths in (
+                ["/bare.gif"] * COUNT, [f"/t/{token}.gif" for token in tokens],
+                [f"/t/{token}.gif" for token in tokens]))
         if under_gunicorn:
             process.send_signal(signal.SIGTERM)  # its workers write what they noted
             process.wait(timeout=30)
@@ -155,11 +177,17 @@ def main():
     server = "gunicorn -w 4" if under_gunicorn else "werkzeug, threaded"
     print(f"database: {url.split(':')[0]}; {server}; {COUNT} requests each, "
           f"{CLIENTS} clients")
-    print(f"bare route      {COUNT / bare:8.0f} req/s")
-    print(f"tracking image  {COUNT / pixel:8.0f} req/s (each a first open)")
-    print(f"  opened again  {COUNT / again:8.0f} req/s (each a repeat open)")
+    per_request = {name: cpu / COUNT * 1000 for name, cpu in (
+        ("bare", bare_cpu), ("pixel", pixel_cpu), ("again", again_cpu))}
+    print(f"bare route      {COUNT / bare:8.0f} req/s, {per_request['bare']:.3f} ms CPU each")
+    print(f"tracking image  {COUNT / pixel:8.0f} req/s, {per_request['pixel']:.3f} ms CPU each "
+          "(each a first open)")
+    print(f"  opened again  {COUNT / again:8.0f} req/s, {per_request['again']:.3f} ms CPU each "
+          "(each a repeat open)")
     print(f"pixel / bare = {bare / pixel:.2f} first opens (target >= 0.8), "
-          f"{bare / again:.2f} repeat opens")
+          f"{bare / again:.2f} repeat opens; CPU per request, bare / pixel = "
+          f"{per_request['bare'] / per_request['pixel']:.2f} first opens, "
+          f"{per_request['bare'] / per_request['again']:.2f} repeat opens")
 
 
 if __name__ == "__main__":

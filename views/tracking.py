@@ -1,8 +1,10 @@
 """What recipients touch: the tracking image, the link in the email, the credential page."""
 
 import base64
+import functools
 import io
 
+import limits
 import sqlalchemy as sa
 from flask import (
     Blueprint,
@@ -15,6 +17,7 @@ from flask import (
     send_file,
     url_for,
 )
+from flask_limiter.util import get_remote_address
 from werkzeug.utils import secure_filename
 
 import certificate
@@ -28,8 +31,26 @@ from openbadges import verify
 from tracking import engagement, opens
 
 bp = Blueprint("tracking", __name__)
+PUBLIC_SCOPE = "public"  # one count per address for every public route
 # Generous: a privacy proxy fetches many recipients' images from a few addresses.
-limiter.shared_limit(lambda: current_app.config["PUBLIC_RATE_LIMIT"], scope="public")(bp)
+limiter.shared_limit(lambda: current_app.config["PUBLIC_RATE_LIMIT"], scope=PUBLIC_SCOPE)(bp)
+_parsed_limits = functools.lru_cache(maxsize=4)(limits.parse_many)
+
+
+@limiter.request_filter
+def _image_within_public_limit():
+    """True when the tracking image is within the public limit, having counted against it."""
+    # Flask-Limiter resolves a blueprint's limits anew on every request, which cost the image
+    # as much as the rest of its request: the image counts here instead, through the
+    # limiter's own strategy and storage, under the key Flask-Limiter gives the blueprint's
+    # shared limit. Past it the request is not let off: Flask-Limiter's check refuses it
+    # as any other (counting it again against lower limits of a list, as a refusal).
+    if request.endpoint != "tracking.pixel":
+        return False
+    address = get_remote_address()
+    return all(limiter.limiter.hit(item, address, PUBLIC_SCOPE)  # in its order, as it does
+               for item in sorted(_parsed_limits(current_app.config["PUBLIC_RATE_LIMIT"])))
+
 
 OWN_PAGE_COOKIE, OWN_PAGE_SECONDS = "recipient", 365 * 24 * 3600
 # A transparent 1×1 GIF.
@@ -39,7 +60,7 @@ PIXEL = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRA
 @bp.get("/t/<token>.gif")
 def pixel(token):
     """Always the same image, never cached; a valid token's open is recorded within a
-    fraction of a second (tracking.batches)."""
+    second (tracking.batches)."""
     try:
         opens.note_open(current_app._get_current_object(), token,
                         request.headers.get("User-Agent", ""),
