@@ -1,9 +1,12 @@
 """Input rules shared by forms, API and imports."""
 
+import unicodedata
 from datetime import UTC, datetime, timedelta
 
+import email_validator
 import pytest
 
+import validation
 from validation import InvalidInput, clean_action, clean_email, clean_future_time, clean_text
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
@@ -87,3 +90,36 @@ def test_actions():
     for bad in ("send", "", None, "PUBLISH"):
         with pytest.raises(InvalidInput):
             clean_action(bad)
+
+
+def test_control_pattern_is_the_unicode_categories():
+    every = "".join(chr(n) for n in range(0x110000) if not 0xD800 <= n <= 0xDFFF)
+    by_category = {ch for ch in every if unicodedata.category(ch) in {"Cc", "Zl", "Zp"}}
+    assert set(validation.CONTROL.findall(every)) == by_category
+
+
+# Plain addresses take the fast path (the domain checked once by email-validator); the
+# rest the library's whole check: both must answer as the library alone does.
+ADDRESSES = [
+    "jane@example.com", "Jane.Doe+tag@Example.COM", "a@b.co", "x@localhost", "o'brien@test",
+    "first.last@sub.domain.example.org", "user@xn--bcher-kva.example", "user@bücher.example",
+    "jane@exa_mple.com", "jane@-example.com", "jane@example..com", "jane@example.com.",
+    "jane@.example.com", "jane@example", "jane@123.123.123.123", "jane@[127.0.0.1]",
+    ".jane@example.com", "jane.@example.com", "ja..ne@example.com", "jäne@example.com",
+    '"jane doe"@example.com', "jane@@example.com", "@example.com", "jane@", "jane",
+    "a" * 64 + "@example.com", "a" * 65 + "@example.com", "j@" + "a" * 63 + ".com",
+    "j@" + "a" * 64 + ".com", "j@" + ".".join(["a" * 60] * 4) + ".com",
+    "jane@example.invalid", "jane@foo.local", "jane@example.arpa", "user@ex ample.com",
+    "user@xn--example.com", "user@EXAMPLE.com", "USER@example.com", "u{ser}@example.com",
+]
+
+
+@pytest.mark.parametrize("address", ADDRESSES)
+def test_addresses_as_the_library_checks_them(address):
+    try:
+        expected = email_validator.validate_email(address, check_deliverability=False)
+    except email_validator.EmailNotValidError:
+        with pytest.raises(InvalidInput):
+            clean_email(address)
+    else:
+        assert clean_email(address) == expected.normalized
