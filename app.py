@@ -17,7 +17,7 @@ import languages
 from configuration import ConfigError, check_settings, config_from_env
 from extensions import csrf, htmx, limiter, login_manager, mail, migrate
 from mailer import catcher
-from models import User, db, write_lock
+from models import User, db, search, write_lock
 from team import roles
 from typos import suggest_address
 
@@ -55,6 +55,8 @@ def create_app(test_config=None):
             "DEV_MAIL_CATCHER=1 to catch all mail locally for development (make run sets it).")
 
     db.init_app(app)
+    with app.app_context():
+        search.warn_if_unindexed(db.engine)
     migrate.init_app(app, db, directory=str(Path(__file__).parent / "migrations"),
                     render_as_batch=True, compare_type=True)
     # Before the CSRF check, which reads the body: the upload route's larger limit.

@@ -10,7 +10,8 @@ does it, on a fresh schema:
     SQL, and leaves the import "checked";
   issue:   action "publish" with send_email, state "issuing" (as the issue view sets it),
     then run_imports(app) again: credentials, queued messages and their "queued" events by
-    INSERT … SELECT in one transaction, then the issued import_rows are deleted;
+    INSERT … SELECT, a chunk of rows per transaction (hidden until a last short one shows
+    them all), then the emails released and the issued import_rows deleted, by chunks too;
   same file again: the same file uploaded once more and checked (not part of the import's
     figures): every row is then "existing", so this times the look-up of addresses already
     in the groups, ROWS rows against ROWS credentials.
@@ -21,18 +22,17 @@ the bench.
 
 Baselines, in the same run, each on its own fresh schema of the same database:
   executemany, credentials: a plain program reads the same CSV with csv.reader into a
-    list (a new token and public id per row, no checks) and inserts the ROWS credentials,
-    same columns, with one DBAPI executemany and one commit. This is the ratio the bench
-    reports.
+    list (a new token, public id and folded search text per row, no checks) and inserts
+    the ROWS credentials, same columns, with one DBAPI executemany and one commit. This is
+    the ratio the bench reports.
   executemany, all three: the same plus the queued messages and their events (explicit
     ids, one executemany per table, one commit): the rows the import leaves behind, so the
     difference to the import is the checks and the staging in import_rows.
 
-Longest transaction: from BEGIN to the COMMIT sent, through the engine's events. On
-SQLite each of the import's transactions starts with BEGIN IMMEDIATE (models.write_lock),
-so this is how long it held the write lock: every other writer (the mail queue, the web
-app) waits that long, and fails after busy_timeout (10 s). For issuing it is the one big
-transaction.
+Longest transaction: from BEGIN to the COMMIT sent, through the engine's events. Longest
+write lock: from BEGIN IMMEDIATE (models.write_lock) or the first write statement to the
+COMMIT: on SQLite every other writer (the mail queue, the web app) waits that long, and
+fails after busy_timeout (10 s); the import's is printed on its own line.
 
 Peak memory: a separate, untimed run of the import and of the credentials baseline under
 tracemalloc (which slows Python down), at MEMORY_SMALL rows and at ROWS rows, each on a
@@ -78,6 +78,7 @@ from models import (  # noqa: E402
 )
 from models.credential import new_public_id  # noqa: E402
 from models.email_message import new_message_id, new_token  # noqa: E402
+from models.search import search_text  # noqa: E402
 from models.states import MessageState  # noqa: E402
 from models.status import email_status  # noqa: E402
 from models.types import utcnow  # noqa: E402
@@ -138,9 +139,13 @@ def close(app):
         db.engine.dispose()
 
 
+WRITES = ("BEGIN IMMEDIATE", "INSERT", "UPDATE", "DELETE", "ANALYZE")
+
+
 class Watch:
-    """While active: the longest transaction (BEGIN to COMMIT) and the slowest statements
-    (an executemany counts as one)."""
+    """While active: the longest transaction (BEGIN to COMMIT), the longest write lock (from
+    BEGIN IMMEDIATE or the first write to COMMIT: on SQLite every other writer waits that
+    long) and the slowest statements (an executemany counts as one)."""
 
     def __init__(self, engine):
         self.active = False
@@ -155,11 +160,16 @@ class Watch:
 
     def end(self, connection):
         begun = connection.info.pop("bench_begun", None)
+        locked = connection.info.pop("bench_locked", None)
         if self.active and begun is not None:
             self.longest = max(self.longest, time.perf_counter() - begun)
+        if self.active and locked is not None:
+            self.locked = max(self.locked, time.perf_counter() - locked)
 
     def before(self, connection, cursor, statement, parameters, context, executemany):
         connection.info["bench_started"] = time.perf_counter()
+        if statement.lstrip().upper().startswith(WRITES):
+            connection.info.setdefault("bench_locked", connection.info["bench_started"])
 
     def after(self, connection, cursor, statement, parameters, context, executemany):
         if self.active:
@@ -167,11 +177,11 @@ class Watch:
             self.statements.append((seconds, " ".join(statement.split())))
 
     def start(self):
-        self.active, self.longest, self.statements = True, 0.0, []
+        self.active, self.longest, self.locked, self.statements = True, 0.0, 0.0, []
 
     def stop(self):
         self.active = False
-        return self.longest, sorted(self.statements, reverse=True)[:3]
+        return self.longest, self.locked, sorted(self.statements, reverse=True)[:3]
 
 
 # The import ------------------------------------------------------------------------------
@@ -199,8 +209,9 @@ def run_import(url, folder, source, count, trace=False):
         start = time.perf_counter()
         work()
         seconds = time.perf_counter() - start
-        longest, statements = watch.stop()
-        result[name] = {"seconds": seconds, "longest": longest, "statements": statements}
+        longest, locked, statements = watch.stop()
+        result[name] = {"seconds": seconds, "longest": longest, "locked": locked,
+                        "statements": statements}
         if trace:
             result[name]["peak"] = tracemalloc.get_traced_memory()[1] - before
 
@@ -310,14 +321,14 @@ def run_baseline(url, folder, source, count, all_tables=False, trace=False):
             reader = csv.reader(file)
             next(reader)
             rows = [(i, org_id, groups[group], name, email, "published", now, True,
-                     new_token(), now, SENDING, new_public_id())
+                     new_token(), now, SENDING, new_public_id(), search_text(name, email))
                     for i, (name, email, group) in enumerate(reader, 1)]
         cursor = raw.cursor()
         if sqlite:
             cursor.execute("BEGIN")  # the app's SQLite connections start no transaction
         columns = ["org_id", "group_id", "recipient_name", "recipient_email", "issue_state",
                    "published_at", "send_email", "token", "created_at", "email_status",
-                   "public_id"]
+                   "public_id", "search_text"]
         if all_tables:  # explicit ids, for the messages to refer to
             insert("credentials", ["id", *columns], rows)
         else:
@@ -384,22 +395,26 @@ def main():
 def report_times(kind, count, size, timed, plain, three):
     print(f"database: {kind}; {count:,} rows ({size / 1e6:.1f} MB CSV), {len(GROUPS)} groups, "
           "published with email")
-    print(f"{'':34}{'seconds':>9}{'rows/s':>10}{'longest transaction':>21}")
+    print(f"{'':34}{'seconds':>9}{'rows/s':>10}{'longest transaction':>21}"
+          f"{'longest write lock':>20}")
     total = sum(timed[name]["seconds"] for name in ("inspect", "check", "issue"))
     for name, label in (("inspect", "import: inspect"), ("check", "import: check"),
                         ("issue", "import: issue"), (None, "import: whole"),
                         ("again", "same file again: check")):
         figures = timed[name] if name else {"seconds": total, "longest": None}
         print(f"{label:34}{figures['seconds']:9.2f}{count / figures['seconds']:10,.0f}"
-              + (f"{figures['longest']:19.2f} s" if name else ""))
+              + (f"{figures['longest']:19.3f} s{figures['locked']:18.3f} s" if name else ""))
     for label, figures in (("executemany, credentials", plain),
                            ("executemany, all three tables", three)):
         print(f"{label:34}{figures['seconds']:9.2f}{count / figures['seconds']:10,.0f}")
-    print(f"import / executemany credentials = {total / plain['seconds']:.1f} (times slower)")
+    print(f"import / executemany credentials = {total / plain['seconds']:.2f} (times slower; "
+          f"ratio {plain['seconds'] / total:.2f})")
+    print("longest write lock of the import = "
+          f"{max(timed[name]['locked'] for name in ('inspect', 'check', 'issue')) * 1000:.0f} ms")
     print(f"import / executemany all three   = {total / three['seconds']:.1f}")
     if kind == "sqlite":
-        print("(on SQLite every import transaction holds the write lock from BEGIN IMMEDIATE "
-              "to COMMIT:\n other writers wait the longest transaction, and fail after "
+        print("(on SQLite a transaction holds the write lock from BEGIN IMMEDIATE or its first "
+              "write to COMMIT:\n other writers wait the longest write lock, and fail after "
               "busy_timeout, 10 s)")
     for name in ("check", "issue", "again"):
         print(f"slowest statements, {name}:")

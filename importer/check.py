@@ -20,6 +20,7 @@ from models import Credential, CredentialGroup, ImportJob, ImportRow, db, write_
 from models.credential import new_public_id
 from models.email_message import new_message_id, new_token
 from models.lease import lease_end
+from models.search import search_text
 from models.types import utcnow
 from typos import suggest_address
 
@@ -70,12 +71,13 @@ def check_row(job, line, cells, error=None):
     row = {"import_id": job.id, "line": line, "name": name, "email": email or None,
            "group_name": group, "problem_kind": None, "problem": None, "email_key": None,
            "suggestion": None, "token": None, "message_token": None, "message_id": None,
-           "public_id": None}
+           "public_id": None, "search_text": None}
     if problems:
         row.update({key: _shown(row[key]) for key in ("name", "email", "group_name")})
         row.update(problem_kind="invalid", problem="; ".join(problems))
         return row
-    row.update(token=new_token(), public_id=new_public_id())
+    row.update(token=new_token(), public_id=new_public_id(),
+               search_text=search_text(name, email))
     if email:
         row.update(email_key=email.lower(), suggestion=suggest_address(email),
                    message_token=new_token(), message_id=new_message_id())
@@ -216,8 +218,12 @@ def apply_fixes(job, line=None):
     changed = db.session.execute(
         sa.update(rows).where(*where).values(
             fixed_from=rows.c.email, email=rows.c.suggestion,
-            email_key=sa.func.lower(rows.c.suggestion), suggestion=None)).rowcount
-    if changed:
+            email_key=sa.func.lower(rows.c.suggestion), suggestion=None)
+        .returning(rows.c.id, rows.c.name, rows.c.email)).all()
+    if changed:  # the new address is searched for (models.search folds in Python)
+        db.session.execute(sa.update(rows).where(rows.c.id == sa.bindparam("row_id")).values(
+            search_text=sa.bindparam("text")),
+            [{"row_id": i, "text": search_text(name, email)} for i, name, email in changed])
         mark_duplicates(db.session.connection(), job.id, job.org_id)
         job.good_rows, job.problem_rows = _counts(job.id)
-    return changed
+    return len(changed)

@@ -2,8 +2,8 @@
 
 The steps run in the background (APScheduler or `flask worker`) and lease the import, as
 the mail queue leases messages. Reading learns a workbook's header and first rows.
-Issuing hands the checked good rows, as one set, to the issuing service: one transaction,
-so an import is never half-issued.
+Issuing writes the checked good rows a chunk at a time, hidden, and shows them at once
+(importer.issue): an import is never seen half-issued.
 """
 
 import logging
@@ -11,16 +11,16 @@ import logging
 import sqlalchemy as sa
 from flask import current_app
 
-import issuing
 from importer import files, mapping
-from importer.check import check, drop_rows, fail, folder, remove_file
-from models import ImportJob, ImportRow, LeaseLost, db, write_lock, write_transaction
+from importer.check import check, fail, folder
+from importer.issue import issue, release_held, stop
+from models import ImportJob, LeaseLost, db, write_lock, write_transaction
 from models.import_job import LEASE, PENDING
 from models.lease import lease_end, lease_owner
-from models.types import UTCDateTime, utcnow
+from models.types import utcnow
 
 log = logging.getLogger(__name__)
-imports, import_rows = ImportJob.__table__, ImportRow.__table__
+imports = ImportJob.__table__
 
 
 def claim_import(owner, now=None):
@@ -53,35 +53,6 @@ def read(job, owner):
     db.session.commit()
 
 
-def issue(job, owner):
-    """Issue every good row (credentials, groups, queued emails) in one transaction; then
-    the import is done."""
-    connection = db.session.connection()
-    ImportJob.move_held(connection, job.id, owner, "issuing", "issuing",
-                        lease_until=lease_end())
-    now, stored_as = utcnow(), job.stored_as
-    good = sa.and_(import_rows.c.import_id == job.id, import_rows.c.problem_kind.is_(None))
-    rows = sa.select(
-        import_rows.c.line, import_rows.c.name, import_rows.c.email, import_rows.c.group_name,
-        sa.literal(job.action).label("action"),
-        sa.literal(job.scheduled_at, UTCDateTime).label("scheduled_at"),
-        sa.literal(job.send_email).label("send_email"), import_rows.c.token,
-        import_rows.c.message_id, import_rows.c.message_token, import_rows.c.public_id,
-        sa.literal(None, UTCDateTime).label("expires_at")
-    ).where(good).subquery("rows")
-    counts = issuing.issue(connection, job.org_id, job.user_id, rows, now)
-    ImportJob.move_held(connection, job.id, owner, "issuing", "done", queued=counts["queued"],
-                        finished_at=now, stored_as=None)
-    db.session.commit()
-    log.info("import %s: issued %s credentials for user %s", job.id, counts["issued"],
-             job.user_id)
-    # The credentials hold the good rows now (and their tokens): keep only the problems.
-    write_lock()
-    drop_rows(job.id, good_only=True)
-    db.session.commit()
-    remove_file(stored_as)
-
-
 STEPS = {"reading": read, "checking": check, "issuing": issue}
 
 
@@ -98,7 +69,8 @@ def run_next(owner):
     except LeaseLost:
         db.session.rollback()
     except Exception as error:
-        # Nothing of a failed step is kept: its transaction is rolled back.
+        # Nothing of a failed step is kept: its transaction is rolled back (and the chunks
+        # an issuing wrote before are removed).
         db.session.rollback()
         log.exception("import %s stopped while %s", import_id, state)
         _stopped(import_id, owner, state, error)
@@ -106,8 +78,8 @@ def run_next(owner):
 
 
 def _stopped(import_id, owner, state, error):
-    """An unexpected error: reading or a check fails; issuing goes back to checked, to try
-    again."""
+    """An unexpected error: reading or a check fails; issuing removes what it wrote and
+    goes back to checked, to try again."""
     reason = f"({type(error).__name__}). Nothing was issued"
     try:
         if state in ("reading", "checking"):
@@ -115,11 +87,8 @@ def _stopped(import_id, owner, state, error):
             fail(import_id, owner, f"{step} stopped on an unexpected error {reason}; "
                                    "upload the file again.", held=state)
             return
-        write_lock()
-        ImportJob.move_held(db.session.connection(), import_id, owner, "issuing", "checked",
-                            error=f"Issuing stopped on an unexpected error {reason}; you can "
-                                  "try again.")
-        db.session.commit()
+        stop(import_id, owner, f"Issuing stopped on an unexpected error {reason}; you can try "
+                               "again.")
     except LeaseLost:
         db.session.rollback()
 
@@ -127,6 +96,7 @@ def _stopped(import_id, owner, state, error):
 def run_imports(owner=None):
     """Run every import step there is to do, one after the other; return how many."""
     owner, steps = owner or lease_owner(), 0
+    release_held()
     while run_next(owner):
         steps += 1
     return steps

@@ -12,6 +12,7 @@ from issuing.corrections import expire_from_groups
 from issuing.emails import CREDENTIALS, new_emails, queue_emails
 from models import Suppression
 from models.email_message import new_token
+from models.search import search_text
 from models.states import EventType, IssueState, MessagePurpose
 from models.types import utcnow
 
@@ -56,13 +57,15 @@ def schedule(connection, credential_ids, at_time, send_email):
 def change_address(connection, credential_id, address, user_id=None, now=None):
     """Give the recipient a new address (or none) and a new credential link; it sends
     nothing. False when it was the same address already."""
-    old = connection.execute(sa.select(CREDENTIALS.c.recipient_email)
-                             .where(CREDENTIALS.c.id == credential_id)).scalar_one()
+    name, old = connection.execute(
+        sa.select(CREDENTIALS.c.recipient_name, CREDENTIALS.c.recipient_email)
+        .where(CREDENTIALS.c.id == credential_id)).one()
     if old == address:
         return False
     # A new credential link too: the old address's emails and pages stop showing it.
     connection.execute(sa.update(CREDENTIALS).where(CREDENTIALS.c.id == credential_id)
-                       .values(recipient_email=address, token=new_token()))
+                       .values(recipient_email=address, token=new_token(),
+                               search_text=search_text(name, address)))
     timeline.record(connection, [timeline.Event(
         EventType.ADDRESS_CHANGED, credential_id, now or utcnow(),
         data={"old": old, "new": address}, user_id=user_id)])

@@ -14,6 +14,7 @@ import audit
 import timeline
 from issuing.emails import CREDENTIALS
 from models import CredentialGroup, EmailEvent, EmailMessage, FunnelCount, StatusCount, counting
+from models.search import search_text
 from models.states import EventType, IssueState, MessageState
 from models.types import add_months, iso, utcnow
 
@@ -27,12 +28,13 @@ UNSENT = (MessageState.QUEUED, MessageState.RETRY)
 def rename(connection, credential_id, name, user_id=None, now=None):
     """Give the recipient another name (pages, PDF and signed credential show it); False
     when it was that name already."""
-    old = connection.execute(sa.select(CREDENTIALS.c.recipient_name)
-                             .where(CREDENTIALS.c.id == credential_id)).scalar_one()
+    old, email = connection.execute(
+        sa.select(CREDENTIALS.c.recipient_name, CREDENTIALS.c.recipient_email)
+        .where(CREDENTIALS.c.id == credential_id)).one()
     if old == name:
         return False
     connection.execute(sa.update(CREDENTIALS).where(CREDENTIALS.c.id == credential_id)
-                       .values(recipient_name=name))
+                       .values(recipient_name=name, search_text=search_text(name, email)))
     timeline.record(connection, [timeline.Event(
         EventType.NAME_CHANGED, credential_id, now or utcnow(),
         data={"old": old, "new": name}, user_id=user_id)])

@@ -1,5 +1,7 @@
 """Queueing delivery emails for a set of credentials: the queue rows and their events."""
 
+from datetime import UTC, datetime
+
 import sqlalchemy as sa
 
 import timeline
@@ -19,6 +21,9 @@ CREDENTIALS, MESSAGES = Credential.__table__, EmailMessage.__table__
 SUPPRESSIONS = Suppression.__table__
 SUPPRESSED = {SuppressionReason.BOUNCED: "suppressed_bounce",
               SuppressionReason.COMPLAINED: "suppressed_complaint"}
+# An email of an import still issuing is due at this time, never reached, until the import
+# is shown and sets its real one (importer.run): the queue's claim needs no other condition.
+HELD = datetime(9999, 1, 1, tzinfo=UTC)
 # A set of emails to queue: the credential (by token) and the new message's identity.
 QUEUE_COLUMNS = (sa.column("line", sa.Integer), sa.column("token", sa.String),
                  sa.column("message_id", sa.String), sa.column("message_token", sa.String))
@@ -61,34 +66,38 @@ def queue_emails(connection, rows, user_id, now, purpose=MessagePurpose.DELIVERY
     return len(queued)
 
 
-def queue_issued(connection, rows, user_id, now):
+def queue_issued(connection, rows, user_id, now, held=False):
     """queue_emails for credentials issued in this transaction, however many (an import's
-    100,000), set-based: each was written with the status its queued email gives it."""
-    _insert_messages(connection, rows, user_id, now)
+    100,000), set-based: each was written with the status its queued email gives it.
+    held: for an import still issuing, the emails wait (HELD) and one to a suppressed
+    address is only marked bounced, its event recorded when the import is shown."""
+    _insert_messages(connection, rows, user_id, now, due=HELD if held else now)
     queued = sa.select(MESSAGES.c.id).join_from(
         rows, MESSAGES, MESSAGES.c.message_id == rows.c.message_id)
     count = timeline.record_issued(connection, EventType.QUEUED, queued, now, user_id)
-    _bounce_suppressed(connection, rows, now)
+    _bounce_suppressed(connection, rows, now, record=not held)
     return count
 
 
-def _insert_messages(connection, rows, user_id, now, purpose=MessagePurpose.DELIVERY):
+def _insert_messages(connection, rows, user_id, now, purpose=MessagePurpose.DELIVERY,
+                     due=None):
     """The queue rows of the rows' emails, to credentials that have an address."""
     connection.execute(sa.insert(MESSAGES).from_select(
         ["org_id", "credential_id", "requested_by_id", "to_address", "state", "attempts",
          "next_attempt_at", "message_id", "token", "created_at", "open_count", "purpose"],
         sa.select(CREDENTIALS.c.org_id, CREDENTIALS.c.id, sa.literal(user_id, sa.Integer),
                   CREDENTIALS.c.recipient_email, sa.literal(str(MessageState.QUEUED)),
-                  sa.literal(0), at(now),
+                  sa.literal(0), at(due or now),
                   rows.c.message_id, rows.c.message_token, at(now), sa.literal(0),
                   sa.literal(str(purpose)))
         .join_from(rows, CREDENTIALS, CREDENTIALS.c.token == rows.c.token)
         .where(CREDENTIALS.c.recipient_email.is_not(None)).order_by(rows.c.line)))
 
 
-def _bounce_suppressed(connection, rows, now):
+def _bounce_suppressed(connection, rows, now, record=True):
     """New emails to addresses their organization no longer mails (models.Suppression)
-    bounce at once, saying why, without reaching the mail server."""
+    bounce at once, saying why, without reaching the mail server (record: their events
+    now, else by the caller with record_bounces)."""
     if not connection.execute(sa.select(sa.exists().select_from(SUPPRESSIONS))).scalar():
         return  # the common case: one cheap look, nothing more
     suppressed = connection.execute(
@@ -104,9 +113,16 @@ def _bounce_suppressed(connection, rows, now):
         .values(state=MessageState.BOUNCED, bounce_kind=BounceKind.HARD,
                 bounce_code=sa.bindparam("code")),
         [{"row_id": row.id, "code": SUPPRESSED[row.reason]} for row in suppressed])
-    timeline.record(connection, [
-        timeline.Event(EventType.BOUNCED, row.credential_id, now, row.id, SUPPRESSED[row.reason])
-        for row in suppressed])
+    if record:
+        record_bounces(connection, [(row.id, row.credential_id, SUPPRESSED[row.reason])
+                                    for row in suppressed], now)
+
+
+def record_bounces(connection, bounced, now):
+    """The events of emails bounced as suppressed: (message id, credential id, code)."""
+    timeline.record(connection, [timeline.Event(EventType.BOUNCED, credential_id, now,
+                                                message_id, code)
+                                 for message_id, credential_id, code in bounced])
 
 
 def queue_system_email(connection, org_id, user_id, address, purpose, now):

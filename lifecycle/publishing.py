@@ -16,7 +16,7 @@ def publish_due(now=None, limit=500):
     # SKIP LOCKED: several workers share the due credentials instead of waiting on each other.
     due = (sa.select(CREDENTIALS.c.id)
            .where(CREDENTIALS.c.issue_state == IssueState.SCHEDULED,
-                  CREDENTIALS.c.scheduled_at <= now)
+                  CREDENTIALS.c.scheduled_at <= now, Credential.shown())
            .order_by(CREDENTIALS.c.scheduled_at).limit(limit).with_for_update(skip_locked=True))
     with write_transaction() as connection:
         return len(issuing.publish(connection, connection.execute(due).scalars().all()))

@@ -38,12 +38,14 @@ def write_transaction():
 
 
 def refresh_statistics():
-    """Gather the credentials table's statistics for SQLite's query planner."""
+    """Gather the credentials table's statistics for SQLite's query planner, and tidy the
+    search index (models.search)."""
     # Without them it cannot tell that the engagement filters' partial indexes are small
     # and may read the whole table for a rare one. PostgreSQL's autovacuum keeps its own.
-    if db.engine.dialect.name == "sqlite":
-        with write_transaction() as connection:
+    with write_transaction() as connection:
+        if db.engine.dialect.name == "sqlite":
             connection.exec_driver_sql("ANALYZE credentials")
+        search.tidy_index(connection)
 
 
 def write_lock():
@@ -107,6 +109,7 @@ def _sqlite_begin(connection):
         connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
+from models import search  # noqa: E402
 from models.api_key import ApiKey  # noqa: E402
 from models.credential import Credential  # noqa: E402
 from models.email_event import EmailEvent  # noqa: E402

@@ -9,6 +9,7 @@ import sqlalchemy.orm as so
 from models import db
 from models.email_event import EmailEvent
 from models.email_message import EmailMessage, new_token
+from models.search import create_index, default_search_text, drop_index
 from models.states import IssueState, MessageState, one_of
 from models.status import EmailStatus
 from models.types import UTCDateTime, iso, utcnow
@@ -36,6 +37,10 @@ class Credential(db.Model):
         sa.Index("ix_credentials_org_revoked", "org_id", "id",
                  sqlite_where=sa.text("revoked_at IS NOT NULL"),
                  postgresql_where=sa.text("revoked_at IS NOT NULL")),
+        # An import's credentials, to remove them if it stops (importer.run).
+        sa.Index("ix_credentials_import", "import_id",
+                 sqlite_where=sa.text("import_id IS NOT NULL"),
+                 postgresql_where=sa.text("import_id IS NOT NULL")),
     )
 
     id: so.Mapped[int] = so.mapped_column(primary_key=True)
@@ -43,6 +48,9 @@ class Credential(db.Model):
     group_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("credential_groups.id"), index=True)
     recipient_name: so.Mapped[str] = so.mapped_column(sa.String(200))
     recipient_email: so.Mapped[str | None] = so.mapped_column(sa.String(254))
+    # The name and address folded for the search (models.search): written with them.
+    search_text: so.Mapped[str | None] = so.mapped_column(sa.Text, default=default_search_text,
+                                                          deferred=True)
     issue_state: so.Mapped[str] = so.mapped_column(sa.String(10), default=IssueState.DRAFT)
     scheduled_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)
     published_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)
@@ -74,6 +82,9 @@ class Credential(db.Model):
     expires_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)
     # Its bit in the organization's revocation status lists (openbadges.status).
     status_index: so.Mapped[int | None] = so.mapped_column()
+    # The spreadsheet import that issued it: hidden while that import is issuing (shown).
+    # No foreign key: the import may be discarded once done, its credentials stay.
+    import_id: so.Mapped[int | None] = so.mapped_column()
     # When its recipient unsubscribed from the organization's reminders (one click): a
     # primary-key look-up, read only where asked (lists undefer it with their rows).
     unsubscribed_at: so.Mapped[datetime | None] = so.column_property(
@@ -161,5 +172,23 @@ class Credential(db.Model):
             .options(so.selectinload(EmailEvent.message), so.selectinload(EmailEvent.user))
         ).all()
 
+    @classmethod
+    def shown(cls):
+        """SQL: the credential is not one of an import still issuing, which writes its
+        credentials in chunks and shows them all at once (importer.run)."""
+        return sa.or_(cls.import_id.is_(None), cls.import_id.not_in(ISSUING))
+
     def __repr__(self):
         return f"<Credential {self.id} {self.issue_state} {self.email_status}>"
+
+
+# The imports whose credentials nobody sees yet (a few at most, read by their state).
+_IMPORTS = sa.table("imports", sa.column("id"), sa.column("state"))
+ISSUING = sa.select(_IMPORTS.c.id).where(_IMPORTS.c.state == "issuing")
+
+
+# db.create_all() (tests, benchmarks) builds the search index as the migration does.
+sa.event.listen(Credential.__table__, "after_create",
+                lambda _table, connection, **_: create_index(connection))
+sa.event.listen(Credential.__table__, "after_drop",
+                lambda _table, connection, **_: drop_index(connection))

@@ -31,7 +31,8 @@ TRANSITIONS = {
     ("checked", "mapping"): "the issuer changes the mapping (the checked rows are dropped)",
     ("checked", "issuing"): "the issuer issues the good rows",
     ("issuing", "done"): "the background job issued every good row",
-    ("issuing", "checked"): "issuing stopped on an error: nothing was issued, try again",
+    ("issuing", "checked"): "issuing stopped on an error: what it wrote is removed, nothing "
+                            "was shown, try again",
 }
 
 
@@ -75,6 +76,10 @@ class ImportJob(db.Model):
     scheduled_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)
     send_email: so.Mapped[bool] = so.mapped_column(default=True)
     queued: so.Mapped[int] = so.mapped_column(default=0)
+    # While issuing, a chunk at a time (importer.run): the last line written, and the groups
+    # it created (removed with its credentials if it stops).
+    issued_through: so.Mapped[int | None] = so.mapped_column()
+    new_groups: so.Mapped[list | None] = so.mapped_column(sa.JSON)
 
     created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
     finished_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)
@@ -138,7 +143,8 @@ class ImportJob(db.Model):
     def start_issuing(self, action, scheduled_at, send_email):
         """The issuer's choice: issue the good rows in the background."""
         self._move("issuing", action=action, scheduled_at=scheduled_at,
-                   send_email=send_email, processed_rows=0)
+                   send_email=send_email, processed_rows=0, issued_through=None,
+                   new_groups=None)
 
     def back_to_mapping(self):
         """Map the columns again (the caller drops the checked rows)."""
@@ -193,6 +199,7 @@ class ImportRow(db.Model):
     message_token: so.Mapped[str | None] = so.mapped_column(sa.String(64))
     message_id: so.Mapped[str | None] = so.mapped_column(sa.String(255))
     public_id: so.Mapped[str | None] = so.mapped_column(sa.String(32))
+    search_text: so.Mapped[str | None] = so.mapped_column(sa.Text)  # models.search
 
     @property
     def problem_text(self):

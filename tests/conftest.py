@@ -85,6 +85,9 @@ def empty_postgres():
     with db.engine.begin() as connection:
         connection.execute(sa.text("DROP SCHEMA public CASCADE"))
         connection.execute(sa.text("CREATE SCHEMA public"))
+        # The search's extension outside public, so that emptying it keeps the extension
+        # (installing it again for every test cost 0.2 s); models.search finds it there.
+        connection.execute(sa.text("CREATE EXTENSION IF NOT EXISTS pg_trgm SCHEMA pg_catalog"))
 
 
 def make_app(tmp_path, kind="sqlite", **config):

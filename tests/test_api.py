@@ -151,8 +151,32 @@ def test_list_filters_search_and_pages(api, issuer):
                       "bounced": 0, "opened": 0}
 
 
+@pytest.mark.parametrize("app", ["sqlite", "postgres"], indirect=True)
+def test_list_pages_by_cursor(api, issuer, rival):
+    """Following next_cursor walks the same pages as page numbers, with the filter, and
+    ends with null; another organization's credentials never come."""
+    for i in range(7):
+        issue(issuer, name=f"Person {i}", email=f"p{i}@example.com", action="publish")
+        issue(rival, name=f"Theirs {i}")
+    issue(issuer, name="Draft", email="draft@example.com")
+    by_number = [[item["id"] for item in api.get(
+        f"/api/v1/credentials?email_status=sending&per_page=3&page={n}").json["items"]]
+        for n in (1, 2, 3)]
+    first = api.get("/api/v1/credentials?email_status=sending&per_page=3").json
+    pages, cursor = [[item["id"] for item in first["items"]]], first["next_cursor"]
+    while cursor is not None:
+        page = api.get(f"/api/v1/credentials?email_status=sending&per_page=3&cursor={cursor}"
+                       ).json
+        assert (page["total"], page["page"]) == (7, None)
+        pages.append([item["id"] for item in page["items"]])
+        cursor = page["next_cursor"]
+    assert pages == by_number and [len(ids) for ids in pages] == [3, 3, 1]
+
+
 @pytest.mark.parametrize("query", ["email_status=lost", "page=0", "page=x", "per_page=0",
-                                   "per_page=100000", "q=" + "x" * 201])
+                                   "per_page=100000", "q=" + "x" * 201, "cursor=0",
+                                   "cursor=x", "cursor=99999999999999999999",
+                                   "cursor=5&page=1"])
 def test_list_refuses_bad_parameters(api, query):
     response = api.get(f"/api/v1/credentials?{query}")
     assert response.status_code == 422

@@ -13,7 +13,9 @@ BENCH = Path(__file__).resolve().parent.parent / "bench"
 
 @pytest.mark.slow
 @pytest.mark.parametrize("script, args, says", [
-    ("page.py", [], "page ratio 100,000 / 1,000 ="),
+    ("page.py", [], "page ratio 1,000,000 / 1,000 ="),
+    ("export.py", [], "export memory 1,000,000 / 1,000 ="),
+    ("search.py", [], "search 100,000 / 1,000 ="),
     ("pixel.py", [], "pixel / bare ="),
     ("pixel.py", ["--gunicorn"], "pixel / bare ="),
     ("mail_queue.py", [], "queue / smtplib, pre-built ="),

@@ -3,10 +3,12 @@
 from datetime import timedelta
 
 import pytest
+import sqlalchemy as sa
 from conftest import issue, mark_latest
 
 from models import EmailMessage, db
 from models.types import utcnow
+from views import queries
 
 HTMX = {"HX-Request": "true"}
 
@@ -132,6 +134,26 @@ def test_never_another_organizations_recipients(logged_in, rival):
 def blocked(user, address):
     return mark_latest(issue(user, name=address, email=address, action="publish"), "bounced",
                        code="blocked")
+
+
+def test_domain_banner_is_kept_until_the_bounced_count_changes_or_a_minute_passes(
+        logged_in, issuer, app, monkeypatch):
+    for i in range(3):
+        blocked(issuer, f"p{i}@corp.test")
+    assert "3 recipients at corp.test" in logged_in.get("/credentials").text
+    # The same number bounced, at another domain: the kept banner stands for now...
+    with app.app_context():
+        db.session.execute(sa.update(EmailMessage).where(EmailMessage.to_address.like(
+            "%@corp.test")).values(to_address=sa.func.replace(EmailMessage.to_address,
+                                                              "corp.test", "firm.test")))
+        db.session.commit()
+    assert "3 recipients at corp.test" in logged_in.get("/credentials").text
+    # ... until a minute has passed (here: none is kept) or the bounced count moves.
+    monkeypatch.setattr(queries, "BLOCKED_KEPT_SECONDS", 0)
+    assert "3 recipients at firm.test" in logged_in.get("/credentials").text
+    monkeypatch.undo()
+    blocked(issuer, "p3@firm.test")
+    assert "4 recipients at firm.test" in logged_in.get("/credentials").text
 
 
 def test_domain_banner_from_the_threshold_and_resend_to_it(logged_in, issuer, rival, app):

@@ -1,15 +1,20 @@
 """CSV export: the filter, the status columns, formula neutralisation, a round trip."""
 
+import contextvars
 import csv
 import io
 
+import pytest
+import sqlalchemy as sa
 from conftest import PASSWORD, issue, make_app, mark_latest
+from flask.testing import FlaskClient
 from werkzeug.datastructures import FileStorage
 from werkzeug.test import encode_multipart
 
+import issuing
 from accounts import create_user
 from jobs import run_import_job
-from models import db
+from models import Credential, db
 
 
 def rows(response):
@@ -73,3 +78,36 @@ def test_downloads_stream_after_the_request_ends(tmp_path):
     assert response.status_code == 200 and "'=bad" in response.text
     with app.app_context():
         db.engine.dispose()
+
+
+@pytest.mark.parametrize("app", ["sqlite", "postgres"], indirect=True)
+def test_the_export_streams_in_batches(app, logged_in, issuer, rival):
+    """The first chunk leaves before most rows are read; then every row comes, once, in
+    order, and only the organization's."""
+    count = 3000
+    issuing.issue_new(db.session.connection(), issuer.org_id, issuer.id, [
+        issuing.NewCredential(f"Recipient {n}", f"r{n}@example.com", "Course A", "publish")
+        for n in range(count)])
+    issue(rival, name="Their Recipient")
+    db.session.commit()
+    loaded = []
+    listener = lambda credential, _context: loaded.append(credential.id)  # noqa: E731
+    sa.event.listen(Credential, "load", listener)
+    try:
+        # Requested and read as a server would: in a context of its own, outside the test's
+        # (and its session), the same from the first chunk to the last.
+        context = contextvars.Context()
+        response = context.run(FlaskClient.open, logged_in, "/credentials/export.csv",
+                               buffered=False)
+        assert response.is_streamed
+        chunks = iter(response.response)
+        first = context.run(next, chunks)
+        read_at_first = len(loaded)
+        text = (first + b"".join(context.run(list, chunks))).decode("utf-8")
+        context.run(response.close)
+    finally:
+        sa.event.remove(Credential, "load", listener)
+    assert first.count(b"\n") < count // 2 and read_at_first < count // 2
+    exported = list(csv.DictReader(io.StringIO(text[1:])))
+    assert [r["recipient_name"] for r in exported] == [f"Recipient {n}" for n in range(count)]
+    assert {r["email_status"] for r in exported} == {"sending"}

@@ -128,9 +128,15 @@ def index():
         raise ApiError(422, "q is too long.", {"q": "at most 200 characters"})
     page = int_arg("page", 1, 1, 10**6)
     per_page = int_arg("per_page", 50, 1, 500)
-    items, total = page_of(g.org_id, status, text, page, per_page)
-    return jsonify({"items": [as_json(c) for c in items], "total": total, "page": page,
-                    "per_page": per_page})
+    # The next page after a given one: by the cursor the previous answer gave (no page
+    # number to count up to, however deep), or by number.
+    cursor = int_arg("cursor", None, 1, 2**63 - 1)
+    if cursor is not None and "page" in request.args:
+        raise ApiError(422, "Give page or cursor, not both.", {"cursor": "without page"})
+    items, total = page_of(g.org_id, status, text, page, per_page, before=cursor)
+    return jsonify({"items": [as_json(c) for c in items], "total": total,
+                    "page": None if cursor else page, "per_page": per_page,
+                    "next_cursor": items[-1].id if len(items) == per_page else None})
 
 
 @bp.get("/credentials/<int:credential_id>")
