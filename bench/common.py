@@ -4,6 +4,8 @@ that no longer runs fails a test, whatever its figures)."""
 
 import os
 import socket
+import statistics
+import time
 
 import issuing
 from accounts import create_user
@@ -32,3 +34,20 @@ def issuer_with_credentials(count, org_name="Bench"):
                               "publish") for n in range(count)])
     db.session.commit()
     return user
+
+
+def alternating_medians(calls, sites, rounds):
+    """{key: [median ms per site]} of calls {key: call(site)}, the sites alternating within
+    each round so that the machine's load falls on all of them."""
+    found = {}
+    for key, call in calls.items():
+        times = [[] for _ in sites]
+        for site in sites:
+            call(site)  # warm caches and templates
+        for _ in range(rounds):
+            for n, site in enumerate(sites):
+                start = time.perf_counter()
+                call(site)
+                times[n].append(time.perf_counter() - start)
+        found[key] = [statistics.median(t) * 1000 for t in times]
+    return found

@@ -9,15 +9,13 @@ PostgreSQL database bench_million on the server the URL names.
 Run: .venv/bin/python bench/page.py [POSTGRESQL_URL]   (default: SQLite)
 """
 
-import statistics
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import sized  # noqa: E402
+from bench.common import alternating_medians, sized  # noqa: E402
 from bench.fill import EMAIL, PASSWORD, open_site  # noqa: E402
 from models.status import EmailStatus  # noqa: E402
 from views.queries import ENGAGEMENT, status_counts  # noqa: E402
@@ -81,22 +79,6 @@ def cases():
         f"/api/v1/credentials?cursor={site.count // 2}")(site)
 
 
-def measure(sites):
-    """{key: [median ms per site]}, the sites alternating within each round."""
-    found = {}
-    for key, _, call in cases():
-        times = [[] for _ in sites]
-        for site in sites:
-            call(site)  # warm caches and templates
-        for _ in range(ROUNDS):
-            for n, site in enumerate(sites):
-                start = time.perf_counter()
-                call(site)
-                times[n].append(time.perf_counter() - start)
-        found[key] = [statistics.median(t) * 1000 for t in times]
-    return found
-
-
 def login(site):
     site.client.post("/login", data={"email": EMAIL, "password": PASSWORD})
 
@@ -108,7 +90,8 @@ def main():
         sites = [open_site(count, url, folder) for count in SIZES]
         for site in sites:
             login(site)
-        found = measure(sites)
+        found = alternating_medians({key: call for key, _, call in cases()}, sites,
+                                    ROUNDS)
         for site in sites:
             site.close()
     print("database:", (url or "sqlite").split(":")[0].split("+")[0],

@@ -11,10 +11,8 @@ query's rarest trigram: "r50@" finds one address, but its trigrams "r50" and "50
 Run: .venv/bin/python bench/search.py [DATABASE_URL]   (default: SQLite)
 """
 
-import statistics
 import sys
 import tempfile
-import time
 from pathlib import Path
 from urllib.parse import quote
 
@@ -23,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import sqlalchemy as sa  # noqa: E402
 
 import issuing  # noqa: E402
-from bench.common import sized  # noqa: E402
+from bench.common import alternating_medians, sized  # noqa: E402
 from bench.fill import EMAIL, PASSWORD, open_site  # noqa: E402
 from models import Credential, db, refresh_statistics  # noqa: E402
 
@@ -79,22 +77,6 @@ def rename_some(site):
         refresh_statistics()
 
 
-def measure(sites):
-    """{label: [median ms per site]}, the sites alternating within each round."""
-    found = {}
-    for label, call, _ in cases():
-        times = [[] for _ in sites]
-        for site in sites:
-            call(site)  # warm caches and templates
-        for _ in range(ROUNDS):
-            for n, site in enumerate(sites):
-                start = time.perf_counter()
-                call(site)
-                times[n].append(time.perf_counter() - start)
-        found[label] = [statistics.median(t) * 1000 for t in times]
-    return found
-
-
 def main():
     url = sys.argv[1] if len(sys.argv) > 1 else None
     url = url and url.replace("postgresql://", "postgresql+psycopg://")
@@ -103,7 +85,8 @@ def main():
         for site in sites:
             rename_some(site)
             site.client.post("/login", data={"email": EMAIL, "password": PASSWORD})
-        found = measure(sites)
+        found = alternating_medians({label: call for label, call, _ in cases()}, sites,
+                                    ROUNDS)
         for site in sites:
             site.close()
     print("database:", (url or "sqlite").split(":")[0].split("+")[0],
