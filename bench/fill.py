@@ -236,14 +236,19 @@ def _nothing():
     """The setup of a database filled already."""
 
 
-def _new_schema(url, schema):
-    """An empty schema in the database (made first if missing)."""
+def _database(url):
+    """The URL's database, made if missing (a new machine)."""
     server = sa.create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
     with server.connect() as connection:
         if not connection.scalar(sa.text("SELECT 1 FROM pg_database WHERE datname = :name"),
                                  {"name": url.database}):
             connection.exec_driver_sql(f"CREATE DATABASE {url.database}")
     server.dispose()
+
+
+def _new_schema(url, schema):
+    """An empty schema in the database (made first if missing)."""
+    _database(url)
     engine = sa.create_engine(url)
     with engine.begin() as connection:
         connection.exec_driver_sql(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
@@ -281,6 +286,7 @@ def _kept_sqlite(count):
 def _kept_postgresql(count, url):
     """The kept fill in the schema kept_<count>, its key in its table bench_fill."""
     key, schema = fill_key(count, sa.create_engine(url).dialect), f"kept_{count}"
+    _database(url)
     engine = sa.create_engine(url)
     with engine.connect() as connection:
         made = connection.scalar(sa.text(
