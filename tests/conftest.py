@@ -10,6 +10,7 @@ import re
 import time
 from datetime import timedelta
 
+import jinja2
 import psycopg
 import psycopg.sql
 import pytest
@@ -19,6 +20,7 @@ from flask.testing import FlaskClient
 from sqlalchemy.engine import make_url
 
 import issuing
+import models.user
 from accounts import create_user
 from app import create_app
 from models import ApiKey, Credential, CredentialGroup, EmailEvent, EmailMessage, StatusCount, db
@@ -30,8 +32,63 @@ from timeline.webhooks import announce_test
 PASSWORD = "correct horse battery"
 
 
+def _fixture_password_hashed_once(function):
+    """The password hash function, its answer for the fixtures' PASSWORD worked out once per
+    process and given again: scrypt costs 0.1 s and 32 MB a call, paid for the issuer of
+    nearly every test and again at each login. The answer is the function's own (a salted
+    hash, and whether a hash matches), and every other password (a wrong one, a new one, the
+    timing test's) is hashed and checked for real on every call."""
+    answers = {}
+
+    @functools.wraps(function)
+    def hashed(*args, **kwargs):
+        if PASSWORD not in args or kwargs:
+            return function(*args, **kwargs)
+        if args not in answers:
+            answers[args] = function(*args)
+        return answers[args]
+
+    return hashed
+
+
+models.user.generate_password_hash = _fixture_password_hashed_once(
+    models.user.generate_password_hash)
+models.user.check_password_hash = _fixture_password_hashed_once(models.user.check_password_hash)
+
+
+class CompiledTemplates(jinja2.BytecodeCache):
+    """Jinja's compiled templates kept in memory for every app of the test process: an app
+    per test compiled each template it rendered again (0.1 s for a page). Jinja compiles a
+    template again whenever its source's checksum differs from the kept one's."""
+
+    def __init__(self):
+        self.compiled = {}
+
+    def load_bytecode(self, bucket):
+        if bucket.key in self.compiled:
+            bucket.bytecode_from_string(self.compiled[bucket.key])
+
+    def dump_bytecode(self, bucket):
+        self.compiled[bucket.key] = bucket.bytecode_to_string()
+
+
+COMPILED_TEMPLATES = CompiledTemplates()
+
+
 # The pytest-xdist worker running this process ("gw0", "gw1", …), or "" without xdist.
 WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
+
+
+def pytest_collection_modifyitems(items):
+    """The slow tests run first, those marked slow(first=True) (a minute or more) before
+    the others; the order is otherwise the collection's. Under xdist a worker that runs out
+    takes tests from the end of another's queue, so the run ends on quick tests rather than
+    on one worker waiting a minute for a long test that started last."""
+    def order(item):
+        slow = item.get_closest_marker("slow")
+        return slow is None, not (slow and slow.kwargs.get("first"))
+
+    items.sort(key=order)
 
 
 @functools.cache
@@ -104,6 +161,7 @@ def make_app(tmp_path, kind="sqlite", **config):
         **config,
     })
     app.test_client_class = RequestClient
+    app.jinja_env.bytecode_cache = COMPILED_TEMPLATES
     with app.app_context():
         if kind == "postgres":
             empty_postgres()

@@ -29,6 +29,7 @@ ssl = yes
 ssl_cert = <{root}/server.pem
 ssl_key = <{root}/server.key
 disable_plaintext_auth = no
+auth_failure_delay = 0
 auth_mechanisms = plain login
 mail_location = maildir:{root}/mail/%u
 passdb {{
@@ -50,6 +51,11 @@ service imap-login {{
 }}
 service anvil {{
   chroot =
+  # No penalty for failed logins: the session's one server is shared by every test, and a
+  # test's wrong password made the next test's login from 127.0.0.1 wait 4 s.
+  unix_listener anvil-auth-penalty {{
+    mode = 0
+  }}
 }}
 protocol imap {{
   mail_max_userip_connections = 50

@@ -86,7 +86,8 @@ def test_workbooks_are_read_in_the_background_and_bombs_refused(tmp_path):
     from test_imports import xlsx
 
     expect = sync_api.expect
-    app = make_app(tmp_path, STATUS_POLL_SECONDS=0.5, WTF_CSRF_ENABLED=True)
+    app = make_app(tmp_path, STATUS_POLL_SECONDS=0.5, QUEUE_INTERVAL_SECONDS=0.3,
+                   WTF_CSRF_ENABLED=True)
     good = tmp_path / "class.xlsx"
     good.write_bytes(xlsx([["Name", "Email", "Group"], ["Ada Lovelace", "ada@example.com",
                                                          "Engines 101"]]))

@@ -137,7 +137,9 @@ def test_a_server_that_throttles_and_hangs_up_bounces_nothing(user, sink, mail_a
     """421 "slow down", then the connection closed (as Gmail and Outlook do): no message
     loses an attempt to it, nor to the connection it closed."""
     mail_app.config["MAX_ATTEMPTS"] = 2
-    sink.throttle = ["421 4.7.0 Too many messages, slow down"] * 4
+    # Two in a row: the second comes on the connection opened again after the first hang-up
+    # (each throttling reply doubles the process's pause, 1 s then 2 s; four took 15 s).
+    sink.throttle = ["421 4.7.0 Too many messages, slow down"] * 2
     sink.hang_up_after_throttle = True
     credentials = publish(user, *[f"r{i}@example.com" for i in range(5)])
     for _ in range(10):  # each round: what is due goes, then the pause is over

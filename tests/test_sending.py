@@ -8,8 +8,9 @@ from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
-from conftest import issue, make_app
+from conftest import make_app
 
+import issuing
 from accounts import create_user
 from app import ConfigError
 from mailer import pace
@@ -24,8 +25,12 @@ def user(mail_app):
 
 
 def publish_many(user, count):
-    for i in range(count):
-        issue(user, name=f"Person {i}", email=f"p{i}@example.com", action="publish")
+    """Publish count credentials as one set (as the API or an import does); return their
+    Message-IDs."""
+    issuing.issue_new(db.session.connection(), user.org_id, user.id, [
+        issuing.NewCredential(f"Person {i}", f"p{i}@example.com", "Course A", "publish")
+        for i in range(count)])
+    db.session.commit()
     return set(db.session.scalars(sa.select(EmailMessage.message_id)))
 
 
@@ -130,8 +135,7 @@ def test_outcomes_handed_in_together_are_committed_together(app, issuer, monkeyp
     from mailer.replies import Outcome
     from models import immediate_connection
 
-    for i in range(80):
-        issue(issuer, email=f"p{i}@example.com", action="publish")
+    publish_many(issuer, 80)
     ids = claim_messages(80, "worker-1")
     groups = []
     record_all = commit.record_all
