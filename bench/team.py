@@ -31,7 +31,7 @@ def main():
                           "WTF_CSRF_ENABLED": False, "RATELIMIT_ENABLED": False})
         with app.app_context():
             db.create_all()
-            user = issuer_with_credentials(1000, "Bench Academy")
+            user = issuer_with_credentials(sized(1000, 100), "Bench Academy")
             _, key = ApiKey.issue(user)
             db.session.commit()
         headers = {"Authorization": f"Bearer {key}"}
