@@ -19,7 +19,7 @@ from types import SimpleNamespace
 import sqlalchemy as sa
 
 import work
-from importer.check import remove_file
+from importer.check import remove_file, uncollected
 from issuing.new import release, show, stage, tally
 from models import (
     Credential,
@@ -36,7 +36,10 @@ from models.lease import lease_end
 from models.types import UTCDateTime, utcnow
 
 log = logging.getLogger(__name__)
-# Rows a transaction writes: on SQLite its write lock is held well under 200 ms.
+# Rows a transaction writes: on SQLite its write lock is held well under 200 ms (120-150 ms
+# at most at 100,000 rows, its COMMIT included). Each chunk also costs about 20 ms of its
+# own, most of it in the COMMIT: 500 rows a chunk held the lock 90 ms at most, but the
+# whole import took about 20% longer.
 CHUNK = 1000
 credentials, groups = Credential.__table__, CredentialGroup.__table__
 import_rows = ImportRow.__table__
@@ -53,17 +56,18 @@ def issue(job, owner):
         return undo(spec.id, owner)
     now = utcnow()
     while (last := _chunk_end(spec.id, spec.issued_through or 0)) is not None:
-        write_lock()
-        connection = db.session.connection()
-        made = stage(connection, spec.org_id, spec.user_id,
-                             rows(spec, after=spec.issued_through or 0, through=last),
-                             now, spec.id)
-        spec.new_groups = (spec.new_groups or []) + made if made else spec.new_groups
-        spec.issued_through = last
-        ImportJob.move_held(connection, spec.id, owner, "issuing", "issuing",
-                            issued_through=last, new_groups=spec.new_groups,
-                            lease_until=lease_end())
-        db.session.commit()
+        with uncollected():
+            write_lock()
+            connection = db.session.connection()
+            made = stage(connection, spec.org_id, spec.user_id,
+                         rows(spec, after=spec.issued_through or 0, through=last), now,
+                         spec.id)
+            spec.new_groups = (spec.new_groups or []) + made if made else spec.new_groups
+            spec.issued_through = last
+            ImportJob.move_held(connection, spec.id, owner, "issuing", "issuing",
+                                issued_through=last, new_groups=spec.new_groups,
+                                lease_until=lease_end())
+            db.session.commit()
     _show(spec, owner, now)
 
 
