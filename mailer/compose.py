@@ -120,13 +120,13 @@ def _translated(translations):
     the email rather than through Flask-Babel's contexts for each string."""
 
     @pass_context
-    def gettext(context, string, **variables):
+    def translate(context, string, **variables):
         text = translations.ugettext(string)
         if context.eval_ctx.autoescape:
             text = Markup(text)
         return text % variables
 
-    return gettext
+    return translate
 
 
 def links(message):
