@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from types import SimpleNamespace
 
+import psycopg.sql
 import sqlalchemy as sa
 from flask import current_app
 
@@ -189,10 +190,25 @@ def _save(import_id, batch, seen, owner):
     with uncollected():
         write_lock()
         if batch:
-            db.session.execute(sa.insert(import_rows), batch)
+            _insert(db.session.connection(), batch)
         ImportJob.move_held(db.session.connection(), import_id, owner, "checking",
                             "checking", processed_rows=seen, lease_until=lease_end())
         db.session.commit()
+
+
+def _insert(connection, batch):
+    """Insert checked rows (dicts of the same keys): PostgreSQL's COPY, at a fraction of an
+    INSERT's cost a row (bench/README.md), else one executemany."""
+    if connection.dialect.name != "postgresql":
+        connection.execute(sa.insert(import_rows), batch)
+        return
+    columns = list(batch[0])
+    copy_in = psycopg.sql.SQL("COPY import_rows ({}) FROM STDIN").format(
+        psycopg.sql.SQL(", ").join(map(psycopg.sql.Identifier, columns)))
+    with connection.connection.dbapi_connection.cursor() as cursor, \
+            cursor.copy(copy_in) as copy:
+        for row in batch:
+            copy.write_row([row[column] for column in columns])
 
 
 def fail(import_id, owner, reason, held="checking"):
