@@ -14,6 +14,7 @@ import inspect
 import os
 import sqlite3
 import sys
+import tempfile
 from datetime import timedelta
 from pathlib import Path
 
@@ -23,7 +24,7 @@ from sqlalchemy.schema import CreateIndex, CreateTable
 
 from accounts import create_user
 from app import create_app
-from bench.common import SMALL
+from bench.common import SMALL, alternating_medians
 from models import (
     ApiKey,
     Credential,
@@ -210,6 +211,24 @@ def fresh(count):
         db.metadata.create_all(db.engine, checkfirst=False)
         fill(count)
     return setup
+
+
+def measured(calls, sizes, rounds, prepare=None):
+    """(the database's name, {key: [median ms per size]}) of calls {key: call(site)} on a
+    logged-in site of each size, in the database the command line names (SQLite without
+    one), the sites alternating (bench.common.alternating_medians); prepare(site) first."""
+    url = sys.argv[1] if len(sys.argv) > 1 else None
+    url = url and url.replace("postgresql://", "postgresql+psycopg://")
+    with tempfile.TemporaryDirectory() as folder:
+        sites = [open_site(count, url, folder) for count in sizes]
+        for site in sites:
+            if prepare:
+                prepare(site)
+            site.client.post("/login", data={"email": EMAIL, "password": PASSWORD})
+        found = alternating_medians(calls, sites, rounds)
+        for site in sites:
+            site.close()
+    return (url or "sqlite").split(":")[0].split("+")[0], found
 
 
 def open_site(count, url, folder, made=False):

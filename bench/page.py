@@ -10,13 +10,12 @@ Run: .venv/bin/python bench/page.py [POSTGRESQL_URL]   (default: SQLite)
 """
 
 import sys
-import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import alternating_medians, sized  # noqa: E402
-from bench.fill import EMAIL, PASSWORD, open_site  # noqa: E402
+from bench.common import sized  # noqa: E402
+from bench.fill import measured  # noqa: E402
 from models.status import EmailStatus  # noqa: E402
 from views.queries import ENGAGEMENT, status_counts  # noqa: E402
 
@@ -79,22 +78,9 @@ def cases():
         f"/api/v1/credentials?cursor={site.count // 2}")(site)
 
 
-def login(site):
-    site.client.post("/login", data={"email": EMAIL, "password": PASSWORD})
-
-
 def main():
-    url = sys.argv[1] if len(sys.argv) > 1 else None
-    url = url and url.replace("postgresql://", "postgresql+psycopg://")
-    with tempfile.TemporaryDirectory() as folder:
-        sites = [open_site(count, url, folder) for count in SIZES]
-        for site in sites:
-            login(site)
-        found = alternating_medians({key: call for key, _, call in cases()}, sites,
-                                    ROUNDS)
-        for site in sites:
-            site.close()
-    print("database:", (url or "sqlite").split(":")[0].split("+")[0],
+    database, found = measured({key: call for key, _, call in cases()}, SIZES, ROUNDS)
+    print("database:", database,
           "sizes:", ", ".join(f"{count:,}" for count in SIZES))
     names = NAMES
     print(f"{'':24}" + "".join(f"{name:>12}" for name in names)

@@ -12,7 +12,6 @@ Run: .venv/bin/python bench/search.py [DATABASE_URL]   (default: SQLite)
 """
 
 import sys
-import tempfile
 from pathlib import Path
 from urllib.parse import quote
 
@@ -21,8 +20,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import sqlalchemy as sa  # noqa: E402
 
 import issuing  # noqa: E402
-from bench.common import alternating_medians, sized  # noqa: E402
-from bench.fill import EMAIL, PASSWORD, open_site  # noqa: E402
+from bench.common import sized  # noqa: E402
+from bench.fill import measured  # noqa: E402
 from models import Credential, db, refresh_statistics  # noqa: E402
 
 SIZES = sized((1_000, 100_000), (100, 1_000))
@@ -78,18 +77,9 @@ def rename_some(site):
 
 
 def main():
-    url = sys.argv[1] if len(sys.argv) > 1 else None
-    url = url and url.replace("postgresql://", "postgresql+psycopg://")
-    with tempfile.TemporaryDirectory() as folder:
-        sites = [open_site(count, url, folder) for count in SIZES]
-        for site in sites:
-            rename_some(site)
-            site.client.post("/login", data={"email": EMAIL, "password": PASSWORD})
-        found = alternating_medians({label: call for label, call, _ in cases()}, sites,
-                                    ROUNDS)
-        for site in sites:
-            site.close()
-    print("database:", (url or "sqlite").split(":")[0].split("+")[0],
+    database, found = measured({label: call for label, call, _ in cases()}, SIZES, ROUNDS,
+                               prepare=rename_some)
+    print("database:", database,
           "sizes:", ", ".join(f"{count:,}" for count in SIZES))
     print(f"{'':24}{NAMES[0]:>12}{NAMES[1]:>12}{NAMES[1] + '/' + NAMES[0]:>18}")
     for label, _, _ in cases():
