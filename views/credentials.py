@@ -74,8 +74,10 @@ def index():
         "revoked_count": revoked_count(current_user.org_id, text),
         "page": page, "pages": max(1, ceil(total / per_page)), "statuses": list(EmailStatus),
         "org_empty": not text and not any(counts.values()),
+        # The organization's bounced count, read already when there is no search.
         "blocked": blocked_domains(current_user.org_id,
-                                   current_app.config["BLOCKED_DOMAIN_THRESHOLD"]),
+                                   current_app.config["BLOCKED_DOMAIN_THRESHOLD"],
+                                   None if text else counts[EmailStatus.BOUNCED.value]),
         "sender": current_user.org.sender(current_app.config["DEFAULT_SENDER"]),
     }
     if htmx and not htmx.boosted:

@@ -131,12 +131,14 @@ def rows_of(ids):
 BLOCKED_KEPT_SECONDS = 60
 
 
-def blocked_domains(org_id, threshold):
+def blocked_domains(org_id, threshold, bounced=None):
     """[(domain, count)] where at least threshold recipients bounced because the server
     blocked us (spam or policy), most first: their IT can lift that. Read again when the
-    organization's bounced count changes, else at most once a minute per process: the read
-    costs one row per blocked recipient (0.9 s for 20,000), and every list view shows it."""
-    bounced = StatusCount.for_org(org_id)[EmailStatus.BOUNCED.value]
+    organization's bounced count (given, or read here) changes, else at most once a minute
+    per process: the read costs one row per blocked recipient (0.9 s for 20,000), and every
+    list view shows it."""
+    if bounced is None:
+        bounced = StatusCount.for_org(org_id)[EmailStatus.BOUNCED.value]
     # The app's last read per organization: (bounced count, when, domains).
     read = current_app.extensions.setdefault("blocked_domains", {})
     kept = read.get((org_id, threshold))
